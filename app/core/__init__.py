@@ -1,0 +1,1 @@
+"""The domain of mailsiren: storage, secrets, users, mail and SMTP. Never imports the UI."""

@@ -1,0 +1,129 @@
+"""The database: engine, SQLite pragmas, read and write sessions, schema migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from app.core.secrets import KeyRing
+
+# The newest migration's revision. Compared with the database's on open, so that the
+# migration machinery is imported only when there is work for it (a test checks it).
+SCHEMA_HEAD = "0001"
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes; every stored time is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened or upgraded; the message says what to do."""
+
+
+class Database:
+    """One engine, with the key ring that its encrypted columns use."""
+
+    def __init__(self, url: str, keyring: KeyRing) -> None:
+        self.url = url
+        self.keyring = keyring
+        self.is_sqlite = url.startswith("sqlite")
+        connect_args = {"timeout": 30, "check_same_thread": False} if self.is_sqlite else {}
+        self.engine: Engine = create_engine(url, connect_args=connect_args)
+        # EncryptedText reads the key ring from the dialect: one per engine, no global.
+        self.engine.dialect.mailsiren_keyring = keyring  # type: ignore[attr-defined]
+        if self.is_sqlite:
+            _install_sqlite_behaviour(self.engine)
+        self._write_engine = self.engine.execution_options(mailsiren_write=True)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A short read-only session (a deferred transaction on SQLite)."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A short write transaction (BEGIN IMMEDIATE on SQLite), committed on exit."""
+        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    def schema_revision(self) -> str | None:
+        try:
+            with self.engine.connect() as connection:
+                row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
+        except OperationalError:
+            return None
+        except Exception as error:  # noqa: BLE001 - a missing table differs by driver
+            if "alembic_version" in str(error):
+                return None
+            raise
+        return row[0] if row else None
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision, if it is not there already."""
+        if self.schema_revision() == SCHEMA_HEAD:
+            return
+        from alembic import command
+        from alembic.config import Config
+
+        with self._write_engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS_DIR))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _install_sqlite_behaviour(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # We issue BEGIN ourselves, so that writes can take the lock up front.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:
+        write = connection.get_execution_options().get("mailsiren_write")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def open_database(url: str, keyring: KeyRing, *, migrate: bool = True) -> Database:
+    """Open (creating the folder of an SQLite file if needed) and migrate the database."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as error:
+            raise DatabaseError(f"Cannot create the folder {path.parent}: {error}") from error
+    database = Database(url, keyring)
+    if migrate:
+        try:
+            database.migrate()
+        except OperationalError as error:
+            raise DatabaseError(
+                f"Cannot open or upgrade the database {url}: {error.orig}. "
+                "If another mailsiren holds it locked, wait and try again."
+            ) from error
+    return database

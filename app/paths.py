@@ -1,0 +1,104 @@
+"""Where mailsiren keeps its files (platformdirs) and the settings read from config.toml."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "mailsiren"
+DATABASE_FILE_NAME = "mailsiren.db"
+KEY_FILE_NAME = "mailsiren.key"
+SHARED_CONFIG_FILE_NAME = "mailsiren.conf"
+
+
+class SettingsError(Exception):
+    """config.toml cannot be read or holds a value of the wrong kind."""
+
+
+def data_dir() -> Path:
+    """The per-user data directory: database, key file, listener certificate."""
+    return platformdirs.user_data_path(APP_NAME)
+
+
+def config_dir() -> Path:
+    """The per-user configuration directory, holding config.toml."""
+    return platformdirs.user_config_path(APP_NAME)
+
+
+def settings_file() -> Path:
+    return config_dir() / "config.toml"
+
+
+def key_file() -> Path:
+    return data_dir() / KEY_FILE_NAME
+
+
+def default_database_path() -> Path:
+    return data_dir() / DATABASE_FILE_NAME
+
+
+def shared_config_file() -> Path:
+    """The administrator's shared SMTP configuration; MAILSIREN_SHARED_CONFIG overrides."""
+    override = os.environ.get("MAILSIREN_SHARED_CONFIG")
+    if override:
+        return Path(override)
+    return platformdirs.site_config_path(APP_NAME) / SHARED_CONFIG_FILE_NAME
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings of config.toml, with the environment's overrides applied."""
+
+    database_url: str
+    listener_host: str = "127.0.0.1"
+    listener_port: int = 2525
+    listener_certificate: str | None = None
+    listener_private_key: str | None = None
+    theme: str = "textual-dark"
+
+
+_SETTING_TYPES: dict[str, type] = {
+    "database_url": str,
+    "listener_host": str,
+    "listener_port": int,
+    "listener_certificate": str,
+    "listener_private_key": str,
+    "theme": str,
+}
+
+
+def load_settings() -> Settings:
+    """Read config.toml if it exists; MAILSIREN_DB overrides the database URL."""
+    path = settings_file()
+    values: dict[str, object] = {}
+    if path.exists():
+        try:
+            with path.open("rb") as handle:
+                values = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise SettingsError(f"{path}: {error}. Fix the file or remove it.") from error
+    for key, value in values.items():
+        expected = _SETTING_TYPES.get(key)
+        if expected is None:
+            known = ", ".join(sorted(_SETTING_TYPES))
+            raise SettingsError(f"{path}: unknown setting {key!r}; known settings: {known}.")
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise SettingsError(
+                f"{path}: setting {key!r} must be a {expected.__name__}, not {value!r}."
+            )
+    database_url = os.environ.get("MAILSIREN_DB") or str(
+        values.get("database_url") or f"sqlite:///{default_database_path()}"
+    )
+    values["database_url"] = database_url_from(database_url)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def database_url_from(text: str) -> str:
+    """Accept a URL, or a bare file path meaning an SQLite database there."""
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).expanduser().resolve()}"

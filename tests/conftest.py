@@ -1,0 +1,168 @@
+"""Shared fixtures: isolated data folders, a test CA, and real SMTP servers over loopback."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from app.core.db import Database, open_database
+from app.core.secrets import load_or_create_keyring
+from app.core.users import UserView, ensure_user
+
+TEST_LOGIN = "alice"
+GOOD_USER = "alice@example.com"
+GOOD_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own data, config and site-config folders, and login alice."""
+    home = tmp_path / "home"
+    for variable, folder in {
+        "XDG_DATA_HOME": "data",
+        "XDG_CONFIG_HOME": "config",
+        "XDG_CONFIG_DIRS": "site-config",
+        "XDG_STATE_HOME": "state",
+        "XDG_CACHE_HOME": "cache",
+    }.items():
+        (home / folder).mkdir(parents=True)
+        monkeypatch.setenv(variable, str(home / folder))
+    monkeypatch.setenv("LOGNAME", TEST_LOGIN)
+    monkeypatch.delenv("MAILSIREN_DB", raising=False)
+    monkeypatch.delenv("MAILSIREN_SHARED_CONFIG", raising=False)
+    return home
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    keyring = load_or_create_keyring(tmp_path / "db" / "mailsiren.key")
+    db = open_database(f"sqlite:///{tmp_path / 'db' / 'mailsiren.db'}", keyring)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def user(database: Database) -> UserView:
+    return ensure_user(database, TEST_LOGIN)
+
+
+@pytest.fixture(scope="session")
+def certificate_authority() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def ca_bundle(certificate_authority: trustme.CA, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    certificate_authority.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture
+def trust_test_ca(ca_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make OpenSSL's default verification trust the test CA (and only it)."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_bundle))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    return ca_bundle
+
+
+def server_tls_context(ca: trustme.CA, *names: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*names).configure_cert(context)
+    return context
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class ReceivedMail:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+
+@dataclass
+class RecordingHandler:
+    """An aiosmtpd handler that keeps every mail it accepts."""
+
+    received: list[ReceivedMail] = field(default_factory=list)
+    refuse_recipients_with: str | None = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if self.refuse_recipients_with:
+            return self.refuse_recipients_with
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.received.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos),
+                                          envelope.original_content or envelope.content))
+        return "250 2.0.0 Message accepted"
+
+
+def check_password(server, session, envelope, mechanism, auth_data) -> AuthResult:
+    if isinstance(auth_data, LoginPassword):
+        ok = auth_data.login.decode() == GOOD_USER and auth_data.password.decode() == GOOD_PASSWORD
+        return AuthResult(success=ok, handled=False)
+    return AuthResult(success=False, handled=False)
+
+
+@dataclass
+class RunningServer:
+    host: str
+    port: int
+    handler: RecordingHandler
+
+
+@pytest.fixture
+def smtp_server(certificate_authority: trustme.CA):
+    """Start real aiosmtpd servers: smtp_server(starttls=..., implicit_tls=..., auth=...)."""
+    controllers: list[Controller] = []
+
+    def start(
+        *,
+        starttls: bool = True,
+        implicit_tls: bool = False,
+        auth: bool = True,
+        auth_require_tls: bool = True,
+        certificate_names: tuple[str, ...] = ("localhost", "127.0.0.1"),
+        refuse_recipients_with: str | None = None,
+    ) -> RunningServer:
+        handler = RecordingHandler(refuse_recipients_with=refuse_recipients_with)
+        context = server_tls_context(certificate_authority, *certificate_names)
+        port = free_port()
+        keywords: dict = {
+            "hostname": "127.0.0.1",
+            "port": port,
+            "server_hostname": "mx.test",
+            "ready_timeout": 10,
+        }
+        if implicit_tls:
+            keywords["ssl_context"] = context
+        elif starttls:
+            keywords["tls_context"] = context
+        if auth:
+            keywords["authenticator"] = check_password
+            keywords["auth_require_tls"] = auth_require_tls
+        else:
+            keywords["auth_exclude_mechanism"] = ["PLAIN", "LOGIN"]
+        controller = Controller(handler, **keywords)
+        controller.start()
+        controllers.append(controller)
+        return RunningServer("127.0.0.1", port, handler)
+
+    yield start
+    for controller in controllers:
+        controller.stop()
