@@ -80,7 +80,7 @@ def validate_form(form: SmtpForm) -> SmtpSettings:
     try:
         server = parse_host_name(form.server)
     except AddressError as error:
-        errors["server"] = str(error).capitalize()
+        errors["server"] = sentence(str(error))
     port = 0
     text = form.port.strip()
     if not text.isdigit() or not 1 <= int(text) <= 65535:
@@ -99,7 +99,7 @@ def validate_form(form: SmtpForm) -> SmtpSettings:
         try:
             from_address = parse_address(from_address)
         except AddressError as error:
-            errors["from_address"] = str(error).capitalize()
+            errors["from_address"] = sentence(str(error))
     if errors:
         raise SmtpFormInvalid(errors)
     return SmtpSettings(
@@ -111,6 +111,10 @@ def validate_form(form: SmtpForm) -> SmtpSettings:
         password=form.password or None,
         from_address=from_address or None,
     )
+
+
+def sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def settings_warnings(

@@ -1,0 +1,32 @@
+"""Opening mailsiren's world: settings, key ring, database and the user at the keyboard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app import paths
+from app.core.db import Database, open_database
+from app.core.secrets import load_or_create_keyring
+from app.core.users import UserView, current_login, ensure_user
+
+
+@dataclass
+class Workspace:
+    settings: paths.Settings
+    database: Database
+    user: UserView
+
+    def close(self) -> None:
+        self.database.dispose()
+
+
+def open_workspace(settings: paths.Settings | None = None) -> Workspace:
+    """Load settings and the key file, open and migrate the database, know the user.
+
+    Raises SettingsError, KeyFileError or DatabaseError with a message for a person.
+    """
+    settings = settings or paths.load_settings()
+    keyring = load_or_create_keyring(paths.key_file())
+    database = open_database(settings.database_url, keyring)
+    user = ensure_user(database, current_login())
+    return Workspace(settings, database, user)

@@ -1,0 +1,36 @@
+"""The frame every area screen shares: header, body, footer."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from app.ui.widgets.empty_state import EmptyState
+
+
+class AreaScreen(Screen):
+    """A screen of one area of mailsiren; subclasses give the body."""
+
+    AREA_TITLE = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.title = f"mailsiren · {self.AREA_TITLE}"
+
+
+class EmptyAreaScreen(AreaScreen):
+    """An area whose screens are still to come: it says what it will hold."""
+
+    EMPTY_TITLE = ""
+    EMPTY_MESSAGE = ""
+
+    def compose_body(self) -> ComposeResult:
+        yield EmptyState(self.EMPTY_TITLE, self.EMPTY_MESSAGE)

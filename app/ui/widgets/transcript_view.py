@@ -1,0 +1,71 @@
+"""The Test Configuration transcript: one line per SMTP stage, filled in as stages finish."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from app.core.smtpclient import StageResult, Transcript
+
+
+def stage_text(stage: StageResult) -> Text:
+    """A stage as rich Text (never markup: server replies may hold brackets)."""
+    text = Text()
+    text.append("✔ " if stage.ok else "✘ ", style="bold green" if stage.ok else "bold red")
+    text.append(f"{stage.stage:<12}", style="bold")
+    text.append(f" {stage.reply}")
+    text.append(f"  {stage.elapsed_ms:.0f} ms", style="dim")
+    for detail in stage.details:
+        text.append(f"\n     {detail}", style="dim" if stage.ok else "")
+    if stage.hint:
+        text.append("\n     hint: ", style="bold yellow")
+        text.append(stage.hint, style="yellow")
+    return text
+
+
+class TranscriptView(VerticalScroll):
+    """Shows a test as it runs; `stages` holds the results shown, for tests and screenshots."""
+
+    DEFAULT_CSS = """
+    TranscriptView { border: round $primary-muted; padding: 0 1; height: 1fr; }
+    TranscriptView > .stage { margin: 0 0 0 0; }
+    TranscriptView > #transcript-summary { margin-top: 1; text-style: bold; }
+    TranscriptView > #transcript-summary.-ok { color: $success; }
+    TranscriptView > #transcript-summary.-failed { color: $error; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "Test Configuration"
+        self.stages: list[StageResult] = []
+        self.summary = ""
+
+    def on_mount(self) -> None:
+        self.mount(Static(Text("Press Test Configuration to see each stage of the SMTP "
+                               "conversation here.", style="dim"), id="transcript-idle"))
+
+    def start(self, heading: str) -> None:
+        self.stages.clear()
+        self.summary = ""
+        self.remove_children()
+        self.mount(Static(Text(heading, style="bold"), id="transcript-heading"))
+
+    def add_stage(self, stage: StageResult) -> None:
+        self.stages.append(stage)
+        self.mount(Static(stage_text(stage), classes="stage"))
+        self.scroll_end(animate=False)
+
+    def finish(self, transcript: Transcript) -> None:
+        self.summary = transcript.summary
+        mark = "✔ " if transcript.ok else "✘ "
+        summary = Static(Text(mark + transcript.summary), id="transcript-summary")
+        summary.add_class("-ok" if transcript.ok else "-failed")
+        self.mount(summary)
+        self.scroll_end(animate=False)
+
+    def refuse(self, message: str) -> None:
+        self.remove_children()
+        self.summary = message
+        summary = Static(Text("✘ " + message), id="transcript-summary", classes="-failed")
+        self.mount(summary)
