@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     smtp_set.set_defaults(handler=run_smtp_set)
 
     smtp_show = smtp_commands.add_parser(
-        "show", help="show your SMTP settings (never the password)",
+        "show",
+        help="show your SMTP settings (never the password)",
         epilog="example: mailsiren smtp show",
     )
     smtp_show.set_defaults(handler=run_smtp_show)
@@ -124,7 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = getattr(arguments, "handler", run_ui)
     try:
         return handler(arguments)
-    except (CommandError, paths.SettingsError, KeyFileError, DatabaseError, DecryptionError) as error:
+    except (
+        CommandError,
+        paths.SettingsError,
+        KeyFileError,
+        DatabaseError,
+        DecryptionError,
+    ) as error:
         print(f"mailsiren: {error}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
@@ -188,7 +195,9 @@ def run_smtp_set(arguments: argparse.Namespace) -> int:
         view = save_preferences(workspace.database, workspace.user, form)
     except SmtpFormInvalid as error:
         flags = {"from_address": "--from", "tls_mode": "--tls"}
-        lines = [f"  {flags.get(field, '--' + field)}: {text}" for field, text in error.errors.items()]
+        lines = [
+            f"  {flags.get(field, '--' + field)}: {text}" for field, text in error.errors.items()
+        ]
         raise CommandError("the settings were not saved:\n" + "\n".join(lines)) from error
     finally:
         workspace.close()
@@ -207,8 +216,10 @@ def run_smtp_show(_arguments: argparse.Namespace) -> int:
     finally:
         workspace.close()
     if view is None:
-        print(f"{workspace.user.name} has no personal SMTP settings. Set them with: "
-              "mailsiren smtp set --server HOST --port N")
+        print(
+            f"{workspace.user.name} has no personal SMTP settings. Set them with: "
+            "mailsiren smtp set --server HOST --port N"
+        )
         return EXIT_OK
     rows = [
         ("server", f"{view.server}:{view.port}"),
@@ -245,15 +256,19 @@ def run_smtp_test(arguments: argparse.Namespace) -> int:
     workspace = _workspace()
     try:
         request = prepare_smtp_test(
-            workspace.database, workspace.user, recipient=arguments.recipient,
+            workspace.database,
+            workspace.user,
+            recipient=arguments.recipient,
             probe=arguments.probe,
         )
     except TestRequestError as error:
         raise CommandError(str(error)) from error
     finally:
         workspace.close()
-    print(f"Testing {request.settings.server}:{request.settings.port} "
-          f"({request.settings.tls_mode}), {request.mode} to {request.recipient}")
+    print(
+        f"Testing {request.settings.server}:{request.settings.port} "
+        f"({request.settings.tls_mode}), {request.mode} to {request.recipient}"
+    )
     transcript = asyncio.run(
         run_test(
             request.settings,

@@ -107,8 +107,13 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.received.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos),
-                                          envelope.original_content or envelope.content))
+        self.received.append(
+            ReceivedMail(
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                envelope.original_content or envelope.content,
+            )
+        )
         return "250 2.0.0 Message accepted"
 
 

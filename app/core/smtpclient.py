@@ -65,7 +65,7 @@ class Transcript:
     def summary(self) -> str:
         failure = self.failure
         if failure is not None:
-            return f"Failed at {failure.stage}: {failure.hint or failure.reply}"
+            return f"Failed at {failure.stage}: {failure.reply}"
         if self.mode == "probe":
             return f"Works: the server would accept mail for {self.recipient} (nothing was sent)."
         return f"Works: a test email to {self.recipient} was accepted by the server."
@@ -109,7 +109,8 @@ class _Conversation:
         except Exception as error:  # noqa: BLE001 - every failure becomes a stage result
             elapsed = (time.perf_counter() - started) * 1000
             reply, hint = explain_failure(name, error, self.settings, self.stage_timeout)
-            raise StageFailed(self.record(StageResult(name, False, reply, elapsed, (), hint)))
+            failed = self.record(StageResult(name, False, reply, elapsed, (), hint))
+            raise StageFailed(failed) from error
         elapsed = (time.perf_counter() - started) * 1000
         reply, details = describe(value)
         self.record(StageResult(name, True, reply, elapsed, details))

@@ -123,8 +123,7 @@ def settings_warnings(
     warnings = []
     if tls_mode == "none" and has_credentials:
         warnings.append(
-            "Your user name and password will cross the network unencrypted: use STARTTLS "
-            "or TLS."
+            "Your user name and password will cross the network unencrypted: use STARTTLS or TLS."
         )
     if tls_mode != "none" and skip_certificate_verification:
         warnings.append(
@@ -146,8 +145,9 @@ def save_preferences(
     with database.write() as session:
         row = session.get(SmtpPreference, user.id)
         if row is None:
-            row = SmtpPreference(user_id=user.id, server="", port=0, tls_mode="starttls",
-                                 updated_at=clock())
+            row = SmtpPreference(
+                user_id=user.id, server="", port=0, tls_mode="starttls", updated_at=clock()
+            )
             session.add(row)
         row.server = settings.server
         row.port = settings.port

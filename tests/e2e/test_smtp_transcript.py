@@ -35,11 +35,22 @@ def stage_names(transcript) -> list[str]:
 async def test_starttls_and_auth_send_a_test_mail(smtp_server, trust_test_ca):
     server = smtp_server()
     seen = []
-    transcript = await run_smtp_test(settings(server.port), recipient=RECIPIENT, on_stage=seen.append)
+    transcript = await run_smtp_test(
+        settings(server.port), recipient=RECIPIENT, on_stage=seen.append
+    )
     assert transcript.ok, transcript.summary
     assert stage_names(transcript) == [
-        "resolve", "connect", "banner", "EHLO", "STARTTLS", "EHLO again", "AUTH",
-        "MAIL FROM", "RCPT TO", "DATA", "QUIT",
+        "resolve",
+        "connect",
+        "banner",
+        "EHLO",
+        "STARTTLS",
+        "EHLO again",
+        "AUTH",
+        "MAIL FROM",
+        "RCPT TO",
+        "DATA",
+        "QUIT",
     ]
     assert seen == list(transcript.stages), "the observer sees every stage as it finishes"
     starttls = transcript.stages[4]
@@ -67,9 +78,7 @@ async def test_probe_stops_after_rcpt_and_sends_nothing(smtp_server, trust_test_
 
 async def test_wrong_password_fails_at_auth_with_the_535_reply(smtp_server, trust_test_ca):
     server = smtp_server()
-    transcript = await run_smtp_test(
-        settings(server.port, password="wrong"), recipient=RECIPIENT
-    )
+    transcript = await run_smtp_test(settings(server.port, password="wrong"), recipient=RECIPIENT)
     failure = transcript.failure
     assert failure is not None and failure.stage == "AUTH"
     assert failure.reply.startswith("535")
@@ -121,9 +130,7 @@ async def test_implicit_tls_against_a_plaintext_port_names_the_wrong_mode(smtp_s
 
 async def test_starttls_against_implicit_tls_port_times_out_at_banner(smtp_server):
     server = smtp_server(implicit_tls=True)
-    transcript = await run_smtp_test(
-        settings(server.port), recipient=RECIPIENT, stage_timeout=0.5
-    )
+    transcript = await run_smtp_test(settings(server.port), recipient=RECIPIENT, stage_timeout=0.5)
     assert transcript.failure is not None and transcript.failure.stage == "banner"
     assert transcript.failure.reply == "timed out after 0.5 s"
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Checkbox, Input
 
@@ -61,15 +61,21 @@ class TestRefused(Message):
 class SmtpScreen(AreaScreen):
     AREA_TITLE = "SMTP"
     DEFAULT_CSS = """
-    SmtpScreen #smtp-body { height: 1fr; }
-    SmtpScreen #smtp-left { width: 60; min-width: 44; }
-    SmtpScreen #smtp-right { width: 1fr; }
+    SmtpScreen #smtp-body { height: 1fr; layout: horizontal; }
+    SmtpScreen #smtp-left { width: 52; height: 1fr; }
+    SmtpScreen #smtp-right { width: 1fr; height: 1fr; }
+    SmtpScreen.-narrow #smtp-body { layout: vertical; overflow-y: auto; }
+    SmtpScreen.-narrow #smtp-left { width: 1fr; height: auto; }
+    SmtpScreen.-narrow SmtpSettingsForm { max-height: 999; }
+    SmtpScreen.-narrow #smtp-right { height: auto; }
+    SmtpScreen.-narrow TranscriptView { height: auto; min-height: 8; }
     SmtpScreen .buttons { height: auto; margin: 1 0 0 1; }
     SmtpScreen .buttons Button { margin-right: 2; }
     SmtpScreen #test-options { height: auto; padding: 0 1; border: round $primary-muted; }
     SmtpScreen #test-options Checkbox { margin-right: 2; }
     SmtpScreen #send-to { width: 1fr; }
     """
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS = [
         Binding("ctrl+s", "save", "Update Settings", id="smtp.save"),
         Binding("ctrl+t", "test", "Test Configuration", id="smtp.test"),
@@ -77,7 +83,7 @@ class SmtpScreen(AreaScreen):
     ]
 
     def compose_body(self) -> ComposeResult:
-        with Horizontal(id="smtp-body"):
+        with VerticalScroll(id="smtp-body"):
             with Vertical(id="smtp-left"):
                 yield SmtpSettingsForm(id="smtp-form")
                 with Horizontal(classes="buttons"):
@@ -87,8 +93,9 @@ class SmtpScreen(AreaScreen):
                 with Horizontal(id="test-options"):
                     yield Button("Test Configuration", id="test", variant="success", compact=True)
                     yield Checkbox("Probe only", value=False, id="probe", compact=True)
-                    yield Input(placeholder="send to (default: your address)", id="send-to",
-                                compact=True)
+                    yield Input(
+                        placeholder="send to (default: your address)", id="send-to", compact=True
+                    )
                 yield TranscriptView(id="transcript")
 
     def on_mount(self) -> None:

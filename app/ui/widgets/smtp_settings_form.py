@@ -40,14 +40,17 @@ class SmtpSettingsForm(VerticalScroll):
         self.has_saved_password = False
 
     def compose(self) -> ComposeResult:
-        yield from self._row("Server", Input(placeholder="smtp.example.com", id="server",
-                                             compact=True))
+        yield from self._row(
+            "Server", Input(placeholder="smtp.example.com", id="server", compact=True)
+        )
         yield self._error("server")
-        yield from self._row("Port", Input(placeholder="587", id="port", type="integer",
-                                           max_length=5, compact=True))
+        yield from self._row(
+            "Port", Input(placeholder="587", id="port", type="integer", max_length=5, compact=True)
+        )
         yield self._error("port")
-        yield from self._row("Username", Input(placeholder="(none: do not log in)",
-                                               id="username", compact=True))
+        yield from self._row(
+            "Username", Input(placeholder="(none: do not log in)", id="username", compact=True)
+        )
         yield self._error("username")
         yield from self._row("Password", Input(id="password", password=True, compact=True))
         yield self._error("password")
@@ -63,11 +66,14 @@ class SmtpSettingsForm(VerticalScroll):
             ),
         )
         yield self._error("tls_mode")
-        yield Checkbox("Disable TLS certificate validation", value=False, id="skip-verify",
-                       compact=True)
+        yield Checkbox(
+            "Disable TLS certificate validation", value=False, id="skip-verify", compact=True
+        )
         yield Static("", id="warnings", classes="-empty")
-        yield from self._row("From", Input(placeholder="default: your email address",
-                                           id="from-address", compact=True))
+        yield from self._row(
+            "From",
+            Input(placeholder="default: your email address", id="from-address", compact=True),
+        )
         yield self._error("from_address")
         yield Static("Not saved yet.", id="saved-state")
 
@@ -112,9 +118,7 @@ class SmtpSettingsForm(VerticalScroll):
             "•••••• saved — type to replace" if self.has_saved_password else ""
         )
         state = self.query_one("#saved-state", Static)
-        state.update(
-            f"Saved {view.updated_at:%Y-%m-%d %H:%M} UTC." if view else "Not saved yet."
-        )
+        state.update(f"Saved {view.updated_at:%Y-%m-%d %H:%M} UTC." if view else "Not saved yet.")
         self.show_errors({})
         self.refresh_warnings()
 

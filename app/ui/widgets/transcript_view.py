@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.table import Table
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -9,19 +10,26 @@ from textual.widgets import Static
 from app.core.smtpclient import StageResult, Transcript
 
 
-def stage_text(stage: StageResult) -> Text:
-    """A stage as rich Text (never markup: server replies may hold brackets)."""
-    text = Text()
-    text.append("✔ " if stage.ok else "✘ ", style="bold green" if stage.ok else "bold red")
-    text.append(f"{stage.stage:<12}", style="bold")
-    text.append(f" {stage.reply}")
-    text.append(f"  {stage.elapsed_ms:.0f} ms", style="dim")
+def stage_table(stage: StageResult) -> Table:
+    """A stage as a three-column grid, so wrapped replies keep their indent.
+
+    Cells are rich Text, never markup: server replies may hold brackets.
+    """
+    grid = Table.grid(padding=(0, 1), expand=True)
+    grid.add_column(width=12, no_wrap=True)
+    grid.add_column(ratio=1)
+    grid.add_column(width=6, justify="right", no_wrap=True)
+    name = Text()
+    name.append("✔ " if stage.ok else "✘ ", style="bold green" if stage.ok else "bold red")
+    name.append(stage.stage, style="bold")
+    grid.add_row(name, Text(stage.reply), Text(f"{stage.elapsed_ms:.0f} ms", style="dim"))
     for detail in stage.details:
-        text.append(f"\n     {detail}", style="dim" if stage.ok else "")
+        grid.add_row("", Text(detail, style="dim" if stage.ok else ""), "")
     if stage.hint:
-        text.append("\n     hint: ", style="bold yellow")
-        text.append(stage.hint, style="yellow")
-    return text
+        hint = Text("hint: ", style="bold yellow")
+        hint.append(stage.hint, style="yellow")
+        grid.add_row("", hint, "")
+    return grid
 
 
 class TranscriptView(VerticalScroll):
@@ -37,13 +45,20 @@ class TranscriptView(VerticalScroll):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.border_title = "Test Configuration"
+        self.border_title = "Transcript"
         self.stages: list[StageResult] = []
         self.summary = ""
 
     def on_mount(self) -> None:
-        self.mount(Static(Text("Press Test Configuration to see each stage of the SMTP "
-                               "conversation here.", style="dim"), id="transcript-idle"))
+        self.mount(
+            Static(
+                Text(
+                    "Press Test Configuration to see each stage of the SMTP conversation here.",
+                    style="dim",
+                ),
+                id="transcript-idle",
+            )
+        )
 
     def start(self, heading: str) -> None:
         self.stages.clear()
@@ -53,8 +68,8 @@ class TranscriptView(VerticalScroll):
 
     def add_stage(self, stage: StageResult) -> None:
         self.stages.append(stage)
-        self.mount(Static(stage_text(stage), classes="stage"))
-        self.scroll_end(animate=False)
+        self.mount(Static(stage_table(stage), classes="stage"))
+        self.call_after_refresh(self.scroll_end, animate=False)
 
     def finish(self, transcript: Transcript) -> None:
         self.summary = transcript.summary
@@ -62,7 +77,7 @@ class TranscriptView(VerticalScroll):
         summary = Static(Text(mark + transcript.summary), id="transcript-summary")
         summary.add_class("-ok" if transcript.ok else "-failed")
         self.mount(summary)
-        self.scroll_end(animate=False)
+        self.call_after_refresh(self.scroll_end, animate=False)
 
     def refuse(self, message: str) -> None:
         self.remove_children()

@@ -1,0 +1,106 @@
+"""Regenerate the SVG screenshots in screenshots/ from a fixed scenario, with real SMTP servers.
+
+Run: .venv/bin/python screenshots/generate.py   (needs the test extra: pip install -e '.[test]')
+It uses a throwaway data folder and a local aiosmtpd server with STARTTLS and AUTH over
+loopback; your own database is never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import ssl
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+OUTPUT = Path(__file__).resolve().parent
+SIZE = (120, 36)
+USER = "alice@example.com"
+PASSWORD = "correct horse battery staple"
+FROZEN = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
+
+
+class AcceptAll:
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        return "250 2.0.0 Ok: queued"
+
+
+def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
+    ok = isinstance(auth_data, LoginPassword) and (
+        auth_data.login.decode(),
+        auth_data.password.decode(),
+    ) == (USER, PASSWORD)
+    return AuthResult(success=ok, handled=False)
+
+
+def start_server(ca: trustme.CA) -> tuple[Controller, int]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(context)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(
+        AcceptAll(),
+        hostname="127.0.0.1",
+        port=port,
+        server_hostname="mx.example.com",
+        tls_context=context,
+        authenticator=authenticate,
+        auth_require_tls=True,
+    )
+    controller.start()
+    return controller, port
+
+
+async def shoot(name: str, port: int, password: str, recipient: str) -> None:
+    from app.core.smtpprefs import SmtpForm, save_preferences
+    from app.core.workspace import open_workspace
+    from app.ui.app import MailsirenApp
+
+    workspace = open_workspace()
+    form = SmtpForm(
+        server="localhost", port=str(port), username=USER, password=password, from_address=USER
+    )
+    save_preferences(workspace.database, workspace.user, form, clock=lambda: FROZEN)
+    app = MailsirenApp(workspace, initial_mode="smtp")
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        app.screen.query_one("#send-to").value = recipient
+        await pilot.press("ctrl+t")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        app.save_screenshot(name, path=str(OUTPUT))
+    workspace.close()
+    print(f"wrote {OUTPUT / name}")
+
+
+def main() -> int:
+    home = Path(tempfile.mkdtemp(prefix="mailsiren-screenshots-"))
+    for variable in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS"):
+        (home / variable).mkdir()
+        os.environ[variable] = str(home / variable)
+    os.environ["LOGNAME"] = "alice"
+    os.environ.pop("MAILSIREN_DB", None)
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(home / "ca.pem"))
+    os.environ["SSL_CERT_FILE"] = str(home / "ca.pem")
+    controller, port = start_server(ca)
+    try:
+        asyncio.run(shoot("smtp-test-passing.svg", port, PASSWORD, "oncall@example.com"))
+        asyncio.run(shoot("smtp-test-failing.svg", port, "wrong password", "oncall@example.com"))
+    finally:
+        controller.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(OUTPUT.parent))
+    raise SystemExit(main())

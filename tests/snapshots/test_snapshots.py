@@ -1,0 +1,55 @@
+"""Snapshot tests of the screens, at the sizes operators use (80×24 over SSH, 120×36)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from app.core.smtpprefs import SmtpForm, save_preferences
+from app.core.workspace import open_workspace
+from app.ui.app import MailsirenApp
+
+FROZEN = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def workspace():
+    opened = open_workspace()
+    yield opened
+    opened.close()
+
+
+def with_saved_settings(workspace, **changes):
+    values = dict(
+        server="smtp.example.com",
+        port="587",
+        username="alice@example.com",
+        password="secret",
+        tls_mode="starttls",
+        from_address="alice@example.com",
+    )
+    values.update(changes)
+    save_preferences(workspace.database, workspace.user, SmtpForm(**values), clock=lambda: FROZEN)
+
+
+async def settle(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(120, 36), (80, 24)])
+def test_smtp_screen_with_saved_settings(snap_compare, workspace, size):
+    with_saved_settings(workspace)
+    app = MailsirenApp(workspace, initial_mode="smtp")
+    assert snap_compare(app, terminal_size=size, run_before=settle)
+
+
+def test_smtp_screen_warns_about_plaintext_credentials(snap_compare, workspace):
+    with_saved_settings(workspace, tls_mode="none", port="25")
+    app = MailsirenApp(workspace, initial_mode="smtp")
+    assert snap_compare(app, terminal_size=(120, 36), run_before=settle)
+
+
+def test_incidents_empty_state(snap_compare, workspace):
+    assert snap_compare(MailsirenApp(workspace), terminal_size=(80, 24), run_before=settle)

@@ -1,0 +1,55 @@
+"""The domain stays free of the UI, and opening a current database needs no migration code."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+
+import app.core
+from app.core.db import SCHEMA_HEAD
+
+
+def core_modules() -> list[str]:
+    return [f"app.core.{module.name}" for module in pkgutil.iter_modules(app.core.__path__)]
+
+
+def test_core_never_imports_textual():
+    modules = core_modules()
+    assert "app.core.smtpclient" in modules and "app.core.db" in modules
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual'"
+        " or m.startswith(('app.ui', 'app.cli', 'app.server')))\n"
+        "print(','.join(bad))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "", f"app.core pulled in: {result.stdout}"
+
+
+def test_schema_head_constant_matches_the_newest_migration():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from app.core.db import MIGRATIONS_DIR
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
+
+
+def test_migrations_upgrade_an_empty_database(database):
+    assert database.schema_revision() == SCHEMA_HEAD
+    database.migrate()  # a second run finds nothing to do
+    assert database.schema_revision() == SCHEMA_HEAD
+
+
+def test_sqlite_runs_in_wal_with_full_synchronous(database):
+    with database.read() as session:
+        connection = session.connection()
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000

@@ -1,0 +1,24 @@
+"""README.md's commands stay true: CI runs its test command verbatim."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def readme_shell_blocks() -> list[str]:
+    return re.findall(r"```sh\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    [test_command] = [block.strip() for block in readme_shell_blocks() if "pytest" in block]
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert test_command in ci_lines
+
+
+def test_quick_start_opens_mailsiren():
+    quick_start = readme_shell_blocks()[0].strip()
+    assert quick_start.endswith(".venv/bin/mailsiren")
+    assert "pip install -e ." in quick_start
