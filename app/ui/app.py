@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from textual.app import App
+from collections.abc import Iterable
+from functools import partial
+
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
 from app.core.workspace import Workspace
 from app.ui.screens.admin import AdminScreen
@@ -11,6 +15,15 @@ from app.ui.screens.incidents import IncidentsScreen
 from app.ui.screens.integrations import IntegrationsScreen
 from app.ui.screens.smtp import SmtpScreen
 from app.ui.screens.sources import SourcesScreen
+
+
+AREA_COMMANDS = (
+    ("incidents", "Incidents", "The live incident log"),
+    ("sources", "Alert sources", "Addresses, filters and key rules per monitoring system"),
+    ("integrations", "Integrations", "Notification addresses and escalation policies"),
+    ("smtp", "SMTP settings", "Your own SMTP server, and Test Configuration"),
+    ("admin", "Admin", "Users, groups and permissions"),
+)
 
 
 class MailsirenApp(App[None]):
@@ -44,6 +57,11 @@ class MailsirenApp(App[None]):
             self.theme = workspace.settings.theme
         user = workspace.user
         self.sub_title = f"{user.name}{' (admin)' if user.is_admin else ''}"
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for mode, title, help_text in AREA_COMMANDS:
+            yield SystemCommand(title, help_text, partial(self.switch_mode, mode))
 
     def on_mount(self) -> None:
         if self._initial_mode:

@@ -140,3 +140,29 @@ async def test_mode_keys_and_help(workspace):
         await pilot.press("1")
         assert app.current_mode == "incidents"
         assert "No incidents yet" in str(app.screen.query_one("EmptyState Static").render())
+
+
+async def test_testing_with_unsaved_edits_warns_that_the_saved_settings_are_tested(workspace):
+    app = MailsirenApp(workspace, initial_mode="smtp")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+t")
+        await settle(app, pilot)
+        assert not any("not saved yet" in n.message for n in app._notifications)
+        await type_into(pilot, "#server", "x")
+        await pilot.press("ctrl+t")
+        await settle(app, pilot)
+        assert any("not saved yet" in n.message for n in app._notifications)
+
+
+async def test_command_palette_offers_every_area(workspace):
+    app = MailsirenApp(workspace)
+    async with app.run_test(size=(120, 36)) as pilot:
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for title in ("Incidents", "Alert sources", "Integrations", "SMTP settings", "Admin"):
+            assert title in titles
+        await pilot.press("ctrl+p")
+        await pilot.press(*"SMTP settings")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.current_mode == "smtp"

@@ -112,6 +112,12 @@ class SmtpScreen(AreaScreen):
         self.save_settings(self.form.read())
 
     def action_test(self) -> None:
+        if self.form.has_unsaved_changes():
+            self.notify(
+                "Testing the saved settings: your edits are not saved yet (ctrl+s first).",
+                severity="warning",
+                markup=False,
+            )
         recipient = self.query_one("#send-to", Input).value.strip() or None
         probe = self.query_one("#probe", Checkbox).value
         self.run_test_configuration(recipient, probe)

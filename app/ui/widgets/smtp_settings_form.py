@@ -38,6 +38,7 @@ class SmtpSettingsForm(VerticalScroll):
         super().__init__(id=id)
         self.border_title = "Email server (your own)"
         self.has_saved_password = False
+        self._loaded: SmtpForm | None = None
 
     def compose(self) -> ComposeResult:
         yield from self._row(
@@ -121,6 +122,10 @@ class SmtpSettingsForm(VerticalScroll):
         state.update(f"Saved {view.updated_at:%Y-%m-%d %H:%M} UTC." if view else "Not saved yet.")
         self.show_errors({})
         self.refresh_warnings()
+        self._loaded = self.read()
+
+    def has_unsaved_changes(self) -> bool:
+        return self._loaded is not None and self.read() != self._loaded
 
     def show_errors(self, errors: dict[str, str]) -> None:
         for field in FIELDS:

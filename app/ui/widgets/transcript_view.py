@@ -38,9 +38,9 @@ class TranscriptView(VerticalScroll):
     DEFAULT_CSS = """
     TranscriptView { border: round $primary-muted; padding: 0 1; height: 1fr; }
     TranscriptView > .stage { margin: 0 0 0 0; }
-    TranscriptView > #transcript-summary { margin-top: 1; text-style: bold; }
-    TranscriptView > #transcript-summary.-ok { color: $success; }
-    TranscriptView > #transcript-summary.-failed { color: $error; }
+    TranscriptView > .summary { margin-top: 1; text-style: bold; }
+    TranscriptView > .summary.-ok { color: $success; }
+    TranscriptView > .summary.-failed { color: $error; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -56,7 +56,7 @@ class TranscriptView(VerticalScroll):
                     "Press Test Configuration to see each stage of the SMTP conversation here.",
                     style="dim",
                 ),
-                id="transcript-idle",
+                classes="idle",
             )
         )
 
@@ -64,7 +64,7 @@ class TranscriptView(VerticalScroll):
         self.stages.clear()
         self.summary = ""
         self.remove_children()
-        self.mount(Static(Text(heading, style="bold"), id="transcript-heading"))
+        self.mount(Static(Text(heading, style="bold"), classes="heading"))
 
     def add_stage(self, stage: StageResult) -> None:
         self.stages.append(stage)
@@ -74,7 +74,7 @@ class TranscriptView(VerticalScroll):
     def finish(self, transcript: Transcript) -> None:
         self.summary = transcript.summary
         mark = "✔ " if transcript.ok else "✘ "
-        summary = Static(Text(mark + transcript.summary), id="transcript-summary")
+        summary = Static(Text(mark + transcript.summary), classes="summary")
         summary.add_class("-ok" if transcript.ok else "-failed")
         self.mount(summary)
         self.call_after_refresh(self.scroll_end, animate=False)
@@ -82,5 +82,5 @@ class TranscriptView(VerticalScroll):
     def refuse(self, message: str) -> None:
         self.remove_children()
         self.summary = message
-        summary = Static(Text("✘ " + message), id="transcript-summary", classes="-failed")
+        summary = Static(Text("✘ " + message), classes="summary -failed")
         self.mount(summary)
