@@ -6,11 +6,16 @@ import argparse
 import asyncio
 import getpass
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from app import __version__, paths
 from app.core.db import DatabaseError
 from app.core.secrets import DecryptionError, KeyFileError
+
+if TYPE_CHECKING:
+    from app.core.workspace import Workspace
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -138,20 +143,23 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _workspace():
+@contextmanager
+def opened_workspace() -> Iterator[Workspace]:
+    """The workspace for one command, closed when the command is done."""
     from app.core.workspace import open_workspace
 
-    return open_workspace()
+    workspace = open_workspace()
+    try:
+        yield workspace
+    finally:
+        workspace.close()
 
 
 def run_ui(_arguments: argparse.Namespace) -> int:
     from app.ui.app import run_app
 
-    workspace = _workspace()
-    try:
+    with opened_workspace() as workspace:
         run_app(workspace)
-    finally:
-        workspace.close()
     return EXIT_OK
 
 
@@ -190,17 +198,16 @@ def run_smtp_set(arguments: argparse.Namespace) -> int:
         skip_certificate_verification=arguments.insecure_skip_verify,
         from_address=arguments.from_address,
     )
-    workspace = _workspace()
-    try:
-        view = save_preferences(workspace.database, workspace.user, form)
-    except SmtpFormInvalid as error:
-        flags = {"from_address": "--from", "tls_mode": "--tls"}
-        lines = [
-            f"  {flags.get(field, '--' + field)}: {text}" for field, text in error.errors.items()
-        ]
-        raise CommandError("the settings were not saved:\n" + "\n".join(lines)) from error
-    finally:
-        workspace.close()
+    with opened_workspace() as workspace:
+        try:
+            view = save_preferences(workspace.database, workspace.user, form)
+        except SmtpFormInvalid as error:
+            flags = {"from_address": "--from", "tls_mode": "--tls"}
+            lines = [
+                f"  {flags.get(field, '--' + field)}: {text}"
+                for field, text in error.errors.items()
+            ]
+            raise CommandError("the settings were not saved:\n" + "\n".join(lines)) from error
     print(f"Saved SMTP settings for {workspace.user.name}.")
     for warning in view.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -210,11 +217,8 @@ def run_smtp_set(arguments: argparse.Namespace) -> int:
 def run_smtp_show(_arguments: argparse.Namespace) -> int:
     from app.core.smtpprefs import TLS_MODE_LABELS, load_preferences
 
-    workspace = _workspace()
-    try:
+    with opened_workspace() as workspace:
         view = load_preferences(workspace.database, workspace.user)
-    finally:
-        workspace.close()
     if view is None:
         print(
             f"{workspace.user.name} has no personal SMTP settings. Set them with: "
@@ -240,11 +244,8 @@ def run_smtp_show(_arguments: argparse.Namespace) -> int:
 def run_smtp_clear(_arguments: argparse.Namespace) -> int:
     from app.core.smtpprefs import clear_preferences
 
-    workspace = _workspace()
-    try:
+    with opened_workspace() as workspace:
         removed = clear_preferences(workspace.database, workspace.user)
-    finally:
-        workspace.close()
     print("Your SMTP settings are deleted." if removed else "You had no SMTP settings.")
     return EXIT_OK
 
@@ -253,18 +254,16 @@ def run_smtp_test(arguments: argparse.Namespace) -> int:
     from app.core.smtpclient import run_smtp_test as run_test
     from app.core.smtptest import TestRequestError, prepare_smtp_test
 
-    workspace = _workspace()
-    try:
-        request = prepare_smtp_test(
-            workspace.database,
-            workspace.user,
-            recipient=arguments.recipient,
-            probe=arguments.probe,
-        )
-    except TestRequestError as error:
-        raise CommandError(str(error)) from error
-    finally:
-        workspace.close()
+    with opened_workspace() as workspace:
+        try:
+            request = prepare_smtp_test(
+                workspace.database,
+                workspace.user,
+                recipient=arguments.recipient,
+                probe=arguments.probe,
+            )
+        except TestRequestError as error:
+            raise CommandError(str(error)) from error
     print(
         f"Testing {request.settings.server}:{request.settings.port} "
         f"({request.settings.tls_mode}), {request.mode} to {request.recipient}"
@@ -294,10 +293,7 @@ def format_stage(stage) -> str:
 def run_key_rotate(_arguments: argparse.Namespace) -> int:
     from app.core.keyrotation import rotate_key
 
-    workspace = _workspace()
-    try:
+    with opened_workspace() as workspace:
         count = rotate_key(workspace.database, paths.key_file())
-    finally:
-        workspace.close()
     print(f"New key in {paths.key_file()}; {count} stored secrets re-encrypted with it.")
     return EXIT_OK

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import partial
+from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -15,7 +16,6 @@ from app.ui.screens.incidents import IncidentsScreen
 from app.ui.screens.integrations import IntegrationsScreen
 from app.ui.screens.smtp import SmtpScreen
 from app.ui.screens.sources import SourcesScreen
-
 
 AREA_COMMANDS = (
     ("incidents", "Incidents", "The live incident log"),
@@ -29,7 +29,7 @@ AREA_COMMANDS = (
 class MailsirenApp(App[None]):
     """One mode per area; the workspace (database, user) is opened before the first frame."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "mailsiren"
     MODES = {
         "incidents": IncidentsScreen,

@@ -18,6 +18,14 @@ def mailsiren(*arguments: str, stdin: str = "") -> subprocess.CompletedProcess:
     )
 
 
+def save_settings(port: int, password: str) -> subprocess.CompletedProcess:
+    return mailsiren(
+        "smtp", "set", "--server", "localhost", "--port", str(port),
+        "--username", GOOD_USER, "--password-stdin", "--from", "alice@example.com",
+        stdin=password + "\n",
+    )  # fmt: skip
+
+
 def test_help_and_version():
     shown = mailsiren("--help")
     assert shown.returncode == 0 and "examples:" in shown.stdout and "smtp" in shown.stdout
@@ -36,20 +44,7 @@ def test_locate_follows_xdg_and_the_environment(isolated_home, monkeypatch, tmp_
 
 def test_set_show_test_clear_round_trip(smtp_server, trust_test_ca):
     server = smtp_server()
-    saved = mailsiren(
-        "smtp",
-        "set",
-        "--server",
-        "localhost",
-        "--port",
-        str(server.port),
-        "--username",
-        GOOD_USER,
-        "--password-stdin",
-        "--from",
-        "alice@example.com",
-        stdin=GOOD_PASSWORD + "\n",
-    )
+    saved = save_settings(server.port, GOOD_PASSWORD)
     assert saved.returncode == 0, saved.stderr
     shown = mailsiren("smtp", "show")
     assert "localhost" in shown.stdout and "(saved, never shown)" in shown.stdout
@@ -73,20 +68,7 @@ def test_set_show_test_clear_round_trip(smtp_server, trust_test_ca):
 
 def test_failed_test_exits_non_zero_and_names_the_stage(smtp_server, trust_test_ca):
     server = smtp_server()
-    mailsiren(
-        "smtp",
-        "set",
-        "--server",
-        "localhost",
-        "--port",
-        str(server.port),
-        "--username",
-        GOOD_USER,
-        "--password-stdin",
-        "--from",
-        "alice@example.com",
-        stdin="wrong password\n",
-    )
+    save_settings(server.port, "wrong password")
     tested = mailsiren("smtp", "test", "--probe")
     assert tested.returncode == 1
     assert "✘ AUTH" in tested.stdout and "535" in tested.stdout
