@@ -68,8 +68,10 @@ def main() -> int:
     mailsiren = [time_first_frame(MAILSIREN, environment) for _ in range(runs)]
     bare = [time_first_frame(BARE_TEXTUAL, environment) for _ in range(runs)]
     m, b = statistics.median(mailsiren), statistics.median(bare)
-    print(f"first frame, median of {runs}: mailsiren {m * 1000:.0f} ms, "
-          f"bare Textual app {b * 1000:.0f} ms, ratio {m / b:.2f}")
+    print(
+        f"first frame, median of {runs}: mailsiren {m * 1000:.0f} ms, "
+        f"bare Textual app {b * 1000:.0f} ms, ratio {m / b:.2f}"
+    )
     return 0
 
 

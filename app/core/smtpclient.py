@@ -22,7 +22,6 @@ DEFAULT_STAGE_TIMEOUT = 15.0
 RESOLVE = "resolve"
 CONNECT = "connect"
 BANNER = "banner"
-TLS = "TLS"
 EHLO = "EHLO"
 STARTTLS = "STARTTLS"
 EHLO_AFTER_TLS = "EHLO again"
@@ -239,6 +238,7 @@ async def open_session(
             )
     except BaseException:
         client.close()
+        connected.close()  # type: ignore[union-attr] - if aiosmtplib never took it over
         raise
     return client
 
