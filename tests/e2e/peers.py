@@ -45,7 +45,7 @@ def smtp_sink(*options: str, dump_folder: Path | None = None) -> Iterator[int]:
     if dump_folder is not None:
         arguments += ["-d", str(dump_folder) + "/%M%S."]
     arguments += [f"127.0.0.1:{port}", "16"]
-    process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port)
         yield port
