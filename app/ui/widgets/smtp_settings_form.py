@@ -37,7 +37,6 @@ class SmtpSettingsForm(VerticalScroll):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.border_title = "Email server (your own)"
-        self.has_saved_password = False
         self._loaded: SmtpForm | None = None
 
     def compose(self) -> ComposeResult:
@@ -114,9 +113,9 @@ class SmtpSettingsForm(VerticalScroll):
                     self.query_one("#tls-mode", Select).value = view.tls_mode
                 self.query_one("#skip-verify", Checkbox).value = view.skip_certificate_verification
                 self.query_one("#from-address", Input).value = view.from_address or ""
-        self.has_saved_password = bool(view and view.has_password)
+        has_saved_password = bool(view and view.has_password)
         self.query_one("#password", Input).placeholder = (
-            "•••••• saved — type to replace" if self.has_saved_password else ""
+            "•••••• saved — type to replace" if has_saved_password else ""
         )
         state = self.query_one("#saved-state", Static)
         state.update(f"Saved {view.updated_at:%Y-%m-%d %H:%M} UTC." if view else "Not saved yet.")
