@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
@@ -40,15 +40,23 @@ class Database:
 
     def __init__(self, url: str, keyring: KeyRing) -> None:
         self.url = url
-        self.keyring = keyring
         self.is_sqlite = url.startswith("sqlite")
         connect_args = {"timeout": 30, "check_same_thread": False} if self.is_sqlite else {}
         self.engine: Engine = create_engine(url, connect_args=connect_args)
-        # EncryptedText reads the key ring from the dialect: one per engine, no global.
-        self.engine.dialect.mailsiren_keyring = keyring  # type: ignore[attr-defined]
+        self.keyring = keyring
         if self.is_sqlite:
             _install_sqlite_behaviour(self.engine)
         self._write_engine = self.engine.execution_options(mailsiren_write=True)
+
+    @property
+    def keyring(self) -> KeyRing:
+        """The key ring of the encrypted columns; EncryptedText reads it from the dialect."""
+        return self.engine.dialect.mailsiren_keyring  # type: ignore[attr-defined]
+
+    @keyring.setter
+    def keyring(self, keyring: KeyRing) -> None:
+        # Kept on the dialect: one per engine, no global.
+        self.engine.dialect.mailsiren_keyring = keyring  # type: ignore[attr-defined]
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -63,15 +71,11 @@ class Database:
             yield session
 
     def schema_revision(self) -> str | None:
-        try:
-            with self.engine.connect() as connection:
-                row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
-        except OperationalError:
-            return None
-        except Exception as error:  # noqa: BLE001 - a missing table differs by driver
-            if "alembic_version" in str(error):
+        """The migration the database is at; None for a new, empty database."""
+        with self.engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
                 return None
-            raise
+            row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
         return row[0] if row else None
 
     def migrate(self) -> None:

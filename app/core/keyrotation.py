@@ -47,5 +47,4 @@ def rotate_key(database: Database, key_path: Path) -> int:
     final = rotated.with_only_primary_key()
     write_keyring(final, key_path)
     database.keyring = final
-    database.engine.dialect.mailsiren_keyring = final  # type: ignore[attr-defined]
     return count

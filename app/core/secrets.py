@@ -8,6 +8,7 @@ import hmac
 import os
 import stat
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -36,7 +37,7 @@ class KeyRing:
     hmac_key: bytes
     path: Path | None = None
 
-    @property
+    @cached_property
     def _fernet(self) -> MultiFernet:
         return MultiFernet([Fernet(key) for key in self.fernet_keys])
 
