@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -17,13 +18,29 @@ from app.ui.screens.integrations import IntegrationsScreen
 from app.ui.screens.smtp import SmtpScreen
 from app.ui.screens.sources import SourcesScreen
 
-AREA_COMMANDS = (
-    ("incidents", "Incidents", "The live incident log"),
-    ("sources", "Alert sources", "Addresses, filters and key rules per monitoring system"),
-    ("integrations", "Integrations", "Notification addresses and escalation policies"),
-    ("smtp", "SMTP settings", "Your own SMTP server, and Test Configuration"),
-    ("admin", "Admin", "Users, groups and permissions"),
-)
+
+@dataclass(frozen=True)
+class Area:
+    """One area of mailsiren: its mode, key, screen, footer label and palette entry."""
+
+    mode: str
+    key: str
+    screen: type[Screen]
+    label: str
+    palette_title: str
+    palette_help: str
+
+
+AREAS = (
+    Area("incidents", "1", IncidentsScreen, "Incidents", "Incidents", "The live incident log"),
+    Area("sources", "2", SourcesScreen, "Sources", "Alert sources",
+         "Addresses, filters and key rules per monitoring system"),
+    Area("integrations", "3", IntegrationsScreen, "Integrations", "Integrations",
+         "Notification addresses and escalation policies"),
+    Area("smtp", "4", SmtpScreen, "SMTP", "SMTP settings",
+         "Your own SMTP server, and Test Configuration"),
+    Area("admin", "5", AdminScreen, "Admin", "Admin", "Users, groups and permissions"),
+)  # fmt: skip
 
 
 class MailsirenApp(App[None]):
@@ -31,20 +48,13 @@ class MailsirenApp(App[None]):
 
     CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "mailsiren"
-    MODES = {
-        "incidents": IncidentsScreen,
-        "sources": SourcesScreen,
-        "integrations": IntegrationsScreen,
-        "smtp": SmtpScreen,
-        "admin": AdminScreen,
-    }
+    MODES = {area.mode: area.screen for area in AREAS}
     DEFAULT_MODE = "incidents"
     BINDINGS = [
-        Binding("1", "switch_mode('incidents')", "Incidents", id="mode.incidents"),
-        Binding("2", "switch_mode('sources')", "Sources", id="mode.sources"),
-        Binding("3", "switch_mode('integrations')", "Integrations", id="mode.integrations"),
-        Binding("4", "switch_mode('smtp')", "SMTP", id="mode.smtp"),
-        Binding("5", "switch_mode('admin')", "Admin", id="mode.admin"),
+        *(
+            Binding(area.key, f"switch_mode('{area.mode}')", area.label, id=f"mode.{area.mode}")
+            for area in AREAS
+        ),
         Binding("question_mark", "toggle_help", "Help", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
@@ -60,8 +70,10 @@ class MailsirenApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for mode, title, help_text in AREA_COMMANDS:
-            yield SystemCommand(title, help_text, partial(self.switch_mode, mode))
+        for area in AREAS:
+            yield SystemCommand(
+                area.palette_title, area.palette_help, partial(self.switch_mode, area.mode)
+            )
 
     def on_mount(self) -> None:
         if self._initial_mode:
