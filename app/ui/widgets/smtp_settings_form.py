@@ -18,6 +18,11 @@ from app.core.smtpprefs import (
 FIELDS = ("server", "port", "username", "password", "tls_mode", "from_address")
 
 
+def error_id(field: str) -> str:
+    """The id of the line under a field that shows its error."""
+    return f"error-{field.replace('_', '-')}"
+
+
 class SmtpSettingsForm(VerticalScroll):
     """Reads and fills the form; shows field errors and live security warnings."""
 
@@ -40,22 +45,25 @@ class SmtpSettingsForm(VerticalScroll):
         self._loaded: SmtpForm | None = None
 
     def compose(self) -> ComposeResult:
-        yield from self._row(
-            "Server", Input(placeholder="smtp.example.com", id="server", compact=True)
+        yield from self._field(
+            "server", "Server", Input(placeholder="smtp.example.com", id="server", compact=True)
         )
-        yield self._error("server")
-        yield from self._row(
-            "Port", Input(placeholder="587", id="port", type="integer", max_length=5, compact=True)
+        yield from self._field(
+            "port",
+            "Port",
+            Input(placeholder="587", id="port", type="integer", max_length=5, compact=True),
         )
-        yield self._error("port")
-        yield from self._row(
-            "Username", Input(placeholder="(none: do not log in)", id="username", compact=True)
+        yield from self._field(
+            "username",
+            "Username",
+            Input(placeholder="(none: do not log in)", id="username", compact=True),
         )
-        yield self._error("username")
-        yield from self._row("Password", Input(id="password", password=True, compact=True))
-        yield self._error("password")
+        yield from self._field(
+            "password", "Password", Input(id="password", password=True, compact=True)
+        )
         yield Checkbox("Use TLS", value=True, id="use-tls", compact=True)
-        yield from self._row(
+        yield from self._field(
+            "tls_mode",
             "TLS mode",
             Select(
                 [("STARTTLS (port 587 or 25)", "starttls"), ("Implicit TLS (port 465)", "tls")],
@@ -65,27 +73,24 @@ class SmtpSettingsForm(VerticalScroll):
                 compact=True,
             ),
         )
-        yield self._error("tls_mode")
         yield Checkbox(
             "Disable TLS certificate validation", value=False, id="skip-verify", compact=True
         )
         yield Static("", id="warnings", classes="-empty")
-        yield from self._row(
+        yield from self._field(
+            "from_address",
             "From",
             Input(placeholder="default: your email address", id="from-address", compact=True),
         )
-        yield self._error("from_address")
         yield Static("Not saved yet.", id="saved-state")
 
     @staticmethod
-    def _row(label: str, field: Widget) -> ComposeResult:
+    def _field(name: str, label: str, field: Widget) -> ComposeResult:
+        """A labelled field with the line that shows its error under it."""
         with Horizontal(classes="row"):
             yield Label(label)
             yield field
-
-    @staticmethod
-    def _error(field: str) -> Static:
-        return Static("", id=f"error-{field.replace('_', '-')}", classes="field-error -empty")
+        yield Static("", id=error_id(name), classes="field-error -empty")
 
     def read(self) -> SmtpForm:
         use_tls = self.query_one("#use-tls", Checkbox).value
@@ -128,7 +133,7 @@ class SmtpSettingsForm(VerticalScroll):
 
     def show_errors(self, errors: dict[str, str]) -> None:
         for field in FIELDS:
-            label = self.query_one(f"#error-{field.replace('_', '-')}", Static)
+            label = self.query_one(f"#{error_id(field)}", Static)
             message = errors.get(field, "")
             label.update(Text(message))
             label.set_class(not message, "-empty")

@@ -60,10 +60,13 @@ class TranscriptView(VerticalScroll):
             )
         )
 
-    def start(self, heading: str) -> None:
+    def _clear(self) -> None:
         self.stages.clear()
         self.summary = ""
         self.remove_children()
+
+    def start(self, heading: str) -> None:
+        self._clear()
         self.mount(Static(Text(heading, style="bold"), classes="heading"))
 
     def add_stage(self, stage: StageResult) -> None:
@@ -80,7 +83,7 @@ class TranscriptView(VerticalScroll):
         self.call_after_refresh(self.scroll_end, animate=False)
 
     def refuse(self, message: str) -> None:
-        self.remove_children()
+        self._clear()
         self.summary = message
         summary = Static(Text("✘ " + message), classes="summary -failed")
         self.mount(summary)
