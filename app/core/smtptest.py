@@ -1,18 +1,15 @@
-"""What a Test Configuration run needs: whose settings, which recipient, which mode."""
+"""What a Test Configuration run needs: which configuration, which sender and recipient."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.core.addresses import AddressError, parse_address
 from app.core.db import Database
-from app.core.smtpprefs import SmtpSettings, load_settings_for_sending
+from app.core.sharedconf import SharedConfigState
+from app.core.smtpconf import RecipientRefused, SendingChoice, choose_configuration
+from app.core.smtpprefs import SmtpSettings
 from app.core.users import UserView
-
-NO_CONFIGURATION = (
-    "You have no email configuration: set your own SMTP settings "
-    "(mailsiren smtp set, or the SMTP screen) or ask an administrator for a shared one."
-)
 
 
 class TestRequestError(Exception):
@@ -21,25 +18,50 @@ class TestRequestError(Exception):
 
 @dataclass(frozen=True)
 class SmtpTestRequest:
-    settings: SmtpSettings
+    settings: SmtpSettings  # from_address is the sender, Force-From already applied
     recipient: str
     mode: str
+    choice: SendingChoice
+
+    @property
+    def heading(self) -> str:
+        verb = "Probing" if self.mode == "probe" else "Sending a test email"
+        return (
+            f"{verb} with your {self.choice.kind} configuration through "
+            f"{self.settings.server}:{self.settings.port} ({self.settings.tls_mode}), "
+            f"from {self.settings.from_address} to {self.recipient}"
+        )
 
 
 def prepare_smtp_test(
-    database: Database, user: UserView, *, recipient: str | None, probe: bool
+    database: Database,
+    user: UserView,
+    shared: SharedConfigState,
+    *,
+    recipient: str | None,
+    probe: bool,
 ) -> SmtpTestRequest:
-    """The saved settings and the recipient (the given one, else the user's own address)."""
-    settings = load_settings_for_sending(database, user)
-    if settings is None:
-        raise TestRequestError(NO_CONFIGURATION)
-    if not settings.from_address:
+    """The configuration that would send (SPEC §2), the sender and the checked recipient.
+
+    A recipient the shared configuration's Allowed-To refuses is refused here, before any
+    connection is made.
+    """
+    choice = choose_configuration(database, user, shared)
+    if choice.settings is None:
+        raise TestRequestError(choice.reason)
+    sender = choice.sender(None)
+    if not sender:
         raise TestRequestError(
-            "No sender address: set a From address in your SMTP settings (--from)."
+            "No sender address: set a From address in your SMTP settings (--from), "
+            "or your email address (ask an administrator: mailsiren users set)."
         )
-    chosen = recipient or user.email or settings.from_address
+    chosen = recipient or user.email or sender
     try:
         chosen = parse_address(chosen)
+        choice.check_recipients([chosen])
     except AddressError as error:
         raise TestRequestError(f"The recipient is not usable: {error}.") from error
-    return SmtpTestRequest(settings, chosen, "probe" if probe else "send")
+    except RecipientRefused as error:
+        raise TestRequestError(str(error)) from error
+    settings = replace(choice.settings, from_address=sender)
+    return SmtpTestRequest(settings, chosen, "probe" if probe else "send", choice)

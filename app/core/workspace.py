@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from app import paths
 from app.core.db import Database, open_database
 from app.core.secrets import load_or_create_keyring
+from app.core.sharedconf import SharedConfigState, load_shared_config
 from app.core.users import UserView, current_login, ensure_user
 
 
@@ -15,6 +17,16 @@ class Workspace:
     settings: paths.Settings
     database: Database
     user: UserView
+    shared_config_path: Path = field(default_factory=paths.shared_config_file)
+
+    def shared_config(self) -> SharedConfigState:
+        """The administrator's file, read afresh: an edit applies without a restart."""
+        return load_shared_config(self.shared_config_path)
+
+    def refresh_user(self) -> UserView:
+        """Read the user again (an administrator may have changed groups or permissions)."""
+        self.user = ensure_user(self.database, self.user.name)
+        return self.user
 
     def close(self) -> None:
         self.database.dispose()

@@ -165,21 +165,19 @@ class SmtpScreen(AreaScreen):
         workspace = self.app.workspace
         try:
             request = prepare_smtp_test(
-                workspace.database, workspace.user, recipient=recipient, probe=probe
+                workspace.database,
+                workspace.user,
+                workspace.shared_config(),
+                recipient=recipient,
+                probe=probe,
             )
         except TestRequestError as error:
             self.post_message(TestRefused(str(error)))
             return
-        settings = request.settings
-        self.post_message(
-            TestStarted(
-                f"{'Probing' if probe else 'Sending a test email'} through {settings.server}:"
-                f"{settings.port} ({settings.tls_mode}) to {request.recipient}"
-            )
-        )
+        self.post_message(TestStarted(request.heading))
         transcript = asyncio.run(
             run_smtp_test(
-                settings,
+                request.settings,
                 recipient=request.recipient,
                 mode=request.mode,
                 on_stage=lambda stage: self.post_message(StageFinished(stage)),

@@ -1,4 +1,4 @@
-"""The `mailsiren` command line: parses arguments, calls app.core, prints. No domain logic."""
+"""`mailsiren smtp ...`: personal settings, the shared configuration's decision, the test."""
 
 from __future__ import annotations
 
@@ -6,61 +6,20 @@ import argparse
 import asyncio
 import getpass
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
-from app import __version__, paths
-from app.core.db import DatabaseError
-from app.core.secrets import DecryptionError, KeyFileError
-
-if TYPE_CHECKING:
-    from app.core.workspace import Workspace
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
+from app.cli.common import EXIT_FAILURE, EXIT_OK, CommandError, examples, opened_workspace
 
 
-class CommandError(Exception):
-    """A mistake or refusal to report to the person at the terminal, without a traceback."""
-
-
-def _examples(*lines: str) -> str:
-    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mailsiren",
-        description="Alert email in, incidents out. With no command, opens the terminal UI.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_examples(
-            "mailsiren                      open the UI",
-            "mailsiren smtp set --server smtp.example.com --port 587 --username me "
-            "--password-stdin",
-            "mailsiren smtp test --probe",
-            "mailsiren locate db",
-        ),
+def register(commands) -> None:
+    smtp = commands.add_parser(
+        "smtp", help="your SMTP settings, the shared configuration, and tests"
     )
-    parser.add_argument("--version", action="version", version=f"mailsiren {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    locate = commands.add_parser(
-        "locate",
-        help="print where a file or folder is",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_examples("mailsiren locate db", "mailsiren locate shared-config"),
-    )
-    locate.add_argument("what", choices=["config", "data", "db", "key", "shared-config"])
-    locate.set_defaults(handler=run_locate)
-
-    smtp = commands.add_parser("smtp", help="your personal SMTP settings")
     smtp_commands = smtp.add_subparsers(dest="smtp_command", metavar="ACTION", required=True)
     smtp_set = smtp_commands.add_parser(
         "set",
         help="save your SMTP settings",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_examples(
+        epilog=examples(
             "printf '%s' \"$PASS\" | mailsiren smtp set --server smtp.example.com --port 587 "
             "--username me@example.com --password-stdin",
             "mailsiren smtp set --server localhost --port 25 --tls none",
@@ -95,9 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     smtp_clear.set_defaults(handler=run_smtp_clear)
     smtp_test = smtp_commands.add_parser(
         "test",
-        help="test your saved settings stage by stage",
+        help="test the configuration that sends your mail, stage by stage",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_examples(
+        epilog=examples(
             "mailsiren smtp test                  send a test email to yourself",
             "mailsiren smtp test --probe          stop after RCPT TO; send nothing",
             "mailsiren smtp test --to ops@example.com",
@@ -109,70 +68,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=15.0, help="seconds each stage may take (default 15)"
     )
     smtp_test.set_defaults(handler=run_smtp_test)
-
-    key = commands.add_parser("key", help="the encryption key file")
-    key_commands = key.add_subparsers(dest="key_command", metavar="ACTION", required=True)
-    key_rotate = key_commands.add_parser(
-        "rotate",
-        help="make a new key and re-encrypt every stored secret with it",
-        epilog="example: mailsiren key rotate",
+    smtp_explain = smtp_commands.add_parser(
+        "explain",
+        help="which configuration sends your mail, and why",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Say which configuration sends your mail (personal or shared) and why; for the "
+            "shared one, the file and line of each value, the group that admits you, the "
+            "Force-From rewrite and, with --to, the Allowed-To pattern that admits ADDR. "
+            "Exits 0 when mail (to ADDR) can be sent, 1 when it would be refused."
+        ),
+        epilog=examples("mailsiren smtp explain", "mailsiren smtp explain --to ops@example.com"),
     )
-    key_rotate.set_defaults(handler=run_key_rotate)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    if hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(errors="replace")  # type: ignore[union-attr]
-    parser = build_parser()
-    arguments = parser.parse_args(argv)
-    handler: Callable[[argparse.Namespace], int] = getattr(arguments, "handler", run_ui)
-    try:
-        return handler(arguments)
-    except (
-        CommandError,
-        paths.SettingsError,
-        KeyFileError,
-        DatabaseError,
-        DecryptionError,
-    ) as error:
-        print(f"mailsiren: {error}", file=sys.stderr)
-        return EXIT_FAILURE
-    except KeyboardInterrupt:
-        return 130
-
-
-@contextmanager
-def opened_workspace() -> Iterator[Workspace]:
-    """The workspace for one command, closed when the command is done."""
-    from app.core.workspace import open_workspace
-
-    workspace = open_workspace()
-    try:
-        yield workspace
-    finally:
-        workspace.close()
-
-
-def run_ui(_arguments: argparse.Namespace) -> int:
-    from app.ui.app import run_app
-
-    with opened_workspace() as workspace:
-        run_app(workspace)
-    return EXIT_OK
-
-
-def run_locate(arguments: argparse.Namespace) -> int:
-    settings = paths.load_settings()
-    locations = {
-        "config": paths.settings_file(),
-        "data": paths.data_dir(),
-        "db": settings.database_url.removeprefix("sqlite:///"),
-        "key": paths.key_file(),
-        "shared-config": paths.shared_config_file(),
-    }
-    print(locations[arguments.what])
-    return EXIT_OK
+    smtp_explain.add_argument("--to", dest="recipient", metavar="ADDR", help="a recipient to check")
+    smtp_explain.set_defaults(handler=run_smtp_explain)
 
 
 def _read_password() -> str:
@@ -258,15 +167,13 @@ def run_smtp_test(arguments: argparse.Namespace) -> int:
             request = prepare_smtp_test(
                 workspace.database,
                 workspace.user,
+                workspace.shared_config(),
                 recipient=arguments.recipient,
                 probe=arguments.probe,
             )
         except TestRequestError as error:
             raise CommandError(str(error)) from error
-    print(
-        f"Testing {request.settings.server}:{request.settings.port} "
-        f"({request.settings.tls_mode}), {request.mode} to {request.recipient}"
-    )
+    print(request.heading)
     transcript = asyncio.run(
         run_test(
             request.settings,
@@ -289,10 +196,76 @@ def format_stage(stage) -> str:
     return "\n".join(lines)
 
 
-def run_key_rotate(_arguments: argparse.Namespace) -> int:
-    from app.core.keyrotation import rotate_key
+def run_smtp_explain(arguments: argparse.Namespace) -> int:
+    from app.core.addresses import AddressError, parse_address
+    from app.core.sharedconf import describe_values, shared_warnings
+    from app.core.smtpconf import PERSONAL, SHARED, choose_configuration
 
+    recipient = None
+    if arguments.recipient:
+        try:
+            recipient = parse_address(arguments.recipient)
+        except AddressError as error:
+            raise CommandError(f"--to: {error}") from error
     with opened_workspace() as workspace:
-        count = rotate_key(workspace.database, paths.key_file())
-    print(f"New key in {paths.key_file()}; {count} stored secrets re-encrypted with it.")
+        choice = choose_configuration(workspace.database, workspace.user, workspace.shared_config())
+    user = workspace.user
+    state = choice.shared
+    labels = {PERSONAL: "your personal settings", SHARED: "the shared configuration"}
+    print(f"Mail from {user.name} is sent with: {labels.get(choice.kind, 'nothing (refused)')}")
+    print(f"Why: {choice.reason}")
+    if choice.kind == PERSONAL and choice.settings is not None:
+        settings = choice.settings
+        print(
+            f"Personal: {settings.server}:{settings.port} ({settings.tls_mode}), "
+            f"from {settings.from_address or '(no sender address)'}; no recipient restrictions."
+        )
+    print()
+    if state.broken:
+        print(f"The shared configuration {state.path} has errors:")
+        for problem in state.problems:
+            print(f"  {problem}")
+    elif state.config is None:
+        print(f"No shared configuration ({state.path} holds no [Shared-Mail-Config]).")
+    else:
+        config = state.config
+        extra = len(config.files) - 1
+        overlays = f" and {extra} overlay file{'s' * (extra != 1)}" if extra else ""
+        print(f"Shared configuration, from {config.files[0]}{overlays}:")
+        for line in describe_values(config):
+            where = str(line.origin) if line.origin else "(default)"
+            print(f"  {line.key:<18}  {line.shown:<32}  {where}")
+        for warning in shared_warnings(config):
+            print(f"warning: {warning}")
+        if choice.kind == SHARED:
+            if choice.admitted_by is not None:
+                group = choice.admitted_by
+                print(f"Admitted by: your group {group.name} (Allowed-Group at {group.origin})")
+            if config.force_from:
+                print(
+                    f"Force-From: every mail is sent as {config.force_from} (header From and "
+                    "envelope MAIL FROM), whatever sender was asked for."
+                )
+    return _explain_recipient(choice, recipient)
+
+
+def _explain_recipient(choice, recipient: str | None) -> int:
+    from app.core.smtpconf import SHARED
+
+    if not choice.usable:
+        return EXIT_FAILURE
+    if recipient is None:
+        return EXIT_OK
+    config = choice.shared.config
+    if choice.kind != SHARED or config is None or not config.allowed_to:
+        print(f"Recipient {recipient}: allowed (no Allowed-To restriction applies).")
+        return EXIT_OK
+    pattern = choice.admitting_pattern(recipient)
+    if pattern is None:
+        print(
+            f"Recipient {recipient}: REFUSED: {recipient.lower()} fully matches no Allowed-To "
+            "pattern; mail to it would be refused before connecting."
+        )
+        return EXIT_FAILURE
+    print(f"Recipient {recipient}: allowed by Allowed-To `{pattern.text}` ({pattern.origin}).")
     return EXIT_OK

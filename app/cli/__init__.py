@@ -1,0 +1,112 @@
+"""The `mailsiren` command line: parses arguments, calls app.core, prints. No domain logic."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from app import __version__, paths
+from app.cli import admin as admin_commands
+from app.cli import smtp as smtp_commands
+from app.cli.common import EXIT_FAILURE, EXIT_OK, CommandError, examples, opened_workspace
+from app.core.db import DatabaseError
+from app.core.secrets import DecryptionError, KeyFileError
+from app.core.users import PermissionDenied, UserAdminError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailsiren",
+        description="Alert email in, incidents out. With no command, opens the terminal UI.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=examples(
+            "mailsiren                      open the UI",
+            "mailsiren smtp set --server smtp.example.com --port 587 --username me "
+            "--password-stdin",
+            "mailsiren smtp test --probe",
+            "mailsiren smtp explain --to ops@example.com",
+            "mailsiren users list",
+            "mailsiren locate db",
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"mailsiren {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    locate = commands.add_parser(
+        "locate",
+        help="print where a file or folder is",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=examples("mailsiren locate db", "mailsiren locate shared-config"),
+    )
+    locate.add_argument("what", choices=["config", "data", "db", "key", "shared-config"])
+    locate.set_defaults(handler=run_locate)
+
+    smtp_commands.register(commands)
+    admin_commands.register(commands)
+
+    key = commands.add_parser("key", help="the encryption key file")
+    key_commands = key.add_subparsers(dest="key_command", metavar="ACTION", required=True)
+    key_rotate = key_commands.add_parser(
+        "rotate",
+        help="make a new key and re-encrypt every stored secret with it",
+        epilog="example: mailsiren key rotate",
+    )
+    key_rotate.set_defaults(handler=run_key_rotate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="replace")  # type: ignore[union-attr]
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = getattr(arguments, "handler", run_ui)
+    try:
+        return handler(arguments)
+    except (
+        CommandError,
+        paths.SettingsError,
+        KeyFileError,
+        DatabaseError,
+        DecryptionError,
+        PermissionDenied,
+        UserAdminError,
+    ) as error:
+        print(f"mailsiren: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_ui(_arguments: argparse.Namespace) -> int:
+    from app.ui.app import run_app
+
+    with opened_workspace() as workspace:
+        run_app(workspace)
+    return EXIT_OK
+
+
+def run_locate(arguments: argparse.Namespace) -> int:
+    settings = paths.load_settings()
+    locations = {
+        "config": paths.settings_file(),
+        "data": paths.data_dir(),
+        "db": settings.database_url.removeprefix("sqlite:///"),
+        "key": paths.key_file(),
+        "shared-config": paths.shared_config_file(),
+    }
+    print(locations[arguments.what])
+    return EXIT_OK
+
+
+def run_key_rotate(_arguments: argparse.Namespace) -> int:
+    from app.core.keyrotation import rotate_key
+
+    with opened_workspace() as workspace:
+        count = rotate_key(workspace.database, paths.key_file())
+    print(f"New key in {paths.key_file()}; {count} stored secrets re-encrypted with it.")
+    return EXIT_OK
+
+
+__all__ = ["CommandError", "EXIT_FAILURE", "EXIT_OK", "build_parser", "main"]
