@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,6 +81,27 @@ def server_tls_context(ca: trustme.CA, *names: str) -> ssl.SSLContext:
     return context
 
 
+@contextmanager
+def silent_listener() -> Iterator[tuple[str, int, Callable[[], int]]]:
+    """A TCP port that accepts nothing: the callable counts who tried to connect."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        listener.setblocking(False)
+
+        def connection_attempts() -> int:
+            count = 0
+            while True:
+                try:
+                    accepted, _ = listener.accept()
+                except BlockingIOError:
+                    return count
+                accepted.close()
+                count += 1
+
+        yield "127.0.0.1", listener.getsockname()[1], connection_attempts
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -98,7 +120,13 @@ class RecordingHandler:
     """An aiosmtpd handler that keeps every mail it accepts."""
 
     received: list[ReceivedMail] = field(default_factory=list)
+    greetings: list[str] = field(default_factory=list)  # one per EHLO: who talked to us
     refuse_recipients_with: str | None = None
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+        self.greetings.append(hostname)
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         if self.refuse_recipients_with:

@@ -160,7 +160,7 @@ def run_smtp_clear(_arguments: argparse.Namespace) -> int:
 
 def run_smtp_test(arguments: argparse.Namespace) -> int:
     from app.core.smtpclient import run_smtp_test as run_test
-    from app.core.smtptest import TestRequestError, prepare_smtp_test
+    from app.core.smtptest import SmtpTestRefused, prepare_smtp_test
 
     with opened_workspace() as workspace:
         try:
@@ -171,7 +171,7 @@ def run_smtp_test(arguments: argparse.Namespace) -> int:
                 recipient=arguments.recipient,
                 probe=arguments.probe,
             )
-        except TestRequestError as error:
+        except SmtpTestRefused as error:
             raise CommandError(str(error)) from error
     print(request.heading)
     transcript = asyncio.run(

@@ -12,7 +12,7 @@ from app.core.smtpprefs import SmtpSettings
 from app.core.users import UserView
 
 
-class TestRequestError(Exception):
+class SmtpTestRefused(Exception):
     """The test cannot start; the message says what to set first."""
 
 
@@ -48,10 +48,10 @@ def prepare_smtp_test(
     """
     choice = choose_configuration(database, user, shared)
     if choice.settings is None:
-        raise TestRequestError(choice.reason)
+        raise SmtpTestRefused(choice.reason)
     sender = choice.sender(None)
     if not sender:
-        raise TestRequestError(
+        raise SmtpTestRefused(
             "No sender address: set a From address in your SMTP settings (--from), "
             "or your email address (ask an administrator: mailsiren users set)."
         )
@@ -60,8 +60,8 @@ def prepare_smtp_test(
         chosen = parse_address(chosen)
         choice.check_recipients([chosen])
     except AddressError as error:
-        raise TestRequestError(f"The recipient is not usable: {error}.") from error
+        raise SmtpTestRefused(f"The recipient is not usable: {error}.") from error
     except RecipientRefused as error:
-        raise TestRequestError(str(error)) from error
+        raise SmtpTestRefused(str(error)) from error
     settings = replace(choice.settings, from_address=sender)
     return SmtpTestRequest(settings, chosen, "probe" if probe else "send", choice)

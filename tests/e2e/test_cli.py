@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 from tests.conftest import GOOD_PASSWORD, GOOD_USER
-
-
-def mailsiren(*arguments: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "app", *arguments],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.e2e.process import mailsiren
 
 
 def save_settings(port: int, password: str) -> subprocess.CompletedProcess:

@@ -21,7 +21,7 @@ from app.core.smtpprefs import (
     load_preferences,
     save_preferences,
 )
-from app.core.smtptest import TestRequestError, prepare_smtp_test
+from app.core.smtptest import SmtpTestRefused, prepare_smtp_test
 from app.ui.screens.area import AreaScreen
 from app.ui.widgets.smtp_settings_form import SmtpSettingsForm
 from app.ui.widgets.transcript_view import TranscriptView
@@ -171,7 +171,7 @@ class SmtpScreen(AreaScreen):
                 recipient=recipient,
                 probe=probe,
             )
-        except TestRequestError as error:
+        except SmtpTestRefused as error:
             self.post_message(TestRefused(str(error)))
             return
         self.post_message(TestStarted(request.heading))

@@ -1,0 +1,22 @@
+"""Run mailsiren as a person would: a separate process, with the test's environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def mailsiren(*arguments: str, stdin: str = "", login: str | None = None):
+    """`python -m app ARGUMENTS`; `login` runs it as another operating-system user name."""
+    environment = dict(os.environ)
+    if login is not None:
+        environment["LOGNAME"] = login
+    return subprocess.run(
+        [sys.executable, "-m", "app", *arguments],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
+    )
