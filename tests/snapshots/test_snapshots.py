@@ -3,21 +3,39 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from app.core.smtpprefs import SmtpForm, save_preferences
+from app.core.users import add_group, add_user, update_user
 from app.core.workspace import open_workspace
 from app.ui.app import MailsirenApp
 
 FROZEN = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
+# Paths shown on screen must not depend on the test's temporary folder.
+SHARED_CONFIG = Path("/tmp/mailsiren-snapshots/mailsiren.conf")
 
 
 @pytest.fixture
 def workspace():
     opened = open_workspace()
+    opened.shared_config_path = SHARED_CONFIG
+    SHARED_CONFIG.unlink(missing_ok=True)
     yield opened
     opened.close()
+
+
+def with_shared_config(workspace):
+    SHARED_CONFIG.parent.mkdir(parents=True, exist_ok=True)
+    SHARED_CONFIG.write_text(
+        "[Shared-Mail-Config]\nServer = smtp.example.com\nPort = 25\nUsername = userman\n"
+        "Password = `sneakypassword`\nUseTLS = true\nForce-From = `forced@example.com`\n"
+        "Allowed-Group = ops\nAllowed-Group = dba\n"
+        "Allowed-To = `[a-f0-9]+@example\\.com`\nAllowed-To = `[a-f0-9]+@example\\.io`\n"
+    )
+    add_group(workspace.database, workspace.user, "ops")
+    add_group(workspace.database, workspace.user, "dba")
 
 
 def with_saved_settings(workspace, **changes):
@@ -53,3 +71,19 @@ def test_smtp_screen_warns_about_plaintext_credentials(snap_compare, workspace):
 
 def test_incidents_empty_state(snap_compare, workspace):
     assert snap_compare(MailsirenApp(workspace), terminal_size=(80, 24), run_before=settle)
+
+
+def test_smtp_screen_with_the_shared_configuration(snap_compare, workspace):
+    with_shared_config(workspace)
+    update_user(workspace.database, workspace.user, "alice", groups=["ops"])
+    app = MailsirenApp(workspace, initial_mode="smtp")
+    assert snap_compare(app, terminal_size=(120, 36), run_before=settle)
+
+
+def test_admin_screen(snap_compare, workspace):
+    with_shared_config(workspace)
+    add_user(workspace.database, workspace.user, "bob", email="bob@example.com",
+             permissions=["view_connections", "triage"], groups=["ops"])  # fmt: skip
+    add_user(workspace.database, workspace.user, "carol", groups=["ops", "dba"])
+    app = MailsirenApp(workspace, initial_mode="admin")
+    assert snap_compare(app, terminal_size=(120, 36), run_before=settle)

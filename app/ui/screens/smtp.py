@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import Button, Checkbox, Input
 
 from app.core.smtpclient import StageResult, Transcript, run_smtp_test
+from app.core.smtpconf import SendingChoice, choose_configuration
 from app.core.smtpprefs import (
     SmtpForm,
     SmtpFormInvalid,
@@ -22,7 +23,9 @@ from app.core.smtpprefs import (
     save_preferences,
 )
 from app.core.smtptest import SmtpTestRefused, prepare_smtp_test
+from app.ui.modals.confirm import ConfirmModal
 from app.ui.screens.area import AreaScreen
+from app.ui.widgets.sending_choice_panel import SendingChoicePanel
 from app.ui.widgets.smtp_settings_form import SmtpSettingsForm
 from app.ui.widgets.transcript_view import TranscriptView
 
@@ -31,6 +34,12 @@ from app.ui.widgets.transcript_view import TranscriptView
 class SettingsLoaded(Message):
     view: SmtpPreferenceView | None
     saved_now: bool = False
+
+
+@dataclass
+class ChoiceLoaded(Message):
+    choice: SendingChoice
+    groups: tuple[str, ...]
 
 
 @dataclass
@@ -90,6 +99,7 @@ class SmtpScreen(AreaScreen):
                     yield Button("Update Settings", id="save", variant="primary", compact=True)
                     yield Button("Clear", id="clear", variant="error", compact=True)
             with Vertical(id="smtp-right"):
+                yield SendingChoicePanel()
                 with Horizontal(id="test-options"):
                     yield Button("Test Configuration", id="test", variant="success", compact=True)
                     yield Checkbox("Probe only", value=False, id="probe", compact=True)
@@ -100,6 +110,7 @@ class SmtpScreen(AreaScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
+        self._choice: SendingChoice | None = None
         self.load_settings()
 
     @property
@@ -135,7 +146,18 @@ class SmtpScreen(AreaScreen):
 
     @on(Button.Pressed, "#clear")
     def _clear_pressed(self) -> None:
-        self.clear_settings()
+        choice = self._choice
+        if choice is not None and choice.shared_would_admit:
+            after = "The shared configuration will send your mail instead."
+        else:
+            after = "You will have no email configuration until you set one."
+        question = f"Delete your SMTP settings, password included? {after}"
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                self.clear_settings()
+
+        self.app.push_screen(ConfirmModal(question, yes_label="Delete"), answered)
 
     # Workers: blocking work off the UI thread, results posted as messages
 
@@ -159,6 +181,13 @@ class SmtpScreen(AreaScreen):
         workspace = self.app.workspace
         clear_preferences(workspace.database, workspace.user)
         self.post_message(SettingsLoaded(None, saved_now=True))
+
+    @work(thread=True, group="smtp-choice", exclusive=True, exit_on_error=False)
+    def load_choice(self) -> None:
+        workspace = self.app.workspace
+        user = workspace.refresh_user()
+        choice = choose_configuration(workspace.database, user, workspace.shared_config())
+        self.post_message(ChoiceLoaded(choice, user.groups))
 
     @work(thread=True, group="smtp-test", exclusive=True, exit_on_error=False)
     def run_test_configuration(self, recipient: str | None, probe: bool) -> None:
@@ -189,11 +218,16 @@ class SmtpScreen(AreaScreen):
 
     def on_settings_loaded(self, message: SettingsLoaded) -> None:
         self.form.load(message.view)
+        self.load_choice()
         if message.saved_now:
             text = "Settings saved." if message.view else "Your SMTP settings are deleted."
             self.notify(text, markup=False)
             for warning in message.view.warnings if message.view else ():
                 self.notify(warning, severity="warning", markup=False)
+
+    def on_choice_loaded(self, message: ChoiceLoaded) -> None:
+        self._choice = message.choice
+        self.query_one(SendingChoicePanel).show(message.choice, message.groups)
 
     def on_settings_refused(self, message: SettingsRefused) -> None:
         self.form.show_errors(message.errors)

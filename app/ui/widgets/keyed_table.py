@@ -1,0 +1,42 @@
+"""A row-cursor DataTable whose rows have keys, and whose cursor survives a refresh."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+
+class KeyedTable(DataTable):
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="table.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="table.up"),
+        Binding("g", "scroll_top", "First", show=False, id="table.first"),
+        Binding("G", "scroll_bottom", "Last", show=False, id="table.last"),
+    ]
+    COLUMNS: tuple[str, ...] = ()
+    TITLE = ""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.border_title = self.TITLE
+
+    def on_mount(self) -> None:
+        self.add_columns(*self.COLUMNS)
+
+    def replace_rows(self, rows: Iterable[tuple[str, Sequence[str]]]) -> None:
+        """Replace every row; the cursor stays on the same key when that row still exists."""
+        selected = self.selected_key
+        self.clear()
+        for key, cells in rows:
+            self.add_row(*(Text(cell) for cell in cells), key=key)  # never read as markup
+        if selected is not None and selected in self.rows:
+            self.move_cursor(row=self.get_row_index(selected))
+
+    @property
+    def selected_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
