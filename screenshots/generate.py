@@ -82,6 +82,68 @@ async def shoot(name: str, port: int, password: str, recipient: str) -> None:
     print(f"wrote {OUTPUT / name}")
 
 
+async def shoot_shared(name: str, port: int, home: Path) -> None:
+    """No personal settings: the shared configuration (in group ops) sends, as Force-From."""
+    from app.core.smtpprefs import clear_preferences
+    from app.core.users import add_group, change_members, update_user
+    from app.core.workspace import open_workspace
+    from app.ui.app import MailsirenApp
+
+    shared = home / "etc" / "mailsiren.conf"
+    shared.parent.mkdir(parents=True, exist_ok=True)
+    shared.write_text(
+        "[Shared-Mail-Config]\n"
+        "\tServer = `localhost`\n"
+        f"\tPort = {port}\n"
+        f"\tUsername = `{USER}`\n"
+        f"\tPassword = `{PASSWORD}`\n"
+        "\tUseTLS = true\n"
+        "\tForce-From = `alerts@example.com`\n"
+        "\tAllowed-Group = ops\n"
+        "\tAllowed-To = `[a-z0-9.+-]+@example\\.com`\n"
+    )
+    os.environ["MAILSIREN_SHARED_CONFIG"] = str(shared)
+    workspace = open_workspace()
+    clear_preferences(workspace.database, workspace.user)
+    add_group(workspace.database, workspace.user, "ops")
+    change_members(workspace.database, workspace.user, "ops", add=["alice"])
+    update_user(workspace.database, workspace.user, "alice", email=USER)
+    app = MailsirenApp(workspace, initial_mode="smtp")
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        app.screen.query_one("#send-to").value = "oncall@example.com"
+        app.screen.query_one("#probe").value = True
+        await pilot.press("ctrl+t")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        app.save_screenshot(name, path=str(OUTPUT))
+    workspace.close()
+    print(f"wrote {OUTPUT / name}")
+
+
+async def shoot_admin(name: str) -> None:
+    from app.core.users import add_group, add_user
+    from app.core.workspace import open_workspace
+    from app.ui.app import MailsirenApp
+
+    workspace = open_workspace()
+    add_group(workspace.database, workspace.user, "dba")
+    add_user(workspace.database, workspace.user, "bob", email="bob@example.com",
+             permissions=["view_connections", "triage"], groups=["ops"])  # fmt: skip
+    add_user(workspace.database, workspace.user, "carol", email="carol@example.com",
+             permissions=["view_connections", "edit_connections", "triage"],
+             groups=["ops", "dba"])  # fmt: skip
+    app = MailsirenApp(workspace, initial_mode="admin")
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("j", "e")
+        await pilot.pause()
+        app.save_screenshot(name, path=str(OUTPUT))
+    workspace.close()
+    print(f"wrote {OUTPUT / name}")
+
+
 def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="mailsiren-screenshots-"))
     for variable in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS"):
@@ -96,6 +158,8 @@ def main() -> int:
     try:
         asyncio.run(shoot("smtp-test-passing.svg", port, PASSWORD, "oncall@example.com"))
         asyncio.run(shoot("smtp-test-failing.svg", port, "wrong password", "oncall@example.com"))
+        asyncio.run(shoot_shared("smtp-shared-configuration.svg", port, home))
+        asyncio.run(shoot_admin("admin-edit-user.svg"))
     finally:
         controller.stop()
     return 0

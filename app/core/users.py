@@ -25,11 +25,11 @@ PERMISSIONS = (
 
 DEFAULT_PERMISSIONS = ("view_connections",)
 PERMISSION_HELP = {
-    "view_connections": "see integrations, escalation policies and alert sources",
+    "view_connections": "see integrations, escalation policies, sources",
     "edit_connections": "create and change them",
     "delete_connections": "delete them",
     "triage": "accept, resolve and reopen incidents",
-    "admin": "manage users, groups and organization settings (implies every permission)",
+    "admin": "users, groups, settings; implies every permission",
 }
 _USER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
 _GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")

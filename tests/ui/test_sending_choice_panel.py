@@ -69,7 +69,11 @@ async def test_the_panel_follows_group_membership_and_personal_settings(workspac
         app.screen.load_choice()
         await settle(app, pilot)
         text = panel_text(app)
-        assert "Sends with: ● the shared configuration" in text and "ops ✔ yours" in text and "STARTTLS" in text
+        assert (
+            "Sends with: ● the shared configuration" in text
+            and "ops ✔ yours" in text
+            and "STARTTLS" in text
+        )
 
         app.screen.query_one("#server", Input).focus()
         await pilot.press(*"localhost")

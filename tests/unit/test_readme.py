@@ -1,4 +1,4 @@
-"""README.md's commands stay true: CI runs its test command verbatim."""
+"""README.md stays true: CI runs its test command verbatim, and its examples work."""
 
 from __future__ import annotations
 
@@ -22,3 +22,13 @@ def test_quick_start_opens_mailsiren():
     quick_start = readme_shell_blocks()[0].strip()
     assert quick_start.endswith(".venv/bin/mailsiren")
     assert "pip install -e ." in quick_start
+
+
+def test_the_shared_configuration_example_in_the_readme_reads(tmp_path):
+    from app.core.sharedconf import read_shared_config
+
+    block = re.search(r"```ini\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    path = tmp_path / "mailsiren.conf"
+    path.write_text(block)
+    config = read_shared_config(path)
+    assert config.force_from == "forced@example.com" and len(config.allowed_to) == 2
