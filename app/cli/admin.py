@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli.common import EXIT_OK, add_command, opened_workspace, print_json
+from app.cli.common import EXIT_OK, CommandError, add_command, opened_workspace, print_json
 from app.core.users import PERMISSIONS, UNCHANGED, UserView
 
 
@@ -160,6 +160,8 @@ def run_users_set(arguments: argparse.Namespace) -> int:
     groups = UNCHANGED
     if arguments.groups is not None:
         groups = [name.strip() for name in arguments.groups.split(",") if name.strip()]
+    if email is UNCHANGED and groups is UNCHANGED:
+        raise CommandError("nothing to change: give --email ADDRESS, --no-email or --groups A,B")
     with opened_workspace() as workspace:
         user = update_user(
             workspace.database, workspace.user, arguments.name, email=email, groups=groups

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from email.message import EmailMessage
 
+from app.core.addresses import has_line_break
 from app.core.db import Database
 from app.core.sharedconf import AllowedGroup, AllowedPattern, SharedConfig, SharedConfigState
 from app.core.smtpprefs import SmtpSettings, load_settings_for_sending
@@ -57,6 +59,18 @@ class SendingChoice:
     def sender(self, requested: str | None) -> str | None:
         """The sender for header and envelope: Force-From wins over whatever was asked."""
         return self.force_from or requested or (self.settings and self.settings.from_address)
+
+    def stamp_sender(self, message: EmailMessage) -> str:
+        """Put the sender that will be used in the From header; return it for MAIL FROM.
+
+        With the shared configuration's Force-From, it replaces whatever From the message had.
+        """
+        sender = self.sender(message["From"] and message["From"].addresses[0].addr_spec)
+        if not sender or has_line_break(sender):
+            raise ValueError("no usable sender address for this message")
+        del message["From"]
+        message["From"] = sender
+        return sender
 
     def admitting_pattern(self, address: str) -> AllowedPattern | None:
         """The Allowed-To that admits the address; None if none does (or none are set)."""

@@ -122,3 +122,21 @@ def test_the_test_request_refuses_a_recipient_before_connecting(database, user, 
     )
     assert request.settings.from_address == "forced@example.com"
     assert "shared configuration" in request.heading
+
+
+def test_force_from_rewrites_the_from_header_and_gives_the_envelope_sender(
+    database, user, tmp_path
+):
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"] = "Alice <alice@example.com>"
+    message["To"] = "ab12@example.com"
+    choice = choose_configuration(database, user, shared_state(tmp_path))
+    assert choice.stamp_sender(message) == "forced@example.com"
+    assert message.get_all("From") == ["forced@example.com"]
+
+    save_preferences(database, user, SmtpForm(server="mail.personal.test", port="587"))
+    personal = choose_configuration(database, user, shared_state(tmp_path))
+    message.replace_header("From", "alice@example.com")
+    assert personal.stamp_sender(message) == "alice@example.com"  # kept: no Force-From
