@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from textual.widgets import Checkbox, Input
 
 from app.core.users import add_user, ensure_user, show_user
@@ -12,18 +11,7 @@ from app.ui.modals.confirm import ConfirmModal
 from app.ui.modals.user_form import UserFormModal
 from app.ui.widgets.groups_table import GroupsTable
 from app.ui.widgets.users_table import UsersTable
-
-
-@pytest.fixture
-def workspace():
-    opened = open_workspace()
-    yield opened
-    opened.close()
-
-
-async def settle(app, pilot) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+from tests.ui.pilot import settle
 
 
 async def test_an_administrator_adds_a_group_and_a_user_in_it(workspace):

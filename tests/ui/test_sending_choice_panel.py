@@ -9,10 +9,10 @@ from rich.console import Console
 from textual.widgets import Input
 
 from app.core.smtpprefs import load_settings_for_sending
-from app.core.workspace import open_workspace
 from app.ui.app import MailsirenApp
 from app.ui.modals.confirm import ConfirmModal
 from app.ui.widgets.sending_choice_panel import SendingChoicePanel
+from tests.ui.pilot import settle
 
 SHARED = """[Shared-Mail-Config]
 Server = smtp.example.com
@@ -26,24 +26,12 @@ Allowed-To = `[a-f0-9]+@example\\.com`
 """
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def shared_file(tmp_path, monkeypatch):
     path = tmp_path / "mailsiren.conf"
     path.write_text(SHARED)
     monkeypatch.setenv("MAILSIREN_SHARED_CONFIG", str(path))
     return path
-
-
-@pytest.fixture
-def workspace(shared_file):
-    opened = open_workspace()
-    yield opened
-    opened.close()
-
-
-async def settle(app, pilot) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def panel_text(app) -> str:

@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
 from textual.widgets import Input, Static
 
 from app.core.smtpprefs import load_settings_for_sending
-from app.core.workspace import open_workspace
 from app.ui.app import MailsirenApp
 from app.ui.widgets.transcript_view import TranscriptView
 from tests.conftest import GOOD_PASSWORD, GOOD_USER
-
-
-@pytest.fixture
-def workspace():
-    opened = open_workspace()
-    yield opened
-    opened.close()
-
-
-async def settle(app, pilot) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-async def type_into(pilot, selector: str, text: str) -> None:
-    pilot.app.screen.query_one(selector, Input).focus()
-    await pilot.pause()
-    await pilot.press(*text)
+from tests.ui.pilot import settle, type_into
 
 
 async def fill_and_save(app, pilot, port: int, password: str) -> None:

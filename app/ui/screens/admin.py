@@ -183,24 +183,15 @@ class AdminScreen(AreaScreen):
     @work(thread=True, group="admin-change", exit_on_error=False)
     def save_user(self, result: UserFormResult) -> None:
         def change(database, actor) -> None:
-            if result.is_new:
-                add_user(
-                    database,
-                    actor,
-                    result.name,
-                    email=result.email,
-                    permissions=result.permissions,
-                    groups=result.groups,
-                )
-            else:
-                update_user(
-                    database,
-                    actor,
-                    result.name,
-                    email=result.email,
-                    permissions=result.permissions,
-                    groups=result.groups,
-                )
+            save = add_user if result.is_new else update_user
+            save(
+                database,
+                actor,
+                result.name,
+                email=result.email,
+                permissions=result.permissions,
+                groups=result.groups,
+            )
 
         self._change(change, f"Saved {result.name}.")
 
