@@ -8,9 +8,13 @@ from collections.abc import Callable
 
 from app import __version__, paths
 from app.cli import admin as admin_commands
+from app.cli import engine as engine_commands
+from app.cli import incidents as incident_commands
 from app.cli import smtp as smtp_commands
 from app.cli.common import EXIT_FAILURE, EXIT_OK, CommandError, examples, opened_workspace
+from app.core.configfile import ConfigFileError
 from app.core.db import DatabaseError
+from app.core.incidents import IncidentError
 from app.core.secrets import DecryptionError, KeyFileError
 from app.core.users import PermissionDenied, UserAdminError
 
@@ -42,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     locate.add_argument("what", choices=["config", "data", "db", "key", "shared-config"])
     locate.set_defaults(handler=run_locate)
 
+    engine_commands.register(commands)
+    incident_commands.register(commands)
     smtp_commands.register(commands)
     admin_commands.register(commands)
 
@@ -72,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         DecryptionError,
         PermissionDenied,
         UserAdminError,
+        ConfigFileError,
+        IncidentError,
     ) as error:
         print(f"mailsiren: {error}", file=sys.stderr)
         return EXIT_FAILURE

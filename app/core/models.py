@@ -1,10 +1,10 @@
-"""SQLModel tables: users, groups and personal SMTP preferences."""
+"""SQLModel tables: users, groups, SMTP preferences, alert sources, mails and incidents."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, DateTime
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.core.secrets import EncryptedText
@@ -52,3 +52,114 @@ class SmtpPreference(SQLModel, table=True):
     password: str | None = Field(default=None, sa_column=Column(EncryptedText, nullable=True))
     from_address: str | None = Field(default=None, sa_column=Column(EncryptedText, nullable=True))
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class AlertSource(SQLModel, table=True):
+    """A monitoring system's own address, and the rules that turn its mail into incidents."""
+
+    __tablename__ = "alert_source"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True, max_length=128)
+    address: str = Field(unique=True, index=True, max_length=320)  # stored lower-cased
+    severity: str = Field(max_length=16)
+    escalation_policy: str | None = Field(default=None, max_length=128)
+    creation: str = Field(max_length=32)
+    on_no_key: str = Field(default="drop", max_length=16)
+    filter_match: str = Field(default="all", max_length=8)
+    resolve_match: str = Field(default="any", max_length=8)
+    filters: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    key_rules: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    resolve_rules: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    enabled: bool = True
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Mail(SQLModel, table=True):
+    """One received mail, raw bytes included, exactly as it arrived."""
+
+    __tablename__ = "mail"
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
+    via: str = Field(max_length=8)  # smtp | ingest
+    envelope_from: str | None = Field(default=None, max_length=320)
+    envelope_to: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    message_id: str | None = Field(default=None, index=True, max_length=998)
+    raw_sha256: str = Field(index=True, max_length=64)
+    size: int
+    subject: str = ""
+    from_header: str = ""
+    defects: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class Incident(SQLModel, table=True):
+    """Mails of one source that belong together, from pending to accepted to resolved."""
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        # One open incident per key and source, held by the database itself.
+        Index(
+            "one_open_incident_per_key",
+            "source_id",
+            "key",
+            unique=True,
+            sqlite_where=text("state != 'resolved' AND key IS NOT NULL"),
+            postgresql_where=text("state != 'resolved' AND key IS NOT NULL"),
+        ),
+        Index("incident_by_source_state", "source_id", "state", "updated_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="alert_source.id", ondelete="CASCADE")
+    state: str = Field(max_length=16)  # pending | accepted | resolved
+    severity: str = Field(max_length=16)
+    title: str
+    key: str | None = Field(default=None, max_length=512)
+    subject_key: str = Field(default="", max_length=998)
+    mail_count: int = 0
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
+    accepted_by: str | None = Field(default=None, max_length=128)
+    accepted_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    resolved_by: str | None = Field(default=None, max_length=128)
+    resolved_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class MailOutcome(SQLModel, table=True):
+    """What one mail did for one source: exactly one row per (mail, source)."""
+
+    __tablename__ = "mail_outcome"
+    __table_args__ = (UniqueConstraint("mail_id", "source_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    mail_id: int = Field(foreign_key="mail.id", index=True, ondelete="CASCADE")
+    source_id: int = Field(foreign_key="alert_source.id", index=True, ondelete="CASCADE")
+    outcome: str = Field(max_length=16, index=True)
+    incident_id: int | None = Field(
+        default=None, foreign_key="incident.id", index=True, ondelete="SET NULL"
+    )
+    reason: str = ""
+
+
+class TimelineEvent(SQLModel, table=True):
+    """Something that happened to an incident, by whom and when."""
+
+    __tablename__ = "timeline_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True, ondelete="CASCADE")
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    kind: str = Field(max_length=32)
+    actor: str | None = Field(default=None, max_length=128)
+    mail_id: int | None = Field(default=None, foreign_key="mail.id", ondelete="SET NULL")
+    detail: str = ""

@@ -1,0 +1,215 @@
+"""Incidents and the mail log as plain views; accept, resolve and reopen with their actor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+
+from app.core.db import Clock, Database, as_utc, utc_now
+from app.core.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
+from app.core.users import UserView, require_current
+
+STATE_FILTERS = ("pending", "accepted", "resolved", "open", "all")
+TRANSITIONS = {
+    "accept": (("pending",), "accepted"),
+    "resolve": (("pending", "accepted"), "resolved"),
+    "reopen": (("resolved",), "pending"),
+}
+
+
+class IncidentError(ValueError):
+    """A triage action that cannot be done; the message names the incident and why."""
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return as_utc(moment).isoformat().replace("+00:00", "Z") if moment else None
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    id: int
+    source: str
+    state: str
+    severity: str
+    title: str
+    key: str | None
+    mail_count: int
+    created_at: str
+    updated_at: str
+    accepted_by: str | None
+    resolved_by: str | None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: str
+    kind: str
+    actor: str | None
+    mail_id: int | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class IncidentDetail:
+    incident: IncidentView
+    timeline: tuple[TimelineEntry, ...]
+
+    def to_json(self) -> dict:
+        return {**self.incident.to_json(), "timeline": [asdict(e) for e in self.timeline]}
+
+
+@dataclass(frozen=True)
+class MailView:
+    id: int
+    received_at: str
+    source: str | None
+    subject: str
+    from_: str
+    outcome: str
+    incident_id: int | None
+    reason: str
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["from"] = data.pop("from_")
+        return data
+
+
+def _view(incident: Incident, source_name: str) -> IncidentView:
+    return IncidentView(
+        id=incident.id,  # type: ignore[arg-type]
+        source=source_name,
+        state=incident.state,
+        severity=incident.severity,
+        title=incident.title,
+        key=incident.key,
+        mail_count=incident.mail_count,
+        created_at=_iso(incident.created_at),  # type: ignore[arg-type]
+        updated_at=_iso(incident.updated_at),  # type: ignore[arg-type]
+        accepted_by=incident.accepted_by,
+        resolved_by=incident.resolved_by,
+    )
+
+
+def list_incidents(
+    database: Database, *, state: str = "open", source: str | None = None, limit: int = 100
+) -> list[IncidentView]:
+    """Newest first."""
+    if state not in STATE_FILTERS:
+        raise IncidentError(f"state {state!r} is not one of {', '.join(STATE_FILTERS)}")
+    query = select(Incident, AlertSource.name).join(
+        AlertSource, col(AlertSource.id) == Incident.source_id
+    )
+    if state == "open":
+        query = query.where(col(Incident.state).in_(("pending", "accepted")))
+    elif state != "all":
+        query = query.where(Incident.state == state)
+    if source:
+        query = query.where(AlertSource.name == source)
+    query = query.order_by(col(Incident.updated_at).desc(), col(Incident.id).desc()).limit(limit)
+    with database.read() as session:
+        return [_view(incident, name) for incident, name in session.exec(query).all()]
+
+
+def show_incident(database: Database, incident_id: int) -> IncidentDetail:
+    with database.read() as session:
+        row = session.exec(
+            select(Incident, AlertSource.name)
+            .join(AlertSource, col(AlertSource.id) == Incident.source_id)
+            .where(Incident.id == incident_id)
+        ).first()
+        if row is None:
+            raise IncidentError(f"no incident #{incident_id}")
+        events = session.exec(
+            select(TimelineEvent)
+            .where(TimelineEvent.incident_id == incident_id)
+            .order_by(col(TimelineEvent.at), col(TimelineEvent.id))
+        ).all()
+        timeline = tuple(
+            TimelineEntry(_iso(e.at), e.kind, e.actor, e.mail_id, e.detail)  # type: ignore[arg-type]
+            for e in events
+        )
+        return IncidentDetail(_view(row[0], row[1]), timeline)
+
+
+def change_state(
+    database: Database,
+    actor: UserView,
+    action: str,
+    incident_ids: Sequence[int],
+    *,
+    clock: Clock = utc_now,
+) -> list[IncidentView]:
+    """Accept, resolve or reopen; all or nothing. Needs the `triage` permission."""
+    require_current(database, actor, "triage")
+    allowed_from, new_state = TRANSITIONS[action]
+    now = clock()
+    changed = []
+    with database.write() as session:
+        for incident_id in incident_ids:
+            incident = session.get(Incident, incident_id)
+            if incident is None:
+                raise IncidentError(f"no incident #{incident_id}; nothing was changed")
+            if incident.state not in allowed_from:
+                raise IncidentError(
+                    f"#{incident_id} is {incident.state}: it cannot be {action}ed from there"
+                    "; nothing was changed"
+                )
+            incident.state = new_state
+            incident.updated_at = now
+            if action == "accept":
+                incident.accepted_by, incident.accepted_at = actor.name, now
+            elif action == "resolve":
+                incident.resolved_by, incident.resolved_at = actor.name, now
+            else:
+                incident.accepted_by = incident.accepted_at = None
+                incident.resolved_by = incident.resolved_at = None
+            session.add(incident)
+            session.add(
+                TimelineEvent(
+                    incident_id=incident_id,
+                    at=now,
+                    kind={"accept": "accepted", "resolve": "resolved", "reopen": "reopened"}[
+                        action
+                    ],
+                    actor=actor.name,
+                    detail=f"{action}ed by {actor.name}",
+                )
+            )
+            source = session.get(AlertSource, incident.source_id)
+            changed.append(_view(incident, source.name if source else "?"))
+    return changed
+
+
+def list_mails(
+    database: Database,
+    *,
+    source: str | None = None,
+    outcome: str | None = None,
+    limit: int = 100,
+) -> list[MailView]:
+    """The mail log, newest first: one line per (mail, source) outcome."""
+    query = (
+        select(Mail.id, Mail.received_at, AlertSource.name, Mail.subject, Mail.from_header,
+               MailOutcome.outcome, MailOutcome.incident_id, MailOutcome.reason)
+        .join(MailOutcome, col(MailOutcome.mail_id) == Mail.id)
+        .join(AlertSource, col(AlertSource.id) == MailOutcome.source_id)
+    )  # fmt: skip
+    if source:
+        query = query.where(AlertSource.name == source)
+    if outcome:
+        query = query.where(MailOutcome.outcome == outcome)
+    query = query.order_by(col(Mail.id).desc(), col(MailOutcome.id)).limit(limit)
+    with database.read() as session:
+        return [
+            MailView(mail_id, _iso(at), name, subject, sender, result, incident_id, reason)  # type: ignore[arg-type]
+            for mail_id, at, name, subject, sender, result, incident_id, reason in session.exec(
+                query
+            ).all()
+        ]

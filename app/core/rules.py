@@ -1,0 +1,270 @@
+"""A source's filters, key rules and resolve rules: validated once, run in RE2 (linear time)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import re2
+
+from app.core.mail import ParsedMail
+
+FIELDS = ("subject", "body", "from", "to", "cc")
+OPS = (
+    "contains",
+    "not_contains",
+    "equals",
+    "not_equals",
+    "starts_with",
+    "ends_with",
+    "matches",
+    "not_matches",
+)
+MATCH_MODES = ("all", "any")
+KEY_FIELDS = ("subject", "body")
+EXTRACTORS = ("regex", "between", "after", "before")
+_WHITESPACE = re.compile(r"\s+")
+_HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 field name: printable, no colon
+
+
+class RuleError(ValueError):
+    """A rule that cannot be used; the message names the entry and the key."""
+
+
+def _compile(pattern: str, *, case_sensitive: bool) -> object:
+    options = re2.Options()
+    options.log_errors = False
+    options.case_sensitive = case_sensitive
+    try:
+        return re2.compile(pattern, options=options)
+    except re2.error as error:
+        reason = error.args[0] if error.args else error
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise RuleError(f"pattern {pattern!r} is not a valid RE2 expression: {reason}") from error
+
+
+def _require_text(data: dict, key: str, where: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise RuleError(f"{where}: {key} must be a non-empty string")
+    return value
+
+
+def _check_keys(data: object, allowed: Sequence[str], where: str) -> dict:
+    if not isinstance(data, dict):
+        raise RuleError(f"{where}: must be a table of keys, not {type(data).__name__}")
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise RuleError(f"{where}: unknown key {unknown[0]!r}; known: {', '.join(allowed)}")
+    return data
+
+
+@dataclass(frozen=True)
+class Condition:
+    """{field, op, value, case_sensitive}: one test of a mail."""
+
+    field: str
+    op: str
+    value: str
+    case_sensitive: bool = False
+    compiled: object = field(default=None, compare=False, repr=False)
+
+    def describe(self) -> str:
+        case = " (case-sensitive)" if self.case_sensitive else ""
+        return f"{self.field} {self.op} {self.value!r}{case}"
+
+    def holds(self, mail: ParsedMail) -> bool:
+        text = field_text(mail, self.field)
+        if self.op in ("matches", "not_matches"):
+            found = self.compiled.search(text) is not None  # type: ignore[attr-defined]
+            return found if self.op == "matches" else not found
+        value = self.value
+        if not self.case_sensitive:
+            text, value = text.casefold(), value.casefold()
+        result = {
+            "contains": value in text,
+            "not_contains": value not in text,
+            "equals": text == value,
+            "not_equals": text != value,
+            "starts_with": text.startswith(value),
+            "ends_with": text.endswith(value),
+        }
+        return result[self.op]
+
+    def to_dict(self) -> dict:
+        data = {"field": self.field, "op": self.op, "value": self.value}
+        if self.case_sensitive:
+            data["case_sensitive"] = True
+        return data
+
+
+def parse_condition(data: object, where: str) -> Condition:
+    data = _check_keys(data, ("field", "op", "value", "case_sensitive"), where)
+    name = _require_text(data, "field", where)
+    if name not in FIELDS and not (
+        name.startswith("header:") and _HEADER_NAME.match(name.removeprefix("header:"))
+    ):
+        raise RuleError(
+            f"{where}: field {name!r} is not one of {', '.join(FIELDS)} or header:<Name>"
+        )
+    op = _require_text(data, "op", where)
+    if op not in OPS:
+        raise RuleError(f"{where}: op {op!r} is not one of {', '.join(OPS)}")
+    value = data.get("value")
+    if not isinstance(value, str):
+        raise RuleError(f"{where}: value must be a string")
+    case_sensitive = data.get("case_sensitive", False)
+    if not isinstance(case_sensitive, bool):
+        raise RuleError(f"{where}: case_sensitive must be true or false")
+    compiled = None
+    if op in ("matches", "not_matches"):
+        try:
+            compiled = _compile(value, case_sensitive=case_sensitive)
+        except RuleError as error:
+            raise RuleError(f"{where}: value: {error}") from error
+    return Condition(name, op, value, case_sensitive, compiled)
+
+
+@dataclass(frozen=True)
+class KeyRule:
+    """{field, extractor, pattern | start, end}: how to read an incident key from a mail."""
+
+    field: str
+    extractor: str
+    pattern: str = ""
+    start: str = ""
+    end: str = ""
+    compiled: object = field(default=None, compare=False, repr=False)
+
+    def describe(self) -> str:
+        if self.extractor == "regex":
+            return f"{self.field} regex {self.pattern!r}"
+        parts = [f"start {self.start!r}"] if self.start else []
+        parts += [f"end {self.end!r}"] if self.end else []
+        return f"{self.field} {self.extractor} {' '.join(parts)}"
+
+    def extract(self, mail: ParsedMail) -> str | None:
+        text = field_text(mail, self.field)
+        if self.extractor == "regex":
+            found = self.compiled.search(text)  # type: ignore[attr-defined]
+            if found is None:
+                return None
+            key = "-".join(group or "" for group in found.groups())
+        elif self.extractor == "between":
+            begin = text.find(self.start)
+            if begin < 0:
+                return None
+            begin += len(self.start)
+            stop = text.find(self.end, begin)
+            if stop < 0:
+                return None
+            key = text[begin:stop]
+        elif self.extractor == "after":
+            begin = text.find(self.start)
+            if begin < 0:
+                return None
+            key = text[begin + len(self.start) :].split("\n", 1)[0]
+        else:  # before
+            stop = text.find(self.end)
+            if stop < 0:
+                return None
+            key = text[:stop].rsplit("\n", 1)[-1]
+        key = key.strip()
+        return key or None
+
+    def to_dict(self) -> dict:
+        data = {"field": self.field, "extractor": self.extractor}
+        if self.extractor == "regex":
+            data["pattern"] = self.pattern
+        if self.start:
+            data["start"] = self.start
+        if self.end:
+            data["end"] = self.end
+        return data
+
+
+def parse_key_rule(data: object, where: str) -> KeyRule:
+    data = _check_keys(data, ("field", "extractor", "pattern", "start", "end"), where)
+    name = _require_text(data, "field", where)
+    if name not in KEY_FIELDS:
+        raise RuleError(f"{where}: field {name!r} is not one of {', '.join(KEY_FIELDS)}")
+    extractor = _require_text(data, "extractor", where)
+    if extractor not in EXTRACTORS:
+        raise RuleError(f"{where}: extractor {extractor!r} is not one of {', '.join(EXTRACTORS)}")
+    needed = {
+        "regex": ("pattern",),
+        "between": ("start", "end"),
+        "after": ("start",),
+        "before": ("end",),
+    }[extractor]
+    for key in ("pattern", "start", "end"):
+        if key in needed:
+            _require_text(data, key, where)
+        elif key in data:
+            raise RuleError(f"{where}: {key} is not used by the {extractor} extractor")
+    compiled = None
+    if extractor == "regex":
+        try:
+            compiled = _compile(data["pattern"], case_sensitive=True)
+        except RuleError as error:
+            raise RuleError(f"{where}: pattern: {error}") from error
+        if compiled.groups < 1:  # type: ignore[attr-defined]
+            raise RuleError(
+                f"{where}: pattern {data['pattern']!r} has no capture group: put the key "
+                "in parentheses, as in 'Alert: (\\S+) is'"
+            )
+    return KeyRule(
+        name,
+        extractor,
+        data.get("pattern", ""),
+        data.get("start", ""),
+        data.get("end", ""),
+        compiled,
+    )
+
+
+def field_text(mail: ParsedMail, name: str) -> str:
+    if name == "subject":
+        return mail.subject
+    if name == "body":
+        return mail.body
+    if name == "from":
+        return mail.from_
+    if name in ("to", "cc"):
+        return mail.to if name == "to" else mail.cc
+    return mail.header(name.removeprefix("header:"))
+
+
+def first_failure(conditions: Sequence[Condition], match: str, mail: ParsedMail) -> str | None:
+    """None when the conditions pass; else which condition (or that none) failed."""
+    if not conditions:
+        return None
+    if match == "any":
+        if any(condition.holds(mail) for condition in conditions):
+            return None
+        return "no condition held: " + "; ".join(c.describe() for c in conditions)
+    for condition in conditions:
+        if not condition.holds(mail):
+            return f"condition failed: {condition.describe()}"
+    return None
+
+
+def conditions_hold(conditions: Sequence[Condition], match: str, mail: ParsedMail) -> bool:
+    """For resolve rules: no rules means no mail resolves."""
+    return bool(conditions) and first_failure(conditions, match, mail) is None
+
+
+def extract_key(rules: Sequence[KeyRule], mail: ParsedMail) -> tuple[str, KeyRule] | None:
+    """The first rule, in order, that extracts a key."""
+    for rule in rules:
+        key = rule.extract(mail)
+        if key is not None:
+            return key, rule
+    return None
+
+
+def subject_key(subject: str) -> str:
+    """per_subject's comparison: case-insensitive, all whitespace removed."""
+    return _WHITESPACE.sub("", subject).casefold()
