@@ -1,0 +1,1 @@
+"""The processes that run beside the UI: the inbound SMTP listener."""

@@ -1,0 +1,46 @@
+"""`mailsiren serve` as a real process on a free port, stopped with SIGTERM at the end."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from tests.e2e.peers import free_port, wait_for_port
+
+
+@dataclass
+class ServeProcess:
+    port: int
+    process: subprocess.Popen
+    log: object  # the file that receives its stderr
+
+    def output(self) -> str:
+        self.log.seek(0)  # type: ignore[attr-defined]
+        return self.log.read().decode(errors="replace")  # type: ignore[attr-defined]
+
+
+@contextmanager
+def running_serve(*, graceful: bool = True) -> Iterator[ServeProcess]:
+    """Start serve; at the end stop it with SIGTERM and check that it exits 0."""
+    port = free_port()
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--smtp-port", str(port)],
+            stdout=log,
+            stderr=log,
+        )
+        serving = ServeProcess(port, process, log)
+        try:
+            wait_for_port(port, seconds=20)
+            yield serving
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=60)
+            if graceful:
+                assert code == 0, serving.output()
