@@ -1,0 +1,116 @@
+"""Nothing acknowledged is lost: SIGKILL during a stream, and ingest's exit codes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import smtplib
+import sqlite3
+import subprocess
+import sys
+import threading
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.process import mailsiren
+from tests.e2e.serve import running_serve
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+NAGIOS = "nagios@alerts.example.com"
+
+
+@pytest.fixture
+def sources():
+    imported = mailsiren("config", "import", str(FIXTURES / "sources.toml"))
+    assert imported.returncode == 0, imported.stderr
+
+
+def alert(number: int) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = "nagios@mon.example.net"
+    message["To"] = NAGIOS
+    message["Subject"] = f"** PROBLEM Service Alert: host{number}/Disk is CRITICAL **"
+    message["Message-ID"] = make_msgid(idstring=str(number), domain="mon.example.net")
+    message.set_content("DISK CRITICAL\n" * 100)
+    return message
+
+
+def stream(port: int, acknowledged: list[str], stop: threading.Event, *, sessions: int) -> None:
+    """Deliver mails until the server dies; keep the Message-IDs that got a 250."""
+
+    def one_session(offset: int) -> None:
+        number = offset
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+                while not stop.is_set():
+                    message = alert(number)
+                    client.send_message(message)  # raises unless the reply was 250
+                    acknowledged.append(message["Message-ID"])
+                    number += sessions
+        except (smtplib.SMTPException, OSError):
+            return  # the server was killed: whatever was not acknowledged may be lost
+
+    threads = [threading.Thread(target=one_session, args=(i,)) for i in range(sessions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+
+def test_sigkill_while_mails_stream_in_loses_nothing_acknowledged(sources, isolated_home):
+    acknowledged: list[str] = []
+    stop = threading.Event()
+    with running_serve(graceful=False) as serve:
+        streamer = threading.Thread(
+            target=stream, args=(serve.port, acknowledged, stop), kwargs={"sessions": 4}
+        )
+        streamer.start()
+        while len(acknowledged) < 200:  # wait for real traffic, counted, not timed
+            if not streamer.is_alive():
+                pytest.fail("the stream stopped before the kill: " + serve.output())
+            streamer.join(timeout=0.05)
+        serve.process.send_signal(signal.SIGKILL)
+        serve.process.wait(timeout=30)
+        stop.set()
+        streamer.join(timeout=120)
+    database = isolated_home / "data" / "mailsiren" / "mailsiren.db"
+    with sqlite3.connect(database) as connection:
+        stored = {row[0] for row in connection.execute("SELECT message_id FROM mail")}
+        outcomes = connection.execute("SELECT count(*) FROM mail_outcome").fetchone()[0]
+    missing = [message_id for message_id in acknowledged if message_id not in stored]
+    assert len(acknowledged) >= 200 and missing == []
+    assert outcomes == len(stored)  # every stored mail has its outcome, in the same commit
+
+    with running_serve() as serve, smtplib.SMTP("127.0.0.1", serve.port) as client:
+        client.send_message(alert(10**6))  # and the restarted listener takes mail again
+
+
+def ingest(raw: bytes, *arguments: str, environment: dict | None = None):
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "app", "ingest", *arguments],
+        input=raw,
+        capture_output=True,
+        env={**os.environ, **(environment or {})},
+        timeout=60,
+    )
+
+
+def test_ingest_routes_by_headers_or_by_to_and_answers_with_sysexits(sources, tmp_path):
+    raw = (FIXTURES / "corpus" / "01-nagios-problem-disk.eml").read_bytes()
+    assert ingest(b"From nagios@mon.example.net Fri Nov 20 03:01:00 2026\n" + raw).returncode == 0
+    stranger = raw.replace(b"To: nagios@alerts.example.com", b"To: nobody@alerts.example.com")
+    refused = ingest(stranger)
+    assert refused.returncode == 67 and b"nobody@alerts.example.com" in refused.stderr
+    assert ingest(stranger, "--to", "NAGIOS@alerts.example.com").returncode == 0
+    (tmp_path / "not-a-database").mkdir()
+    broken = ingest(raw, environment={"MAILSIREN_DB": str(tmp_path / "not-a-database")})
+    assert broken.returncode == 75 and b"try again later" in broken.stderr
+    assert ingest(raw).returncode == 0  # the same bytes and Message-ID again: a duplicate
+    listed = mailsiren("mails", "list", "--json")
+    outcomes = [entry["outcome"] for entry in reversed(json.loads(listed.stdout))]
+    assert outcomes == ["created", "appended", "duplicate"]
