@@ -32,3 +32,11 @@ def test_the_shared_configuration_example_in_the_readme_reads(tmp_path):
     path.write_text(block)
     config = read_shared_config(path)
     assert config.force_from == "forced@example.com" and len(config.allowed_to) == 2
+
+
+def test_the_alert_source_example_in_the_readme_is_valid():
+    from app.core.configfile import parse_config
+
+    block = re.search(r"```toml\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    [spec], ignored = parse_config(block)
+    assert spec.creation == "by_key" and spec.key_rules[0].compiled is not None and not ignored

@@ -1,0 +1,168 @@
+"""Inbound throughput and latency of `mailsiren serve`, against Postfix's smtp-sink in the same run.
+
+Run: .venv/bin/python bench/listener.py [--mails 5000] [--sessions 10] [--size 2048]
+Needs Postfix's tools (apt-get install -y postfix): smtp-source drives both servers with the
+same load. smtp-sink accepts and discards; mailsiren parses, routes and commits every mail
+(SQLite, synchronous=FULL) before its 250. Prints both rates, their ratio, the number of
+mails stored, serve's peak resident memory, and the latency from the final dot to the 250
+at a steady 100 mails/s (one session, like a monitoring system).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+SMTP_SOURCE = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
+ADDRESS = "bench@alerts.example.com"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def drive(port: int, mails: int, sessions: int, size: int) -> float:
+    """Run smtp-source against the port; return mails per second."""
+    started = time.perf_counter()
+    subprocess.run(
+        [SMTP_SOURCE, "-s", str(sessions), "-m", str(mails), "-l", str(size), "-d",
+         "-f", "monitor@mon.example.net", "-t", ADDRESS, f"127.0.0.1:{port}"],
+        check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    return mails / (time.perf_counter() - started)
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def latencies_ms(port: int, count: int, rate: float) -> list[float]:
+    """One session; a mail every 1/rate s; time from the final dot to the 250."""
+    body = b"Subject: latency probe\r\nFrom: m@mon.example.net\r\n\r\n" + (b"x" * 76 + b"\r\n") * 26
+    timings: list[float] = []
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle delay
+        reader = connection.makefile("rb")
+
+        def command(line: bytes) -> bytes:
+            connection.sendall(line)
+            reply = reader.readline()
+            while reply[3:4] == b"-":
+                reply = reader.readline()
+            return reply
+
+        reader.readline()
+        command(b"EHLO bench\r\n")
+        next_send = time.perf_counter()
+        for _ in range(count):
+            command(b"MAIL FROM:<m@mon.example.net>\r\n")
+            command(f"RCPT TO:<{ADDRESS}>\r\n".encode())
+            command(b"DATA\r\n")
+            connection.sendall(body)
+            started = time.perf_counter()
+            reply = command(b".\r\n")
+            timings.append((time.perf_counter() - started) * 1000)
+            if not reply.startswith(b"250"):
+                raise RuntimeError(f"not stored: {reply!r}")
+            next_send += 1 / rate
+            time.sleep(max(0.0, next_send - time.perf_counter()))
+        command(b"QUIT\r\n")
+    return timings
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mails", type=int, default=5000)
+    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--size", type=int, default=2048)
+    parser.add_argument("--latency-mails", type=int, default=1000)
+    options = parser.parse_args()
+    for tool in (SMTP_SINK, SMTP_SOURCE):
+        if not Path(tool).exists():
+            sys.exit(f"{tool} is missing: apt-get install -y postfix")
+
+    sink_port = free_port()
+    sink_arguments = [SMTP_SINK, f"127.0.0.1:{sink_port}", "256"]
+    if os.geteuid() == 0:
+        sink_arguments[1:1] = ["-u", "nobody"]
+    sink = subprocess.Popen(sink_arguments)
+    try:
+        wait_for_port(sink_port)
+        sink_rate = drive(sink_port, options.mails, options.sessions, options.size)
+    finally:
+        sink.terminate()
+        sink.wait()
+
+    home = Path(tempfile.mkdtemp(prefix="mailsiren-bench-"))
+    environment = {**os.environ, "XDG_DATA_HOME": str(home / "data"),
+                   "XDG_CONFIG_HOME": str(home / "config"), "PYTHONPATH": str(ROOT)}  # fmt: skip
+    config = home / "sources.toml"
+    config.write_text(
+        f'[[source]]\nname = "bench"\naddress = "{ADDRESS}"\ncreation = "per_subject"\n'
+    )
+    mailsiren = [sys.executable, "-m", "app"]
+    subprocess.run([*mailsiren, "config", "import", str(config)], check=True, env=environment)
+    port = free_port()
+    serve = subprocess.Popen(
+        [*mailsiren, "serve", "--smtp-port", str(port)], env=environment,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_port(port)
+        rate = drive(port, options.mails, options.sessions, options.size)
+        timings = latencies_ms(port, options.latency_mails, 100.0)
+        rss = peak_rss_mib(serve.pid)
+    finally:
+        serve.terminate()
+        serve.wait()
+    database = home / "data" / "mailsiren" / "mailsiren.db"
+    with sqlite3.connect(database) as connection:
+        stored = connection.execute("SELECT count(*) FROM mail").fetchone()[0]
+    timings.sort()
+    p50 = statistics.median(timings)
+    p99 = timings[int(len(timings) * 0.99) - 1]
+    expected = options.mails + options.latency_mails
+    print(
+        f"load: smtp-source, {options.sessions} sessions, {options.mails} mails of {options.size} B"
+    )
+    print(f"smtp-sink (accept and discard):  {sink_rate:8.0f} mails/s")
+    print(f"mailsiren serve (parse + commit): {rate:8.0f} mails/s")
+    print(f"ratio: {rate / sink_rate:.1%} of smtp-sink's rate")
+    print(f"stored: {stored} of {expected} mails sent{'' if stored == expected else '  ← MISSING'}")
+    print(f"serve peak resident memory: {rss:.0f} MiB")
+    print(
+        f"final dot → 250 at 100 mails/s, {len(timings)} mails: p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+    )
+    return 0 if stored == expected else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
