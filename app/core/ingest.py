@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
 from app.core.db import Clock, Database, utc_now
@@ -26,6 +26,11 @@ OUTCOMES = (
     "rejected",
 )
 OPEN_STATES = ("pending", "accepted")
+SOURCES = AlertSource.__table__  # type: ignore[attr-defined]
+MAILS = Mail.__table__  # type: ignore[attr-defined]
+INCIDENTS = Incident.__table__  # type: ignore[attr-defined]
+OUTCOMES = MailOutcome.__table__  # type: ignore[attr-defined]
+EVENTS = TimelineEvent.__table__  # type: ignore[attr-defined]
 EMAIL_ACTOR = "email"
 
 
@@ -60,6 +65,17 @@ def enabled_addresses(database: Database, addresses: list[str]) -> set[str]:
     return set(found)
 
 
+@dataclass(frozen=True)
+class IncomingMail:
+    """One mail to store: its bytes, envelope and (parsed beforehand, off the writer) fields."""
+
+    raw: bytes
+    recipients: tuple[str, ...]
+    via: str
+    envelope_from: str | None = None
+    parsed: ParsedMail | None = None
+
+
 def ingest_mail(
     database: Database,
     raw: bytes,
@@ -74,21 +90,48 @@ def ingest_mail(
 
     Returns only after the commit (SQLite synchronous=FULL): a caller may then say 250.
     """
-    parsed = parsed or parse_mail(raw)
-    lowered = sorted({address.lower() for address in recipients})
+    incoming = IncomingMail(raw, tuple(recipients), via, envelope_from, parsed)
+    [result] = ingest_batch(database, [incoming], clock=clock)
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def ingest_batch(
+    database: Database, batch: list[IncomingMail], *, clock: Clock = utc_now
+) -> list[IngestResult | Exception]:
+    """Group commit: every mail in one transaction, each in its own savepoint.
+
+    A mail whose processing fails is rolled back alone and its slot holds the exception;
+    the others commit together. Returns only after the commit.
+    """
+    results: list[IngestResult | Exception] = []
     with database.write() as session:
-        rows = session.exec(
-            select(AlertSource)
-            .where(col(AlertSource.address).in_(lowered), AlertSource.enabled == True)  # noqa: E712
-            .order_by(AlertSource.name)
-        ).all()
-        if not rows:
-            return IngestResult(None, ())
-        now = clock()
-        mail = Mail(
+        for incoming in batch:
+            try:
+                with session.begin_nested():
+                    results.append(_store(session, incoming, clock()))
+            except Exception as error:  # noqa: BLE001 - this mail only: the caller says 451
+                results.append(error)
+    return results
+
+
+def _store(session: Session, incoming: IncomingMail, now: datetime) -> IngestResult:
+    # The hot path speaks SQLAlchemy Core, not ORM objects: a few statements per mail.
+    parsed = incoming.parsed or parse_mail(incoming.raw)
+    lowered = sorted({address.lower() for address in incoming.recipients})
+    rows = session.execute(
+        select(SOURCES)
+        .where(SOURCES.c.address.in_(lowered), SOURCES.c.enabled.is_(True))
+        .order_by(SOURCES.c.name)
+    ).all()
+    if not rows:
+        return IngestResult(None, ())
+    mail_id = session.execute(
+        insert(MAILS).values(
             received_at=now,
-            via=via,
-            envelope_from=envelope_from,
+            via=incoming.via,
+            envelope_from=incoming.envelope_from,
             envelope_to=lowered,
             message_id=parsed.message_id,
             raw_sha256=parsed.sha256,
@@ -96,25 +139,24 @@ def ingest_mail(
             subject=parsed.subject,
             from_header=parsed.from_,
             defects=list(parsed.defects),
-            raw=raw,
+            raw=incoming.raw,
         )
-        session.add(mail)
-        session.flush()
-        outcomes = []
-        for row in rows:
-            spec = _compiled(row.id, row.updated_at.isoformat(), row)
-            outcome, incident_id, reason = _process(session, spec, mail, parsed, now)
-            session.add(
-                MailOutcome(
-                    mail_id=mail.id,  # type: ignore[arg-type]
-                    source_id=row.id,  # type: ignore[arg-type]
-                    outcome=outcome,
-                    incident_id=incident_id,
-                    reason=reason,
-                )
+    ).inserted_primary_key[0]
+    outcomes = []
+    for row in rows:
+        spec = _compiled(row.id, row.updated_at.isoformat(), row)
+        outcome, incident_id, reason = _process(session, spec, mail_id, parsed, now)
+        session.execute(
+            insert(OUTCOMES).values(
+                mail_id=mail_id,
+                source_id=row.id,
+                outcome=outcome,
+                incident_id=incident_id,
+                reason=reason,
             )
-            outcomes.append(SourceOutcome(spec.name, outcome, incident_id, reason))
-        return IngestResult(mail.id, tuple(outcomes))
+        )
+        outcomes.append(SourceOutcome(spec.name, outcome, incident_id, reason))
+    return IngestResult(mail_id, tuple(outcomes))
 
 
 _compiled_sources: dict[tuple[int | None, str], SourceSpec] = {}
@@ -132,9 +174,9 @@ def _compiled(source_id: int | None, version: str, row: AlertSource) -> SourceSp
 
 
 def _process(
-    session: Session, spec: SourceSpec, mail: Mail, parsed: ParsedMail, now: datetime
+    session: Session, spec: SourceSpec, mail_id: int, parsed: ParsedMail, now: datetime
 ) -> tuple[str, int | None, str]:
-    original = _earlier_copy(session, spec, mail)
+    original = _earlier_copy(session, spec, mail_id, parsed)
     if original is not None:
         return "duplicate", original.incident_id, f"already received as mail {original.mail_id}"
     loop = loop_reason(parsed)
@@ -152,38 +194,43 @@ def _process(
         if target is None:
             wanted = f" with key {key!r}" if key else ""
             return "orphan_resolve", None, f"resolve rule held, but no open incident{wanted}"
-        _append(session, target, mail, now)
-        target.state = "resolved"
-        target.resolved_by = EMAIL_ACTOR
-        target.resolved_at = now
-        _event(session, target, now, "resolved", EMAIL_ACTOR, mail, "resolved by a recovery mail")
-        return "resolved", target.id, "resolve rule held"
+        _append(session, target, mail_id, now)
+        session.execute(
+            update(INCIDENTS)
+            .where(INCIDENTS.c.id == target)
+            .values(state="resolved", resolved_by=EMAIL_ACTOR, resolved_at=now)
+        )
+        _event(
+            session, target, now, "resolved", EMAIL_ACTOR, mail_id, "resolved by a recovery mail"
+        )
+        return "resolved", target, "resolve rule held"
     if target is not None:
-        _append(session, target, mail, now)
-        return "appended", target.id, how
-    incident = Incident(
-        source_id=spec.id,  # type: ignore[arg-type]
-        state="pending",
-        severity=spec.severity,
-        title=parsed.subject or "(no subject)",
-        key=key,
-        subject_key=subject_key(parsed.subject),
-        mail_count=1,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(incident)
-    session.flush()
-    _event(session, incident, now, "created", None, mail, f"opened by mail {mail.id}")
-    return "created", incident.id, f"new incident{f' with key {key!r}' if key else ''}"
+        _append(session, target, mail_id, now)
+        return "appended", target, how
+    incident_id = session.execute(
+        insert(INCIDENTS).values(
+            source_id=spec.id,
+            state="pending",
+            severity=spec.severity,
+            title=parsed.subject or "(no subject)",
+            key=key,
+            subject_key=subject_key(parsed.subject),
+            mail_count=1,
+            created_at=now,
+            updated_at=now,
+        )
+    ).inserted_primary_key[0]
+    _event(session, incident_id, now, "created", None, mail_id, f"opened by mail {mail_id}")
+    return "created", incident_id, f"new incident{f' with key {key!r}' if key else ''}"
 
 
 def _find_target(
     session: Session, spec: SourceSpec, parsed: ParsedMail
-) -> tuple[str | None, Incident | None, str]:
-    """The key (by_key), the open incident this mail belongs to, and why."""
-    query = select(Incident).where(Incident.source_id == spec.id)
-    newest = col(Incident.updated_at).desc(), col(Incident.id).desc()
+) -> tuple[str | None, int | None, str]:
+    """The key (by_key), the id of the open incident this mail belongs to, and why."""
+    query = select(INCIDENTS.c.id).where(INCIDENTS.c.source_id == spec.id)
+    newest = INCIDENTS.c.updated_at.desc(), INCIDENTS.c.id.desc()
+    is_open = INCIDENTS.c.state.in_(OPEN_STATES)
     if spec.creation == "by_key":
         extracted = extract_key(spec.key_rules, parsed)
         if extracted is not None:
@@ -195,42 +242,37 @@ def _find_target(
             return None, None, "no key extracted: a new incident"
         else:
             return None, None, "no_key"
-        target = session.exec(
-            query.where(Incident.key == key, col(Incident.state).in_(OPEN_STATES))
-        ).first()
-        return key, target, reason
+        query = query.where(INCIDENTS.c.key == key, is_open)
+        return key, session.execute(query).scalar(), reason
     if spec.creation == "per_subject":
-        query = query.where(
-            Incident.subject_key == subject_key(parsed.subject),
-            col(Incident.state).in_(OPEN_STATES),
-        )
-        return None, session.exec(query.order_by(*newest)).first(), "same subject"
-    if spec.creation == "single_pending":
-        query = query.where(Incident.state == "pending")
-        return None, session.exec(query.order_by(*newest)).first(), "the pending incident"
-    if spec.creation == "single_open":
-        query = query.where(col(Incident.state).in_(OPEN_STATES))
-        return None, session.exec(query.order_by(*newest)).first(), "the open incident"
-    return None, None, "every mail opens an incident"
+        query = query.where(INCIDENTS.c.subject_key == subject_key(parsed.subject), is_open)
+        reason = "same subject"
+    elif spec.creation == "single_pending":
+        query, reason = query.where(INCIDENTS.c.state == "pending"), "the pending incident"
+    elif spec.creation == "single_open":
+        query, reason = query.where(is_open), "the open incident"
+    else:
+        return None, None, "every mail opens an incident"
+    return None, session.execute(query.order_by(*newest).limit(1)).scalar(), reason
 
 
-def _earlier_copy(session: Session, spec: SourceSpec, mail: Mail) -> MailOutcome | None:
+def _earlier_copy(session: Session, spec: SourceSpec, mail_id: int, parsed: ParsedMail):
     """The first outcome of the same bytes (and Message-ID) for this source, if any."""
     query = (
-        select(MailOutcome)
-        .join(Mail, col(Mail.id) == MailOutcome.mail_id)
+        select(OUTCOMES.c.mail_id, OUTCOMES.c.incident_id)
+        .join(MAILS, MAILS.c.id == OUTCOMES.c.mail_id)
         .where(
-            MailOutcome.source_id == spec.id,
-            Mail.raw_sha256 == mail.raw_sha256,
-            Mail.id != mail.id,
-            MailOutcome.outcome != "duplicate",
+            OUTCOMES.c.source_id == spec.id,
+            MAILS.c.raw_sha256 == parsed.sha256,
+            MAILS.c.id != mail_id,
+            OUTCOMES.c.outcome != "duplicate",
         )
     )
-    if mail.message_id is None:
-        query = query.where(col(Mail.message_id).is_(None))
+    if parsed.message_id is None:
+        query = query.where(MAILS.c.message_id.is_(None))
     else:
-        query = query.where(Mail.message_id == mail.message_id)
-    return session.exec(query.order_by(col(MailOutcome.id))).first()
+        query = query.where(MAILS.c.message_id == parsed.message_id)
+    return session.execute(query.order_by(OUTCOMES.c.id).limit(1)).first()
 
 
 def loop_reason(parsed: ParsedMail) -> str | None:
@@ -245,32 +287,30 @@ def loop_reason(parsed: ParsedMail) -> str | None:
     return None
 
 
-def _append(session: Session, incident: Incident, mail: Mail, now: datetime) -> None:
-    incident.mail_count += 1
-    incident.updated_at = now
-    session.add(incident)
-    _event(session, incident, now, "mail", None, mail, f"mail {mail.id} appended")
+def _append(session: Session, incident_id: int, mail_id: int, now: datetime) -> None:
+    session.execute(
+        update(INCIDENTS)
+        .where(INCIDENTS.c.id == incident_id)
+        .values(mail_count=INCIDENTS.c.mail_count + 1, updated_at=now)
+    )
+    _event(session, incident_id, now, "mail", None, mail_id, f"mail {mail_id} appended")
 
 
 def _event(
     session: Session,
-    incident: Incident,
+    incident_id: int,
     now: datetime,
     kind: str,
     actor: str | None,
-    mail: Mail | None,
+    mail_id: int | None,
     detail: str,
 ) -> None:
-    session.add(
-        TimelineEvent(
-            incident_id=incident.id,  # type: ignore[arg-type]
-            at=now,
-            kind=kind,
-            actor=actor,
-            mail_id=mail.id if mail else None,
+    session.execute(
+        insert(EVENTS).values(
+            incident_id=incident_id, at=now, kind=kind, actor=actor, mail_id=mail_id,
             detail=detail,
         )
-    )
+    )  # fmt: skip
 
 
 def count_mails(database: Database) -> int:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import signal
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from app import paths
 from app.core.db import Database
-from app.core.ingest import enabled_addresses, ingest_mail
+from app.core.ingest import IncomingMail, enabled_addresses, ingest_batch
 from app.core.mail import parse_mail
 from app.server.certificate import self_signed_pair, server_tls_context
 
@@ -49,14 +51,60 @@ class ListenerState:
     idle: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+class BatchWriter:
+    """SQLite has one writer: this thread. It takes every mail waiting and commits them
+    together (group commit), then answers each caller; a mail that fails fails alone."""
+
+    MAX_BATCH = 256
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.waiting: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="mailsiren-store", daemon=True)
+        self.thread.start()
+
+    def submit(self, incoming: IncomingMail) -> Future:
+        future: Future = Future()
+        self.waiting.put((incoming, future))
+        return future
+
+    def close(self) -> None:
+        self.waiting.put(None)
+        self.thread.join()
+
+    def _run(self) -> None:
+        while True:
+            first = self.waiting.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    item = self.waiting.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self.waiting.put(None)  # stop after this batch
+                    break
+                batch.append(item)
+            try:
+                results = ingest_batch(self.database, [incoming for incoming, _ in batch])
+            except Exception as error:  # noqa: BLE001 - the commit failed: nothing was stored
+                results = [error] * len(batch)
+            for (_, future), result in zip(batch, results, strict=True):
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+
 class AlertHandler:
     """aiosmtpd hooks: RCPT checks against enabled sources, DATA stored before 250."""
 
     def __init__(self, database: Database, state: ListenerState) -> None:
         self.database = database
         self.state = state
-        # SQLite has one writer: one thread writes, in arrival order; reads run beside it.
-        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailsiren-store")
+        self.writer = BatchWriter(database)
         self.readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mailsiren-rcpt")
 
     async def handle_RCPT(  # noqa: N802
@@ -86,17 +134,10 @@ class AlertHandler:
         self.state.idle.clear()
         try:
             parsed = await loop.run_in_executor(self.readers, parse_mail, raw)
-            result = await loop.run_in_executor(
-                self.writer,
-                lambda: ingest_mail(
-                    self.database,
-                    raw,
-                    list(envelope.rcpt_tos),
-                    via="smtp",
-                    envelope_from=envelope.mail_from,
-                    parsed=parsed,
-                ),
+            incoming = IncomingMail(
+                raw, tuple(envelope.rcpt_tos), "smtp", envelope.mail_from, parsed
             )
+            result = await asyncio.wrap_future(self.writer.submit(incoming))
         except Exception:  # noqa: BLE001 - never 250 what is not committed
             log.exception("storing a mail from %r failed", envelope.mail_from)
             return "451 4.3.0 Temporary storage failure, try again later"
@@ -109,7 +150,7 @@ class AlertHandler:
         return f"250 2.0.0 Stored as mail {result.mail_id}"
 
     def close(self) -> None:
-        self.writer.shutdown(wait=True)
+        self.writer.close()
         self.readers.shutdown(wait=True)
 
 
