@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, insert, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from app.core.db import Clock, Database, utc_now
 from app.core.mail import ParsedMail, parse_mail
@@ -52,17 +52,11 @@ class IngestResult:
         return self.mail_id is not None
 
 
-def enabled_addresses(database: Database, addresses: list[str]) -> set[str]:
-    """Which of these addresses (any case) belong to an enabled source, lower-cased."""
-    lowered = {address.lower() for address in addresses}
+def all_enabled_addresses(database: Database) -> set[str]:
+    """Every enabled source's address, lower-cased."""
     with database.read() as session:
-        found = session.exec(
-            select(AlertSource.address).where(
-                col(AlertSource.address).in_(lowered),
-                AlertSource.enabled == True,  # noqa: E712
-            )
-        ).all()
-    return set(found)
+        query = select(AlertSource.address).where(AlertSource.enabled == True)  # noqa: E712
+        return set(session.exec(query).all())
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from app import paths
 from app.core.db import Database
-from app.core.ingest import IncomingMail, enabled_addresses, ingest_batch
+from app.core.ingest import IncomingMail, all_enabled_addresses, ingest_batch
 from app.core.mail import parse_mail
 from app.server.certificate import self_signed_pair, server_tls_context
 
@@ -98,12 +98,40 @@ class BatchWriter:
                     future.set_result(result)
 
 
+class KnownAddresses:
+    """The enabled sources' addresses, read at most once a second for RCPT checks.
+
+    A source enabled or disabled takes effect within a second; DATA checks again against
+    the database in the same transaction that stores the mail.
+    """
+
+    MAX_AGE = 1.0
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.addresses: frozenset[str] = frozenset()
+        self.read_at = float("-inf")
+        self.lock = asyncio.Lock()
+
+    async def contains(self, address: str, executor) -> bool:
+        loop = asyncio.get_running_loop()
+        if loop.time() - self.read_at > self.MAX_AGE:
+            async with self.lock:
+                if loop.time() - self.read_at > self.MAX_AGE:
+                    self.addresses = frozenset(
+                        await loop.run_in_executor(executor, all_enabled_addresses, self.database)
+                    )
+                    self.read_at = loop.time()
+        return address.lower() in self.addresses
+
+
 class AlertHandler:
     """aiosmtpd hooks: RCPT checks against enabled sources, DATA stored before 250."""
 
     def __init__(self, database: Database, state: ListenerState) -> None:
         self.database = database
         self.state = state
+        self.known = KnownAddresses(database)
         self.writer = BatchWriter(database)
         self.readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mailsiren-rcpt")
 
@@ -112,15 +140,12 @@ class AlertHandler:
     ) -> str:
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return f"452 4.5.3 Too many recipients (at most {MAX_RECIPIENTS} per mail)"
-        loop = asyncio.get_running_loop()
         try:
-            known = await loop.run_in_executor(
-                self.readers, enabled_addresses, self.database, [address]
-            )
+            known = await self.known.contains(address, self.readers)
         except Exception:  # noqa: BLE001 - a database error must not look like "no such user"
             log.exception("RCPT lookup failed for %r", address)
             return "451 4.3.0 Temporary lookup failure, try again later"
-        if address.lower() not in known:
+        if not known:
             return f"550 5.1.1 <{address}>: no alert source has this address; nothing is relayed"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
