@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlmodel import Session, select
 
 from app.core.db import Clock, Database, utc_now
@@ -31,6 +31,54 @@ MAILS = Mail.__table__  # type: ignore[attr-defined]
 INCIDENTS = Incident.__table__  # type: ignore[attr-defined]
 OUTCOMES = MailOutcome.__table__  # type: ignore[attr-defined]
 EVENTS = TimelineEvent.__table__  # type: ignore[attr-defined]
+# Built once: constructing a statement costs more than SQLite takes to run it.
+INSERT_MAIL = insert(MAILS)
+INSERT_OUTCOME = insert(OUTCOMES)
+INSERT_INCIDENT = insert(INCIDENTS)
+INSERT_EVENT = insert(EVENTS)
+APPEND = (
+    update(INCIDENTS)
+    .where(INCIDENTS.c.id == bindparam("target"))
+    .values(mail_count=INCIDENTS.c.mail_count + 1, updated_at=bindparam("now"))
+)
+SOURCES_FOR = (
+    select(SOURCES)
+    .where(
+        SOURCES.c.address.in_(bindparam("addresses", expanding=True)),
+        SOURCES.c.enabled.is_(True),
+    )
+    .order_by(SOURCES.c.name)
+)
+_IS_OPEN = INCIDENTS.c.state.in_(OPEN_STATES)
+_OF_SOURCE = select(INCIDENTS.c.id).where(INCIDENTS.c.source_id == bindparam("source"))
+_NEWEST = (INCIDENTS.c.updated_at.desc(), INCIDENTS.c.id.desc())
+OPEN_WITH_KEY = _OF_SOURCE.where(INCIDENTS.c.key == bindparam("key"), _IS_OPEN)
+OPEN_WITH_SUBJECT = (
+    _OF_SOURCE.where(INCIDENTS.c.subject_key == bindparam("subject_key"), _IS_OPEN)
+    .order_by(*_NEWEST)
+    .limit(1)
+)
+NEWEST_PENDING = _OF_SOURCE.where(INCIDENTS.c.state == "pending").order_by(*_NEWEST).limit(1)
+NEWEST_OPEN = _OF_SOURCE.where(_IS_OPEN).order_by(*_NEWEST).limit(1)
+_COPIES = (
+    select(OUTCOMES.c.mail_id, OUTCOMES.c.incident_id)
+    .join(MAILS, MAILS.c.id == OUTCOMES.c.mail_id)
+    .where(
+        OUTCOMES.c.source_id == bindparam("source"),
+        MAILS.c.raw_sha256 == bindparam("sha"),
+        MAILS.c.id != bindparam("mail"),
+        OUTCOMES.c.outcome != "duplicate",
+    )
+    .order_by(OUTCOMES.c.id)
+    .limit(1)
+)
+EARLIER_COPY = _COPIES.where(MAILS.c.message_id == bindparam("message_id"))
+EARLIER_COPY_WITHOUT_ID = _COPIES.where(MAILS.c.message_id.is_(None))
+RESOLVE = (
+    update(INCIDENTS)
+    .where(INCIDENTS.c.id == bindparam("target"))
+    .values(state="resolved", resolved_by=bindparam("actor"), resolved_at=bindparam("now"))
+)
 EMAIL_ACTOR = "email"
 
 
@@ -114,15 +162,12 @@ def _store(session: Session, incoming: IncomingMail, now: datetime) -> IngestRes
     # The hot path speaks SQLAlchemy Core, not ORM objects: a few statements per mail.
     parsed = incoming.parsed or parse_mail(incoming.raw)
     lowered = sorted({address.lower() for address in incoming.recipients})
-    rows = session.execute(
-        select(SOURCES)
-        .where(SOURCES.c.address.in_(lowered), SOURCES.c.enabled.is_(True))
-        .order_by(SOURCES.c.name)
-    ).all()
+    rows = session.execute(SOURCES_FOR, {"addresses": lowered}).all()
     if not rows:
         return IngestResult(None, ())
     mail_id = session.execute(
-        insert(MAILS).values(
+        INSERT_MAIL,
+        dict(
             received_at=now,
             via=incoming.via,
             envelope_from=incoming.envelope_from,
@@ -134,20 +179,21 @@ def _store(session: Session, incoming: IncomingMail, now: datetime) -> IngestRes
             from_header=parsed.from_,
             defects=list(parsed.defects),
             raw=incoming.raw,
-        )
+        ),
     ).inserted_primary_key[0]
     outcomes = []
     for row in rows:
         spec = _compiled(row.id, row.updated_at.isoformat(), row)
         outcome, incident_id, reason = _process(session, spec, mail_id, parsed, now)
         session.execute(
-            insert(OUTCOMES).values(
+            INSERT_OUTCOME,
+            dict(
                 mail_id=mail_id,
                 source_id=row.id,
                 outcome=outcome,
                 incident_id=incident_id,
                 reason=reason,
-            )
+            ),
         )
         outcomes.append(SourceOutcome(spec.name, outcome, incident_id, reason))
     return IngestResult(mail_id, tuple(outcomes))
@@ -189,11 +235,7 @@ def _process(
             wanted = f" with key {key!r}" if key else ""
             return "orphan_resolve", None, f"resolve rule held, but no open incident{wanted}"
         _append(session, target, mail_id, now)
-        session.execute(
-            update(INCIDENTS)
-            .where(INCIDENTS.c.id == target)
-            .values(state="resolved", resolved_by=EMAIL_ACTOR, resolved_at=now)
-        )
+        session.execute(RESOLVE, {"target": target, "now": now, "actor": EMAIL_ACTOR})
         _event(
             session, target, now, "resolved", EMAIL_ACTOR, mail_id, "resolved by a recovery mail"
         )
@@ -202,7 +244,8 @@ def _process(
         _append(session, target, mail_id, now)
         return "appended", target, how
     incident_id = session.execute(
-        insert(INCIDENTS).values(
+        INSERT_INCIDENT,
+        dict(
             source_id=spec.id,
             state="pending",
             severity=spec.severity,
@@ -212,7 +255,7 @@ def _process(
             mail_count=1,
             created_at=now,
             updated_at=now,
-        )
+        ),
     ).inserted_primary_key[0]
     _event(session, incident_id, now, "created", None, mail_id, f"opened by mail {mail_id}")
     return "created", incident_id, f"new incident{f' with key {key!r}' if key else ''}"
@@ -222,9 +265,6 @@ def _find_target(
     session: Session, spec: SourceSpec, parsed: ParsedMail
 ) -> tuple[str | None, int | None, str]:
     """The key (by_key), the id of the open incident this mail belongs to, and why."""
-    query = select(INCIDENTS.c.id).where(INCIDENTS.c.source_id == spec.id)
-    newest = INCIDENTS.c.updated_at.desc(), INCIDENTS.c.id.desc()
-    is_open = INCIDENTS.c.state.in_(OPEN_STATES)
     if spec.creation == "by_key":
         extracted = extract_key(spec.key_rules, parsed)
         if extracted is not None:
@@ -236,37 +276,26 @@ def _find_target(
             return None, None, "no key extracted: a new incident"
         else:
             return None, None, "no_key"
-        query = query.where(INCIDENTS.c.key == key, is_open)
-        return key, session.execute(query).scalar(), reason
+        found = session.execute(OPEN_WITH_KEY, {"source": spec.id, "key": key}).scalar()
+        return key, found, reason
     if spec.creation == "per_subject":
-        query = query.where(INCIDENTS.c.subject_key == subject_key(parsed.subject), is_open)
-        reason = "same subject"
-    elif spec.creation == "single_pending":
-        query, reason = query.where(INCIDENTS.c.state == "pending"), "the pending incident"
-    elif spec.creation == "single_open":
-        query, reason = query.where(is_open), "the open incident"
-    else:
-        return None, None, "every mail opens an incident"
-    return None, session.execute(query.order_by(*newest).limit(1)).scalar(), reason
+        parameters = {"source": spec.id, "subject_key": subject_key(parsed.subject)}
+        return None, session.execute(OPEN_WITH_SUBJECT, parameters).scalar(), "same subject"
+    if spec.creation == "single_pending":
+        found = session.execute(NEWEST_PENDING, {"source": spec.id}).scalar()
+        return None, found, "the pending incident"
+    if spec.creation == "single_open":
+        return None, session.execute(NEWEST_OPEN, {"source": spec.id}).scalar(), "the open incident"
+    return None, None, "every mail opens an incident"
 
 
 def _earlier_copy(session: Session, spec: SourceSpec, mail_id: int, parsed: ParsedMail):
     """The first outcome of the same bytes (and Message-ID) for this source, if any."""
-    query = (
-        select(OUTCOMES.c.mail_id, OUTCOMES.c.incident_id)
-        .join(MAILS, MAILS.c.id == OUTCOMES.c.mail_id)
-        .where(
-            OUTCOMES.c.source_id == spec.id,
-            MAILS.c.raw_sha256 == parsed.sha256,
-            MAILS.c.id != mail_id,
-            OUTCOMES.c.outcome != "duplicate",
-        )
-    )
+    parameters = {"source": spec.id, "sha": parsed.sha256, "mail": mail_id}
     if parsed.message_id is None:
-        query = query.where(MAILS.c.message_id.is_(None))
-    else:
-        query = query.where(MAILS.c.message_id == parsed.message_id)
-    return session.execute(query.order_by(OUTCOMES.c.id).limit(1)).first()
+        return session.execute(EARLIER_COPY_WITHOUT_ID, parameters).first()
+    parameters["message_id"] = parsed.message_id
+    return session.execute(EARLIER_COPY, parameters).first()
 
 
 def loop_reason(parsed: ParsedMail) -> str | None:
@@ -282,11 +311,7 @@ def loop_reason(parsed: ParsedMail) -> str | None:
 
 
 def _append(session: Session, incident_id: int, mail_id: int, now: datetime) -> None:
-    session.execute(
-        update(INCIDENTS)
-        .where(INCIDENTS.c.id == incident_id)
-        .values(mail_count=INCIDENTS.c.mail_count + 1, updated_at=now)
-    )
+    session.execute(APPEND, {"target": incident_id, "now": now})
     _event(session, incident_id, now, "mail", None, mail_id, f"mail {mail_id} appended")
 
 
@@ -300,7 +325,8 @@ def _event(
     detail: str,
 ) -> None:
     session.execute(
-        insert(EVENTS).values(
+        INSERT_EVENT,
+        dict(
             incident_id=incident_id, at=now, kind=kind, actor=actor, mail_id=mail_id,
             detail=detail,
         )
