@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, select
 
 from app.core.db import Clock, Database, utc_now
@@ -331,8 +331,3 @@ def _event(
             detail=detail,
         )
     )  # fmt: skip
-
-
-def count_mails(database: Database) -> int:
-    with database.read() as session:
-        return session.exec(select(func.count()).select_from(Mail)).one()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
@@ -32,7 +32,7 @@ class ParsedMail:
     defects: tuple[str, ...] = ()
     sha256: str = ""
     size: int = 0
-    references: tuple[str, ...] = field(default=())
+    references: tuple[str, ...] = ()
 
     def header(self, name: str) -> str:
         """Every value of the header, joined by ', ' (empty when absent)."""

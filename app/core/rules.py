@@ -32,7 +32,8 @@ class RuleError(ValueError):
     """A rule that cannot be used; the message names the entry and the key."""
 
 
-def _compile(pattern: str, *, case_sensitive: bool) -> object:
+def compile_re2(pattern: str, *, case_sensitive: bool = True) -> object:
+    """Compile with RE2 (linear time, no logging to stderr), or RuleError with RE2's reason."""
     options = re2.Options()
     options.log_errors = False
     options.case_sensitive = case_sensitive
@@ -42,7 +43,7 @@ def _compile(pattern: str, *, case_sensitive: bool) -> object:
         reason = error.args[0] if error.args else error
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", "replace")
-        raise RuleError(f"pattern {pattern!r} is not a valid RE2 expression: {reason}") from error
+        raise RuleError(f"`{pattern}` is not a valid RE2 expression: {reason}") from error
 
 
 def _require_text(data: dict, key: str, where: str) -> str:
@@ -121,7 +122,7 @@ def parse_condition(data: object, where: str) -> Condition:
     compiled = None
     if op in ("matches", "not_matches"):
         try:
-            compiled = _compile(value, case_sensitive=case_sensitive)
+            compiled = compile_re2(value, case_sensitive=case_sensitive)
         except RuleError as error:
             raise RuleError(f"{where}: value: {error}") from error
     return Condition(name, op, value, case_sensitive, compiled)
@@ -207,7 +208,7 @@ def parse_key_rule(data: object, where: str) -> KeyRule:
     compiled = None
     if extractor == "regex":
         try:
-            compiled = _compile(data["pattern"], case_sensitive=True)
+            compiled = compile_re2(data["pattern"])
         except RuleError as error:
             raise RuleError(f"{where}: pattern: {error}") from error
         if compiled.groups < 1:  # type: ignore[attr-defined]

@@ -6,9 +6,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import re2
-
 from app.core.addresses import AddressError, has_line_break, parse_address, parse_host_name
+from app.core.rules import compile_re2
 
 SECTION_NAMES = ("shared-mail-config", "shared-email-config")
 LIST_KEYS = ("Allowed-Group", "Allowed-To")
@@ -365,23 +364,10 @@ def _convert(key: str, value: str | None, origin: Origin) -> object:
     if key == "Password-File":
         return _read_password_file(value, origin)
     if key == "Allowed-To":
-        return AllowedPattern(value, origin, compile_pattern(value))
+        return AllowedPattern(value, origin, compile_re2(value))
     if key == "Allowed-Group" and any(character.isspace() for character in value):
         raise ValueError(f"{value!r}: a group name has no spaces; one group per line")
     return value
-
-
-def compile_pattern(text: str) -> object:
-    """Compile with RE2 (linear time), or ValueError with RE2's reason."""
-    options = re2.Options()
-    options.log_errors = False
-    try:
-        return re2.compile(text, options=options)
-    except re2.error as error:
-        reason = error.args[0] if error.args else error
-        if isinstance(reason, bytes):
-            reason = reason.decode("utf-8", "replace")
-        raise ValueError(f"`{text}` is not a valid RE2 expression: {reason}") from error
 
 
 def _read_password_file(value: str, origin: Origin) -> str:

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+MAILSIREN = [sys.executable, "-m", "app"]
+
 
 def mailsiren(*arguments: str, stdin: str = "", login: str | None = None):
     """`python -m app ARGUMENTS`; `login` runs it as another operating-system user name."""
@@ -13,7 +15,7 @@ def mailsiren(*arguments: str, stdin: str = "", login: str | None = None):
     if login is not None:
         environment["LOGNAME"] = login
     return subprocess.run(
-        [sys.executable, "-m", "app", *arguments],
+        [*MAILSIREN, *arguments],
         input=stdin,
         capture_output=True,
         text=True,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from tests.e2e.peers import free_port, wait_for_port
+from tests.e2e.process import MAILSIREN
 
 
 @dataclass
@@ -30,7 +30,7 @@ def running_serve(*, graceful: bool = True) -> Iterator[ServeProcess]:
     port = free_port()
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--smtp-port", str(port)],
+            [*MAILSIREN, "serve", "--smtp-port", str(port)],
             stdout=log,
             stderr=log,
         )

@@ -7,7 +7,6 @@ import signal
 import smtplib
 import sqlite3
 import subprocess
-import sys
 import threading
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.process import mailsiren
+from tests.e2e.process import MAILSIREN, mailsiren
 from tests.e2e.serve import running_serve
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -92,7 +91,7 @@ def ingest(raw: bytes, *arguments: str, environment: dict | None = None):
     import os
 
     return subprocess.run(
-        [sys.executable, "-m", "app", "ingest", *arguments],
+        [*MAILSIREN, "ingest", *arguments],
         input=raw,
         capture_output=True,
         env={**os.environ, **(environment or {})},

@@ -15,7 +15,7 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
-from tests.e2e.process import mailsiren
+from tests.e2e.process import MAILSIREN, mailsiren
 from tests.e2e.serve import running_serve
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -88,16 +88,10 @@ def test_the_corpus_through_serve_with_smtplib(sources):
 def test_the_corpus_through_ingest(sources):
     for path in CORPUS:
         stored = subprocess.run(
-            [*mailsiren_command(), "ingest"], input=path.read_bytes(), capture_output=True
+            [*MAILSIREN, "ingest"], input=path.read_bytes(), capture_output=True
         )
         assert stored.returncode == 0, stored.stderr
     check_corpus_outcomes()
-
-
-def mailsiren_command() -> list[str]:
-    import sys
-
-    return [sys.executable, "-m", "app"]
 
 
 def test_swaks_delivers_over_starttls(sources):
