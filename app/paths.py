@@ -9,13 +9,15 @@ from pathlib import Path
 
 import platformdirs
 
+from app.errors import MailsirenError
+
 APP_NAME = "mailsiren"
 DATABASE_FILE_NAME = "mailsiren.db"
 KEY_FILE_NAME = "mailsiren.key"
 SHARED_CONFIG_FILE_NAME = "mailsiren.conf"
 
 
-class SettingsError(Exception):
+class SettingsError(MailsirenError):
     """config.toml cannot be read or holds a value of the wrong kind."""
 
 

@@ -57,11 +57,34 @@ def drive(port: int, mails: int, sessions: int, size: int) -> float:
     return mails / (time.perf_counter() - started)
 
 
+def rate_of(server: list[str], port: int, options: argparse.Namespace) -> float:
+    """Start a reference server, drive it with the same load, stop it."""
+    process = subprocess.Popen(server)
+    try:
+        wait_for_port(port)
+        return drive(port, options.mails, options.sessions, options.size)
+    finally:
+        process.terminate()
+        process.wait()
+
+
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def family(pid: int) -> list[int]:
+    """The process and its children (serve's storage process)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *map(int, children)]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def latencies_ms(port: int, count: int, rate: float) -> list[float]:
@@ -113,13 +136,10 @@ def main() -> int:
     sink_arguments = [SMTP_SINK, f"127.0.0.1:{sink_port}", "256"]
     if os.geteuid() == 0:
         sink_arguments[1:1] = ["-u", "nobody"]
-    sink = subprocess.Popen(sink_arguments)
-    try:
-        wait_for_port(sink_port)
-        sink_rate = drive(sink_port, options.mails, options.sessions, options.size)
-    finally:
-        sink.terminate()
-        sink.wait()
+    sink_rate = rate_of(sink_arguments, sink_port, options)
+    discard_port = free_port()
+    discard = [sys.executable, str(ROOT / "bench" / "aiosmtpd_sink.py"), str(discard_port)]
+    discard_rate = rate_of(discard, discard_port, options)
 
     home = Path(tempfile.mkdtemp(prefix="mailsiren-bench-"))
     environment = {**os.environ, "XDG_DATA_HOME": str(home / "data"),
@@ -137,9 +157,17 @@ def main() -> int:
     )  # fmt: skip
     try:
         wait_for_port(port)
+        processes = family(serve.pid)
+        cpu_before = [cpu_seconds(pid) for pid in processes]
+        started = time.perf_counter()
         rate = drive(port, options.mails, options.sessions, options.size)
+        elapsed = time.perf_counter() - started
+        busy = [
+            (cpu_seconds(pid) - before) / elapsed
+            for pid, before in zip(processes, cpu_before, strict=False)
+        ]
         timings = latencies_ms(port, options.latency_mails, 100.0)
-        rss = peak_rss_mib(serve.pid)
+        rss = sum(peak_rss_mib(pid) for pid in processes)
     finally:
         serve.terminate()
         serve.wait()
@@ -154,10 +182,16 @@ def main() -> int:
         f"load: smtp-source, {options.sessions} sessions, {options.mails} mails of {options.size} B"
     )
     print(f"smtp-sink (accept and discard):  {sink_rate:8.0f} mails/s")
+    print(f"aiosmtpd (accept and discard):   {discard_rate:8.0f} mails/s  (the stack's ceiling)")
     print(f"mailsiren serve (parse + commit): {rate:8.0f} mails/s")
-    print(f"ratio: {rate / sink_rate:.1%} of smtp-sink's rate")
+    print("CPU during the load, in cores: " + ", ".join(
+        f"{name} {share:.0%}" for name, share in zip(("listener", "storage"), busy, strict=False)
+    ))  # fmt: skip
+    print(
+        f"ratio: {rate / sink_rate:.1%} of smtp-sink's rate, {rate / discard_rate:.0%} of aiosmtpd's"
+    )
     print(f"stored: {stored} of {expected} mails sent{'' if stored == expected else '  ← MISSING'}")
-    print(f"serve peak resident memory: {rss:.0f} MiB")
+    print(f"serve peak resident memory (both processes): {rss:.0f} MiB")
     print(
         f"final dot → 250 at 100 mails/s, {len(timings)} mails: p50 {p50:.1f} ms, p99 {p99:.1f} ms"
     )

@@ -12,11 +12,7 @@ from app.cli import engine as engine_commands
 from app.cli import incidents as incident_commands
 from app.cli import smtp as smtp_commands
 from app.cli.common import EXIT_FAILURE, EXIT_OK, CommandError, examples, opened_workspace
-from app.core.configfile import ConfigFileError
-from app.core.db import DatabaseError
-from app.core.incidents import IncidentError
-from app.core.secrets import DecryptionError, KeyFileError
-from app.core.users import PermissionDenied, UserAdminError
+from app.errors import MailsirenError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,17 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = getattr(arguments, "handler", run_ui)
     try:
         return handler(arguments)
-    except (
-        CommandError,
-        paths.SettingsError,
-        KeyFileError,
-        DatabaseError,
-        DecryptionError,
-        PermissionDenied,
-        UserAdminError,
-        ConfigFileError,
-        IncidentError,
-    ) as error:
+    except MailsirenError as error:
         print(f"mailsiren: {error}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from app.cli.common import EXIT_OK, CommandError, add_command, opened_workspace, print_json
-from app.core.users import PERMISSIONS, UNCHANGED, UserView
+from app.core.names import PERMISSIONS
+
+if TYPE_CHECKING:
+    from app.core.users import UserView
 
 
 def register(commands) -> None:
@@ -137,7 +141,8 @@ def run_users_show(arguments: argparse.Namespace) -> int:
 
 
 def run_users_add(arguments: argparse.Namespace) -> int:
-    from app.core.users import DEFAULT_PERMISSIONS, add_user
+    from app.core.names import DEFAULT_PERMISSIONS
+    from app.core.users import add_user
 
     with opened_workspace() as workspace:
         user = add_user(
@@ -154,7 +159,7 @@ def run_users_add(arguments: argparse.Namespace) -> int:
 
 
 def run_users_set(arguments: argparse.Namespace) -> int:
-    from app.core.users import update_user
+    from app.core.users import UNCHANGED, update_user
 
     email = None if arguments.no_email else arguments.email or UNCHANGED
     groups = UNCHANGED

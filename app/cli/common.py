@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from app.errors import MailsirenError
+
 if TYPE_CHECKING:
     from app.core.workspace import Workspace
 
@@ -16,7 +18,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 
 
-class CommandError(Exception):
+class CommandError(MailsirenError):
     """A mistake or refusal to report to the person at the terminal, without a traceback."""
 
 

@@ -43,13 +43,13 @@ def register(commands) -> None:
 
 
 def run_serve(arguments: argparse.Namespace) -> int:
+    from app import paths
     from app.server.listener import serve_forever
 
-    with opened_workspace() as workspace:
-        settings = workspace.settings
-        host = arguments.smtp_host or settings.listener_host
-        port = arguments.smtp_port if arguments.smtp_port is not None else settings.listener_port
-        serve_forever(workspace, host, port)
+    settings = paths.load_settings()  # the storage process opens the database and key file
+    host = arguments.smtp_host or settings.listener_host
+    port = arguments.smtp_port if arguments.smtp_port is not None else settings.listener_port
+    serve_forever(settings, host, port)
     return EXIT_OK
 
 

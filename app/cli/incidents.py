@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from app.cli.common import EXIT_OK, CommandError, add_command, opened_workspace, print_json
-from app.core.incidents import STATE_FILTERS
+from app.core.names import INCIDENT_STATE_FILTERS as STATE_FILTERS
 
 
 def register(commands) -> None:

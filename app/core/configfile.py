@@ -13,12 +13,13 @@ from app.core.models import AlertSource
 from app.core.rules import RuleError
 from app.core.sources import SourceSpec, list_sources, parse_source, write_source
 from app.core.users import UserView, require_current
+from app.errors import MailsirenError
 
 SECTIONS = ("org", "user", "escalation_policy", "source", "integration")
 NOT_YET = ("org", "user", "escalation_policy", "integration")
 
 
-class ConfigFileError(ValueError):
+class ConfigFileError(MailsirenError, ValueError):
     """The file cannot be imported; the message names the entry and key. Nothing changed."""
 
 

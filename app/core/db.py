@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from app.core.secrets import KeyRing
+from app.errors import MailsirenError
 
 # The newest migration's revision. Compared with the database's on open, so that the
 # migration machinery is imported only when there is work for it (a test checks it).
@@ -31,7 +32,7 @@ def as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class DatabaseError(Exception):
+class DatabaseError(MailsirenError):
     """The database cannot be opened or upgraded; the message says what to do."""
 
 

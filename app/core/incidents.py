@@ -10,9 +10,11 @@ from sqlmodel import col, select
 
 from app.core.db import Clock, Database, as_utc, utc_now
 from app.core.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
+from app.core.names import INCIDENT_STATE_FILTERS
 from app.core.users import UserView, require_current
+from app.errors import MailsirenError
 
-STATE_FILTERS = ("pending", "accepted", "resolved", "open", "all")
+STATE_FILTERS = INCIDENT_STATE_FILTERS
 TRANSITIONS = {
     "accept": (("pending",), "accepted"),
     "resolve": (("pending", "accepted"), "resolved"),
@@ -20,7 +22,7 @@ TRANSITIONS = {
 }
 
 
-class IncidentError(ValueError):
+class IncidentError(MailsirenError, ValueError):
     """A triage action that cannot be done; the message names the incident and why."""
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, update
-from sqlmodel import Session, select
+from sqlalchemy import Connection, bindparam, insert, update
+from sqlmodel import select
 
 from app.core.db import Clock, Database, utc_now
 from app.core.mail import ParsedMail, parse_mail
@@ -60,20 +60,25 @@ OPEN_WITH_SUBJECT = (
 )
 NEWEST_PENDING = _OF_SOURCE.where(INCIDENTS.c.state == "pending").order_by(*_NEWEST).limit(1)
 NEWEST_OPEN = _OF_SOURCE.where(_IS_OPEN).order_by(*_NEWEST).limit(1)
-_COPIES = (
+# Two steps, both indexed: the earlier mails with the same bytes (almost always none), then
+# their outcome for the source. One join lets SQLite walk every outcome of the source.
+EARLIER_SAME_BYTES = select(MAILS.c.id).where(
+    MAILS.c.raw_sha256 == bindparam("sha"),
+    MAILS.c.message_id == bindparam("message_id"),
+)
+EARLIER_SAME_BYTES_WITHOUT_ID = select(MAILS.c.id).where(
+    MAILS.c.raw_sha256 == bindparam("sha"), MAILS.c.message_id.is_(None)
+)
+FIRST_OUTCOME_OF = (
     select(OUTCOMES.c.mail_id, OUTCOMES.c.incident_id)
-    .join(MAILS, MAILS.c.id == OUTCOMES.c.mail_id)
     .where(
         OUTCOMES.c.source_id == bindparam("source"),
-        MAILS.c.raw_sha256 == bindparam("sha"),
-        MAILS.c.id != bindparam("mail"),
+        OUTCOMES.c.mail_id.in_(bindparam("mails", expanding=True)),
         OUTCOMES.c.outcome != "duplicate",
     )
     .order_by(OUTCOMES.c.id)
     .limit(1)
 )
-EARLIER_COPY = _COPIES.where(MAILS.c.message_id == bindparam("message_id"))
-EARLIER_COPY_WITHOUT_ID = _COPIES.where(MAILS.c.message_id.is_(None))
 RESOLVE = (
     update(INCIDENTS)
     .where(INCIDENTS.c.id == bindparam("target"))
@@ -147,25 +152,32 @@ def ingest_batch(
     A mail whose processing fails is rolled back alone and its slot holds the exception;
     the others commit together. Returns only after the commit.
     """
-    results: list[IngestResult | Exception] = []
     with database.write() as session:
+        connection = session.connection()
+        try:  # the usual case: every mail stores cleanly, no savepoints needed
+            with connection.begin_nested():
+                return [_store(connection, incoming, clock()) for incoming in batch]
+        except Exception:  # noqa: BLE001 - redo the batch one savepoint per mail, below
+            pass
+        results: list[IngestResult | Exception] = []
         for incoming in batch:
             try:
-                with session.begin_nested():
-                    results.append(_store(session, incoming, clock()))
+                with connection.begin_nested():
+                    results.append(_store(connection, incoming, clock()))
             except Exception as error:  # noqa: BLE001 - this mail only: the caller says 451
                 results.append(error)
-    return results
+        return results
 
 
-def _store(session: Session, incoming: IncomingMail, now: datetime) -> IngestResult:
+def _store(connection: Connection, incoming: IncomingMail, now: datetime) -> IngestResult:
     # The hot path speaks SQLAlchemy Core, not ORM objects: a few statements per mail.
     parsed = incoming.parsed or parse_mail(incoming.raw)
     lowered = sorted({address.lower() for address in incoming.recipients})
-    rows = session.execute(SOURCES_FOR, {"addresses": lowered}).all()
+    rows = connection.execute(SOURCES_FOR, {"addresses": lowered}).all()
     if not rows:
         return IngestResult(None, ())
-    mail_id = session.execute(
+    earlier = _earlier_copies(connection, parsed)
+    mail_id = connection.execute(
         INSERT_MAIL,
         dict(
             received_at=now,
@@ -184,8 +196,8 @@ def _store(session: Session, incoming: IncomingMail, now: datetime) -> IngestRes
     outcomes = []
     for row in rows:
         spec = _compiled(row.id, row.updated_at.isoformat(), row)
-        outcome, incident_id, reason = _process(session, spec, mail_id, parsed, now)
-        session.execute(
+        outcome, incident_id, reason = _process(connection, spec, mail_id, parsed, earlier, now)
+        connection.execute(
             INSERT_OUTCOME,
             dict(
                 mail_id=mail_id,
@@ -214,9 +226,14 @@ def _compiled(source_id: int | None, version: str, row: AlertSource) -> SourceSp
 
 
 def _process(
-    session: Session, spec: SourceSpec, mail_id: int, parsed: ParsedMail, now: datetime
+    connection: Connection,
+    spec: SourceSpec,
+    mail_id: int,
+    parsed: ParsedMail,
+    earlier: list[int],
+    now: datetime,
 ) -> tuple[str, int | None, str]:
-    original = _earlier_copy(session, spec, mail_id, parsed)
+    original = _first_outcome(connection, spec, earlier) if earlier else None
     if original is not None:
         return "duplicate", original.incident_id, f"already received as mail {original.mail_id}"
     loop = loop_reason(parsed)
@@ -226,7 +243,7 @@ def _process(
     if failed:
         return "filtered", None, failed
     resolving = conditions_hold(spec.resolve_rules, spec.resolve_match, parsed)
-    key, target, how = _find_target(session, spec, parsed)
+    key, target, how = _find_target(connection, spec, parsed)
     if how == "no_key":
         rules = "; ".join(rule.describe() for rule in spec.key_rules)
         return "no_key", None, f"no key rule extracted a key ({rules})"
@@ -234,16 +251,16 @@ def _process(
         if target is None:
             wanted = f" with key {key!r}" if key else ""
             return "orphan_resolve", None, f"resolve rule held, but no open incident{wanted}"
-        _append(session, target, mail_id, now)
-        session.execute(RESOLVE, {"target": target, "now": now, "actor": EMAIL_ACTOR})
+        _append(connection, target, mail_id, now)
+        connection.execute(RESOLVE, {"target": target, "now": now, "actor": EMAIL_ACTOR})
         _event(
-            session, target, now, "resolved", EMAIL_ACTOR, mail_id, "resolved by a recovery mail"
+            connection, target, now, "resolved", EMAIL_ACTOR, mail_id, "resolved by a recovery mail"
         )
         return "resolved", target, "resolve rule held"
     if target is not None:
-        _append(session, target, mail_id, now)
+        _append(connection, target, mail_id, now)
         return "appended", target, how
-    incident_id = session.execute(
+    incident_id = connection.execute(
         INSERT_INCIDENT,
         dict(
             source_id=spec.id,
@@ -257,12 +274,12 @@ def _process(
             updated_at=now,
         ),
     ).inserted_primary_key[0]
-    _event(session, incident_id, now, "created", None, mail_id, f"opened by mail {mail_id}")
+    _event(connection, incident_id, now, "created", None, mail_id, f"opened by mail {mail_id}")
     return "created", incident_id, f"new incident{f' with key {key!r}' if key else ''}"
 
 
 def _find_target(
-    session: Session, spec: SourceSpec, parsed: ParsedMail
+    connection: Connection, spec: SourceSpec, parsed: ParsedMail
 ) -> tuple[str | None, int | None, str]:
     """The key (by_key), the id of the open incident this mail belongs to, and why."""
     if spec.creation == "by_key":
@@ -276,26 +293,36 @@ def _find_target(
             return None, None, "no key extracted: a new incident"
         else:
             return None, None, "no_key"
-        found = session.execute(OPEN_WITH_KEY, {"source": spec.id, "key": key}).scalar()
+        found = connection.execute(OPEN_WITH_KEY, {"source": spec.id, "key": key}).scalar()
         return key, found, reason
     if spec.creation == "per_subject":
         parameters = {"source": spec.id, "subject_key": subject_key(parsed.subject)}
-        return None, session.execute(OPEN_WITH_SUBJECT, parameters).scalar(), "same subject"
+        return None, connection.execute(OPEN_WITH_SUBJECT, parameters).scalar(), "same subject"
     if spec.creation == "single_pending":
-        found = session.execute(NEWEST_PENDING, {"source": spec.id}).scalar()
+        found = connection.execute(NEWEST_PENDING, {"source": spec.id}).scalar()
         return None, found, "the pending incident"
     if spec.creation == "single_open":
-        return None, session.execute(NEWEST_OPEN, {"source": spec.id}).scalar(), "the open incident"
+        return (
+            None,
+            connection.execute(NEWEST_OPEN, {"source": spec.id}).scalar(),
+            "the open incident",
+        )
     return None, None, "every mail opens an incident"
 
 
-def _earlier_copy(session: Session, spec: SourceSpec, mail_id: int, parsed: ParsedMail):
-    """The first outcome of the same bytes (and Message-ID) for this source, if any."""
-    parameters = {"source": spec.id, "sha": parsed.sha256, "mail": mail_id}
+def _earlier_copies(connection: Connection, parsed: ParsedMail) -> list[int]:
+    """The mails stored before with the same bytes and Message-ID (a redelivery)."""
     if parsed.message_id is None:
-        return session.execute(EARLIER_COPY_WITHOUT_ID, parameters).first()
-    parameters["message_id"] = parsed.message_id
-    return session.execute(EARLIER_COPY, parameters).first()
+        query, parameters = EARLIER_SAME_BYTES_WITHOUT_ID, {"sha": parsed.sha256}
+    else:
+        query = EARLIER_SAME_BYTES
+        parameters = {"sha": parsed.sha256, "message_id": parsed.message_id}
+    return list(connection.execute(query, parameters).scalars())
+
+
+def _first_outcome(connection: Connection, spec: SourceSpec, earlier: list[int]):
+    """The first real outcome of an earlier copy for this source, if any."""
+    return connection.execute(FIRST_OUTCOME_OF, {"source": spec.id, "mails": earlier}).first()
 
 
 def loop_reason(parsed: ParsedMail) -> str | None:
@@ -310,13 +337,13 @@ def loop_reason(parsed: ParsedMail) -> str | None:
     return None
 
 
-def _append(session: Session, incident_id: int, mail_id: int, now: datetime) -> None:
-    session.execute(APPEND, {"target": incident_id, "now": now})
-    _event(session, incident_id, now, "mail", None, mail_id, f"mail {mail_id} appended")
+def _append(connection: Connection, incident_id: int, mail_id: int, now: datetime) -> None:
+    connection.execute(APPEND, {"target": incident_id, "now": now})
+    _event(connection, incident_id, now, "mail", None, mail_id, f"mail {mail_id} appended")
 
 
 def _event(
-    session: Session,
+    connection: Connection,
     incident_id: int,
     now: datetime,
     kind: str,
@@ -324,7 +351,7 @@ def _event(
     mail_id: int | None,
     detail: str,
 ) -> None:
-    session.execute(
+    connection.execute(
         INSERT_EVENT,
         dict(
             incident_id=incident_id, at=now, kind=kind, actor=actor, mail_id=mail_id,

@@ -6,8 +6,10 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from email import message_from_bytes, policy
+from email import message_from_bytes
 from email.message import EmailMessage
+from email.policy import EmailPolicy
+from functools import lru_cache
 
 MAX_HEADER_BYTES = 128 * 1024
 MAX_HEADER_COUNT = 500
@@ -15,6 +17,30 @@ MAX_MATCH_TEXT = 256 * 1024
 TRUNCATION_MARK = "\n[… mailsiren: the text used for matching is cut here, at 256 KiB]"
 _LINE_BREAKS = re.compile(r"[\r\n]+")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+MEMO_MAX_VALUE = 512  # header values longer than this are parsed every time, never kept
+
+
+class MemoizedDefaultPolicy(EmailPolicy):
+    """`email.policy.default`, with parsed headers remembered.
+
+    Alert mails repeat the same From, To and Content-Type over and over, and the header
+    registry spends most of the parsing time on them. Header objects are immutable.
+    """
+
+    def header_fetch_parse(self, name, value):
+        if hasattr(value, "name") or len(value) > MEMO_MAX_VALUE:
+            return super().header_fetch_parse(name, value)
+        return _parsed_header(self, name, value)
+
+
+@lru_cache(maxsize=512)
+def _parsed_header(policy: EmailPolicy, name: str, value: str):
+    return EmailPolicy.header_fetch_parse(policy, name, value)
+
+
+MAIL_POLICY = MemoizedDefaultPolicy()
 
 
 @dataclass(frozen=True)
@@ -86,7 +112,7 @@ def _parse_capped(raw: bytes, defects: list[str]) -> EmailMessage:
         head = b"".join(lines[: starts[MAX_HEADER_COUNT]])
         defects.append(f"more than {MAX_HEADER_COUNT} header fields: the rest ignored")
     try:
-        return message_from_bytes(head + rest, policy=policy.default)  # type: ignore[return-value]
+        return message_from_bytes(head + rest, policy=MAIL_POLICY)  # type: ignore[return-value]
     except Exception as error:  # noqa: BLE001 - a parser bug must not lose the mail
         defects.append(f"unparseable: {type(error).__name__}: {error}")
         return EmailMessage()

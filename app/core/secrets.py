@@ -15,17 +15,19 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import Text
 from sqlalchemy.types import TypeDecorator
 
+from app.errors import MailsirenError
+
 KEY_FILE_HEADER = (
     "# mailsiren key file. Keep it secret (mode 0600) and back it up:\n"
     "# without it no stored password or email address can be read.\n"
 )
 
 
-class KeyFileError(Exception):
+class KeyFileError(MailsirenError):
     """The key file is missing, unsafe or unreadable; the message says how to fix it."""
 
 
-class DecryptionError(Exception):
+class DecryptionError(MailsirenError):
     """A stored secret cannot be decrypted with the keys in the key file."""
 
 

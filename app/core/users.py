@@ -12,35 +12,20 @@ from sqlmodel import Session, func, select
 from app.core.addresses import AddressError, parse_address
 from app.core.db import Clock, Database, utc_now
 from app.core.models import Group, GroupMembership, User
+from app.core.names import DEFAULT_PERMISSIONS, PERMISSIONS
 from app.core.secrets import normalise_address
+from app.errors import MailsirenError
 
-PERMISSIONS = (
-    "view_connections",
-    "edit_connections",
-    "delete_connections",
-    "triage",
-    "admin",
-)
-
-
-DEFAULT_PERMISSIONS = ("view_connections",)
-PERMISSION_HELP = {
-    "view_connections": "see integrations, escalation policies, sources",
-    "edit_connections": "create and change them",
-    "delete_connections": "delete them",
-    "triage": "accept, resolve and reopen incidents",
-    "admin": "users, groups, settings; implies every permission",
-}
 _USER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
 _GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 UNCHANGED = object()  # update_user: leave this attribute as it is
 
 
-class PermissionDenied(Exception):
+class PermissionDenied(MailsirenError):
     """The user lacks a permission; the message names it."""
 
 
-class UserAdminError(ValueError):
+class UserAdminError(MailsirenError, ValueError):
     """A user or group change that cannot be made; the message says why and what to do."""
 
 

@@ -23,7 +23,7 @@ def self_signed_pair(folder: Path) -> tuple[Path, Path]:
     certificate, private_key = folder / CERTIFICATE_NAME, folder / PRIVATE_KEY_NAME
     if certificate.exists() and private_key.exists():
         return certificate, private_key
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = ec.generate_private_key(ec.SECP256R1())
     host = socket.gethostname()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])

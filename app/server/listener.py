@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import signal
 import sys
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from app import paths
-from app.core.db import Database
-from app.core.ingest import IncomingMail, all_enabled_addresses, ingest_batch
-from app.core.mail import parse_mail
+from app.errors import MailsirenError
 from app.server.certificate import self_signed_pair, server_tls_context
+from app.server.storage import StorageProcess
 
 MAX_RECIPIENTS = 100
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
@@ -41,6 +37,10 @@ COMMAND_LIMITS = {
 log = logging.getLogger("mailsiren.listener")
 
 
+class ListenerError(MailsirenError):
+    """The listener cannot start; the message says why and what to do."""
+
+
 @dataclass
 class ListenerState:
     """Shared by every session: open connections, mails being stored, the stop signal."""
@@ -49,53 +49,6 @@ class ListenerState:
     storing: int = 0
     stopping: bool = False
     idle: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-class BatchWriter:
-    """SQLite has one writer: this thread. It takes every mail waiting and commits them
-    together (group commit), then answers each caller; a mail that fails fails alone."""
-
-    MAX_BATCH = 256
-
-    def __init__(self, database: Database) -> None:
-        self.database = database
-        self.waiting: queue.SimpleQueue = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._run, name="mailsiren-store", daemon=True)
-        self.thread.start()
-
-    def submit(self, incoming: IncomingMail) -> Future:
-        future: Future = Future()
-        self.waiting.put((incoming, future))
-        return future
-
-    def close(self) -> None:
-        self.waiting.put(None)
-        self.thread.join()
-
-    def _run(self) -> None:
-        while True:
-            first = self.waiting.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < self.MAX_BATCH:
-                try:
-                    item = self.waiting.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self.waiting.put(None)  # stop after this batch
-                    break
-                batch.append(item)
-            try:
-                results = ingest_batch(self.database, [incoming for incoming, _ in batch])
-            except Exception as error:  # noqa: BLE001 - the commit failed: nothing was stored
-                results = [error] * len(batch)
-            for (_, future), result in zip(batch, results, strict=True):
-                if isinstance(result, Exception):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
 
 
 class KnownAddresses:
@@ -107,20 +60,18 @@ class KnownAddresses:
 
     MAX_AGE = 1.0
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
+    def __init__(self, storage: StorageProcess) -> None:
+        self.storage = storage
         self.addresses: frozenset[str] = frozenset()
         self.read_at = float("-inf")
         self.lock = asyncio.Lock()
 
-    async def contains(self, address: str, executor) -> bool:
+    async def contains(self, address: str) -> bool:
         loop = asyncio.get_running_loop()
         if loop.time() - self.read_at > self.MAX_AGE:
             async with self.lock:
                 if loop.time() - self.read_at > self.MAX_AGE:
-                    self.addresses = frozenset(
-                        await loop.run_in_executor(executor, all_enabled_addresses, self.database)
-                    )
+                    self.addresses = frozenset(await self.storage.enabled_addresses())
                     self.read_at = loop.time()
         return address.lower() in self.addresses
 
@@ -128,12 +79,10 @@ class KnownAddresses:
 class AlertHandler:
     """aiosmtpd hooks: RCPT checks against enabled sources, DATA stored before 250."""
 
-    def __init__(self, database: Database, state: ListenerState) -> None:
-        self.database = database
+    def __init__(self, state: ListenerState, storage: StorageProcess) -> None:
         self.state = state
-        self.known = KnownAddresses(database)
-        self.writer = BatchWriter(database)
-        self.readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mailsiren-rcpt")
+        self.storage = storage
+        self.known = KnownAddresses(storage)
 
     async def handle_RCPT(  # noqa: N802
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options
@@ -141,7 +90,7 @@ class AlertHandler:
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return f"452 4.5.3 Too many recipients (at most {MAX_RECIPIENTS} per mail)"
         try:
-            known = await self.known.contains(address, self.readers)
+            known = await self.known.contains(address)
         except Exception:  # noqa: BLE001 - a database error must not look like "no such user"
             log.exception("RCPT lookup failed for %r", address)
             return "451 4.3.0 Temporary lookup failure, try again later"
@@ -154,15 +103,10 @@ class AlertHandler:
         raw = envelope.original_content or b""
         if isinstance(raw, str):  # decode_data is off, but never trust a type
             raw = raw.encode("utf-8", "surrogateescape")
-        loop = asyncio.get_running_loop()
         self.state.storing += 1
         self.state.idle.clear()
         try:
-            parsed = await loop.run_in_executor(self.readers, parse_mail, raw)
-            incoming = IncomingMail(
-                raw, tuple(envelope.rcpt_tos), "smtp", envelope.mail_from, parsed
-            )
-            result = await asyncio.wrap_future(self.writer.submit(incoming))
+            mail_id = await self.storage.store(raw, tuple(envelope.rcpt_tos), envelope.mail_from)
         except Exception:  # noqa: BLE001 - never 250 what is not committed
             log.exception("storing a mail from %r failed", envelope.mail_from)
             return "451 4.3.0 Temporary storage failure, try again later"
@@ -170,13 +114,9 @@ class AlertHandler:
             self.state.storing -= 1
             if self.state.storing == 0:
                 self.state.idle.set()
-        if not result.stored:
+        if mail_id is None:
             return "554 5.1.1 No enabled alert source for any recipient"
-        return f"250 2.0.0 Stored as mail {result.mail_id}"
-
-    def close(self) -> None:
-        self.writer.close()
-        self.readers.shutdown(wait=True)
+        return f"250 2.0.0 Stored as mail {mail_id}"
 
 
 class ListenerSMTP(SMTP):
@@ -216,7 +156,7 @@ def tls_context_for(settings: paths.Settings):
 
 
 async def run_listener(
-    database: Database,
+    database_url: str,
     host: str,
     port: int,
     tls_context,
@@ -227,7 +167,9 @@ async def run_listener(
     """Listen until `stop` is set; then refuse new sessions and finish storing."""
     state = ListenerState()
     state.idle.set()
-    handler = AlertHandler(database, state)
+    storage = StorageProcess(database_url)
+    await storage.start()
+    handler = AlertHandler(state, storage)
     loop = asyncio.get_running_loop()
 
     def protocol() -> ListenerSMTP:
@@ -246,7 +188,14 @@ async def run_listener(
             command_call_limit=COMMAND_LIMITS,
         )
 
-    server = await loop.create_server(protocol, host=host, port=port, reuse_address=True)
+    try:
+        server = await loop.create_server(protocol, host=host, port=port, reuse_address=True)
+    except OSError as error:
+        await storage.close()
+        raise ListenerError(
+            f"cannot listen on {host}:{port}: {error.strerror or error}. If another "
+            "`mailsiren serve` uses that port, stop it or choose another with --smtp-port."
+        ) from error
     if ready is not None:
         ready.set()
     try:
@@ -258,14 +207,14 @@ async def run_listener(
             await asyncio.wait_for(state.idle.wait(), STOP_GRACE_SECONDS)
         except TimeoutError:
             log.error("stopped with %d mails still being stored", state.storing)
-        await loop.run_in_executor(None, handler.close)
+        await storage.close()
 
 
-def serve_forever(workspace, host: str, port: int) -> None:
+def serve_forever(settings: paths.Settings, host: str, port: int) -> None:
     """`mailsiren serve`: listen in the foreground until SIGTERM or SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: one line per command
-    tls_context, certificate = tls_context_for(workspace.settings)
+    tls_context, certificate = tls_context_for(settings)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -274,7 +223,7 @@ def serve_forever(workspace, host: str, port: int) -> None:
         for signal_number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signal_number, stop.set)
         listener = asyncio.create_task(
-            run_listener(workspace.database, host, port, tls_context, stop=stop, ready=ready)
+            run_listener(settings.database_url, host, port, tls_context, stop=stop, ready=ready)
         )
         await asyncio.wait(
             [listener, asyncio.create_task(ready.wait())], return_when=asyncio.FIRST_COMPLETED

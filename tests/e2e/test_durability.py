@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import smtplib
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -88,8 +90,6 @@ def test_sigkill_while_mails_stream_in_loses_nothing_acknowledged(sources, isola
 
 
 def ingest(raw: bytes, *arguments: str, environment: dict | None = None):
-    import os
-
     return subprocess.run(
         [*MAILSIREN, "ingest", *arguments],
         input=raw,
@@ -113,3 +113,68 @@ def test_ingest_routes_by_headers_or_by_to_and_answers_with_sysexits(sources, tm
     listed = mailsiren("mails", "list", "--json")
     outcomes = [entry["outcome"] for entry in reversed(json.loads(listed.stdout))]
     assert outcomes == ["created", "appended", "duplicate"]
+
+
+def storage_child(serve_pid: int) -> int:
+    """The pid of serve's storage process."""
+    [child] = Path(f"/proc/{serve_pid}/task/{serve_pid}/children").read_text().split()
+    return int(child)
+
+
+def send_until_stored(port: int, number: int, attempts: int = 200) -> int:
+    """Deliver like a real sender: a 451 means try again. Returns the attempts used."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+                client.send_message(alert(number))
+            return attempt
+        except smtplib.SMTPDataError as error:
+            assert error.smtp_code == 451, error
+    pytest.fail(f"still not stored after {attempts} attempts")
+
+
+def test_a_killed_storage_process_costs_a_retry_never_a_mail(sources, isolated_home):
+    acknowledged: list[str] = []
+    stop = threading.Event()
+    with running_serve() as serve:
+        first_child = storage_child(serve.process.pid)
+        streamer = threading.Thread(
+            target=stream, args=(serve.port, acknowledged, stop), kwargs={"sessions": 4}
+        )
+        streamer.start()
+        while len(acknowledged) < 100:
+            if not streamer.is_alive():
+                pytest.fail("the stream stopped before the kill: " + serve.output())
+            streamer.join(timeout=0.05)
+        os.kill(first_child, signal.SIGKILL)  # the sessions waiting on it get 451 and stop
+        stop.set()
+        streamer.join(timeout=120)
+        send_until_stored(serve.port, 10**6)  # the next mail starts a new storage process
+        assert storage_child(serve.process.pid) != first_child
+        assert "the storage process stopped" in serve.output()
+    database = isolated_home / "data" / "mailsiren" / "mailsiren.db"
+    with sqlite3.connect(database) as connection:
+        stored = {row[0] for row in connection.execute("SELECT message_id FROM mail")}
+    assert [message_id for message_id in acknowledged if message_id not in stored] == []
+    assert any(message_id.endswith(f".{10**6}@mon.example.net>") for message_id in stored)
+
+
+def test_serve_names_a_port_in_use_without_a_traceback(isolated_home):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = mailsiren("serve", "--smtp-port", str(port))
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "--smtp-port" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_refuses_a_readable_key_file_without_a_traceback(isolated_home):
+    assert mailsiren("locate", "db").returncode == 0
+    key_file = Path(mailsiren("locate", "key").stdout.strip())
+    mailsiren("smtp", "show")  # creates the key file
+    key_file.chmod(0o644)
+    result = mailsiren("serve", "--smtp-port", "0")
+    assert result.returncode == 1, result.stderr
+    assert f"chmod 600 {key_file}" in result.stderr and "Traceback" not in result.stderr

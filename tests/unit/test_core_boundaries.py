@@ -1,4 +1,5 @@
-"""The domain stays free of the UI, and opening a current database needs no migration code."""
+"""The domain stays free of the UI, the listener free of the database layer, and opening a
+current database needs no migration code."""
 
 from __future__ import annotations
 
@@ -28,6 +29,20 @@ def test_core_never_imports_textual():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "", f"app.core pulled in: {result.stdout}"
+
+
+def test_the_listener_process_loads_no_database_code():
+    # serve's listener hands every database question to its storage process; loading
+    # SQLAlchemy there would cost ~40 MiB of the memory budget for nothing.
+    code = (
+        "import sys, app.cli, app.server.listener\n"
+        "heavy = ('sqlalchemy', 'sqlmodel', 'alembic', 'textual', 're2', 'inscriptis')\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "", f"the listener pulled in: {result.stdout}"
 
 
 def test_schema_head_constant_matches_the_newest_migration():

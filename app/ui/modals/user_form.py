@@ -11,7 +11,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from app.core.addresses import AddressError, parse_address
-from app.core.users import PERMISSION_HELP, PERMISSIONS, UserAdminError, UserView, check_user_name
+from app.core.names import PERMISSION_HELP, PERMISSIONS
+from app.core.users import UserAdminError, UserView, check_user_name
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,18 @@
+"""Vocabulary the command line needs to build its parser, importable without the database layer."""
+
+PERMISSIONS = (
+    "view_connections",
+    "edit_connections",
+    "delete_connections",
+    "triage",
+    "admin",
+)
+DEFAULT_PERMISSIONS = ("view_connections",)
+PERMISSION_HELP = {
+    "view_connections": "see integrations, escalation policies, sources",
+    "edit_connections": "create and change them",
+    "delete_connections": "delete them",
+    "triage": "accept, resolve and reopen incidents",
+    "admin": "users, groups, settings; implies every permission",
+}
+INCIDENT_STATE_FILTERS = ("pending", "accepted", "resolved", "open", "all")
