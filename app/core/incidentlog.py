@@ -1,0 +1,237 @@
+"""The incident log as the TUI pages it: filters, a window of rows, counts, a change token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from sqlalchemy import func, or_
+from sqlmodel import col, select
+
+from app.core.db import Database
+from app.core.incidents import STATE_FILTERS, IncidentError, IncidentView, _iso, _view
+from app.core.mail import parse_mail
+from app.core.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
+from app.core.rules import extract_key
+from app.core.sources import spec_from_row
+
+STATES = ("pending", "accepted", "resolved")
+SEVERITIES = ("alert", "warning", "info")
+OPEN_STATES = ("pending", "accepted")
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """What the operator narrowed the log to. `text` matches title, key or source name."""
+
+    state: str = "open"
+    source: str | None = None
+    severity: str | None = None
+    text: str = ""
+
+    def describe(self) -> str:
+        parts = [self.state if self.state != "all" else "every state"]
+        parts += [f"source {self.source}"] if self.source else []
+        parts += [f"severity {self.severity}"] if self.severity else []
+        parts += [f"text “{self.text}”"] if self.text else []
+        return ", ".join(parts)
+
+    def with_changes(self, **changes) -> LogFilter:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class LogWindow:
+    """A window of the filtered log, newest first, and what the header shows."""
+
+    rows: tuple[IncidentView, ...]
+    offset: int  # index of rows[0] in the whole filtered log
+    total: int  # rows matching the filter
+    counts: dict[str, int]  # per state, under the filter's source, severity and text
+    changed_since: int  # rows under the filter updated after the `seen` mark
+    token: int  # the change token this window was read at
+    sources: tuple[str, ...] = field(default=())
+
+
+def change_token(database: Database) -> int:
+    """Grows whenever any incident changes: every change writes a timeline event."""
+    with database.read() as session:
+        return session.exec(select(func.max(TimelineEvent.id))).one() or 0
+
+
+def _narrowed(query, log_filter: LogFilter, *, with_state: bool = True):
+    if with_state and log_filter.state == "open":
+        query = query.where(col(Incident.state).in_(OPEN_STATES))
+    elif with_state and log_filter.state != "all":
+        query = query.where(Incident.state == log_filter.state)
+    if log_filter.source:
+        query = query.where(AlertSource.name == log_filter.source)
+    if log_filter.severity:
+        query = query.where(Incident.severity == log_filter.severity)
+    text = log_filter.text.strip()
+    if text:
+        query = query.where(
+            or_(
+                col(Incident.title).icontains(text, autoescape=True),
+                col(Incident.key).icontains(text, autoescape=True),
+                col(AlertSource.name).icontains(text, autoescape=True),
+            )
+        )
+    return query
+
+
+def _joined(*columns):
+    return (
+        select(*columns)
+        .select_from(Incident)
+        .join(AlertSource, col(AlertSource.id) == Incident.source_id)
+    )
+
+
+def read_window(
+    database: Database,
+    log_filter: LogFilter,
+    *,
+    offset: int,
+    limit: int,
+    seen_at: datetime | None = None,
+) -> LogWindow:
+    """Rows [offset, offset+limit) of the filtered log, newest first, in one read."""
+    if log_filter.state not in STATE_FILTERS:
+        raise IncidentError(f"state {log_filter.state!r} is not one of {', '.join(STATE_FILTERS)}")
+    with database.read() as session:
+        token = session.exec(select(func.max(TimelineEvent.id))).one() or 0
+        by_state = _narrowed(
+            _joined(Incident.state, func.count()), log_filter, with_state=False
+        ).group_by(Incident.state)
+        counts = {state: 0 for state in STATES} | dict(session.exec(by_state).all())
+        wanted = {"open": OPEN_STATES, "all": STATES}.get(log_filter.state, (log_filter.state,))
+        total = sum(counts[state] for state in wanted)
+        offset = max(0, min(offset, max(0, total - limit)))
+        rows = session.exec(
+            _narrowed(_joined(Incident, AlertSource.name), log_filter)
+            .order_by(col(Incident.id).desc())
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        changed = 0
+        if seen_at is not None:
+            newer = _narrowed(_joined(func.count()), log_filter).where(
+                col(Incident.updated_at) > seen_at
+            )
+            changed = session.exec(newer).one()
+        sources = tuple(session.exec(select(AlertSource.name).order_by(AlertSource.name)).all())
+    return LogWindow(
+        rows=tuple(_view(incident, name) for incident, name in rows),
+        offset=offset,
+        total=total,
+        counts=counts,
+        changed_since=changed,
+        token=token,
+        sources=sources,
+    )
+
+
+def position_of(database: Database, log_filter: LogFilter, incident_id: int) -> int | None:
+    """Where the incident stands in the filtered log (0 = newest), or None if filtered out."""
+    with database.read() as session:
+        present = session.exec(
+            _narrowed(_joined(func.count()), log_filter).where(Incident.id == incident_id)
+        ).one()
+        if not present:
+            return None
+        return session.exec(
+            _narrowed(_joined(func.count()), log_filter).where(col(Incident.id) > incident_id)
+        ).one()
+
+
+@dataclass(frozen=True)
+class MailDetail:
+    """One mail as the detail screen shows it."""
+
+    id: int
+    received_at: str
+    via: str
+    envelope_from: str | None
+    envelope_to: tuple[str, ...]
+    subject: str
+    from_: str
+    to: str
+    date: str
+    message_id: str | None
+    text: str  # the text rules matched against (decoded; HTML made readable)
+    defects: tuple[str, ...]
+    outcome: str
+    reason: str
+    raw: str  # the source as received, undecodable bytes replaced
+
+
+__all__ = ["IncidentView", "LogFilter", "LogWindow", "MailDetail"]
+
+
+def incident_mails(database: Database, incident_id: int) -> list[MailDetail]:
+    """Every mail of the incident, oldest first, parsed for reading."""
+    query = (
+        select(Mail, MailOutcome.outcome, MailOutcome.reason)
+        .join(MailOutcome, col(MailOutcome.mail_id) == Mail.id)
+        .where(MailOutcome.incident_id == incident_id)
+        .order_by(col(Mail.id))
+    )
+    with database.read() as session:
+        rows = session.exec(query).all()
+    details = []
+    for mail, outcome, reason in rows:
+        parsed = parse_mail(mail.raw)
+        details.append(
+            MailDetail(
+                id=mail.id,  # type: ignore[arg-type]
+                received_at=_iso(mail.received_at),  # type: ignore[arg-type]
+                via=mail.via,
+                envelope_from=mail.envelope_from,
+                envelope_to=tuple(mail.envelope_to),
+                subject=parsed.subject,
+                from_=parsed.from_,
+                to=parsed.to,
+                date=parsed.header("date"),
+                message_id=parsed.message_id,
+                text=parsed.body,
+                defects=tuple(mail.defects),
+                outcome=outcome,
+                reason=reason,
+                raw=mail.raw.decode("utf-8", "replace"),
+            )
+        )
+    return details
+
+
+def key_explanation(database: Database, incident_id: int) -> str:
+    """Which of the source's key rules gives the incident its key, on its first mail."""
+    with database.read() as session:
+        row = session.exec(
+            select(Incident, AlertSource)
+            .join(AlertSource, col(AlertSource.id) == Incident.source_id)
+            .where(Incident.id == incident_id)
+        ).first()
+        if row is None:
+            raise IncidentError(f"no incident #{incident_id}")
+        incident, source = row
+        first = session.exec(
+            select(Mail.raw)
+            .join(MailOutcome, col(MailOutcome.mail_id) == Mail.id)
+            .where(MailOutcome.incident_id == incident_id)
+            .order_by(col(Mail.id))
+            .limit(1)
+        ).first()
+        spec = spec_from_row(source)
+    if spec.creation != "by_key":
+        return f"{spec.creation}: this source groups mails without a key"
+    if incident.key is None:
+        return "no key (on_no_key = new)"
+    if first is None:
+        return f"key {incident.key!r}"
+    extracted = extract_key(spec.key_rules, parse_mail(first))
+    if extracted is not None and extracted[0] == incident.key:
+        return f"key {incident.key!r} from the rule: {extracted[1].describe()}"
+    if extracted is None:
+        return f"key {incident.key!r} from the subject (no key rule matches: on_no_key = subject)"
+    return f"key {incident.key!r} (the source's rules have changed since)"

@@ -1,0 +1,86 @@
+"""The incident log's window, filters, counts, change token and the detail reads."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from app.core.db import utc_now
+from app.core.incidentlog import (
+    LogFilter,
+    change_token,
+    incident_mails,
+    key_explanation,
+    position_of,
+    read_window,
+)
+from app.core.incidents import change_state
+from tests.unit.test_engine import mail, send, source
+
+
+def opened(database, subjects: list[str]) -> list[int]:
+    return [send(database, mail(subject))[1] for subject in subjects]
+
+
+def test_window_is_newest_first_with_counts_and_a_clamped_offset(database, user):
+    source(database, user, creation="per_email")
+    ids = opened(database, [f"disk {n}" for n in range(30)])
+    change_state(database, user, "accept", ids[:5])
+    change_state(database, user, "resolve", ids[5:10])
+    window = read_window(database, LogFilter(), offset=0, limit=10)
+    assert [row.id for row in window.rows] == sorted(ids[:5] + ids[10:], reverse=True)[:10]
+    assert window.counts == {"pending": 20, "accepted": 5, "resolved": 5}
+    assert window.total == 25 and window.sources == ("src",)
+    last = read_window(database, LogFilter(state="all"), offset=10_000, limit=10)
+    assert last.offset == 20 and [row.id for row in last.rows] == sorted(ids, reverse=True)[20:]
+
+
+def test_filters_by_state_severity_source_and_text_with_like_characters_escaped(database, user):
+    source(database, user, creation="per_email", severity="warning")
+    opened(database, ["100% disk on web01", "load on db_2", "[/x] markup"])
+    assert read_window(database, LogFilter(text="100%"), offset=0, limit=9).total == 1
+    assert read_window(database, LogFilter(text="DB_2"), offset=0, limit=9).total == 1
+    assert read_window(database, LogFilter(text="db%2"), offset=0, limit=9).total == 0
+    assert read_window(database, LogFilter(severity="alert"), offset=0, limit=9).total == 0
+    assert (
+        read_window(database, LogFilter(source="src", state="pending"), offset=0, limit=9).total
+        == 3
+    )
+    assert read_window(database, LogFilter(source="other"), offset=0, limit=9).total == 0
+
+
+def test_change_token_grows_with_every_change_and_position_follows_the_filter(database, user):
+    source(database, user, creation="per_email")
+    before = change_token(database)
+    first, second, third = opened(database, ["a", "b", "c"])
+    after_mail = change_token(database)
+    change_state(database, user, "accept", [second])
+    assert before < after_mail < change_token(database)
+    assert position_of(database, LogFilter(), first) == 2
+    assert position_of(database, LogFilter(state="pending"), second) is None
+
+
+def test_changed_since_counts_what_was_updated_after_the_mark(database, user):
+    source(database, user, creation="per_subject")
+    opened(database, ["disk", "load"])
+    mark = utc_now() + timedelta(microseconds=1)
+    assert read_window(database, LogFilter(), offset=0, limit=9, seen_at=mark).changed_since == 0
+    send(database, mail("disk"))  # a repeat updates the incident
+    window = read_window(database, LogFilter(), offset=0, limit=9, seen_at=mark)
+    assert window.changed_since == 1
+
+
+def test_mails_of_an_incident_are_readable_and_the_key_rule_is_named(database, user):
+    source(
+        database,
+        user,
+        creation="by_key",
+        key_rule=[{"field": "subject", "extractor": "regex", "pattern": r"host (\w+)"}],
+    )
+    incident = send(database, mail("down: host web01", body="CRITICAL\n"))[1]
+    send(database, mail("still down: host web01"))
+    mails = incident_mails(database, incident)
+    assert [m.outcome for m in mails] == ["created", "appended"]
+    assert mails[0].text.strip() == "CRITICAL" and "Subject: down: host web01" in mails[0].raw
+    assert key_explanation(database, incident) == (
+        "key 'web01' from the rule: subject regex 'host (\\\\w+)'"
+    )
