@@ -74,10 +74,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_ui(_arguments: argparse.Namespace) -> int:
+    from app.server.supervisor import ServeSupervisor
     from app.ui.app import run_app
 
     with opened_workspace() as workspace:
-        run_app(workspace)
+        log_path = paths.data_dir() / "serve.log"
+        supervisor = ServeSupervisor(workspace.settings.database_url, log_path)
+        supervisor.ensure()  # receive alert mail while the log is open, unless serve runs
+        try:
+            run_app(workspace, supervisor)
+        finally:
+            supervisor.stop()
     return EXIT_OK
 
 

@@ -45,8 +45,10 @@ def register(commands) -> None:
 def run_serve(arguments: argparse.Namespace) -> int:
     from app import paths
     from app.server.listener import serve_forever
+    from app.server.supervisor import hold_serve_lock
 
     settings = paths.load_settings()  # the storage process opens the database and key file
+    hold_serve_lock(settings.database_url)  # held until this process ends
     host = arguments.smtp_host or settings.listener_host
     port = arguments.smtp_port if arguments.smtp_port is not None else settings.listener_port
     serve_forever(settings, host, port)

@@ -220,7 +220,7 @@ def serve_forever(settings: paths.Settings, host: str, port: int) -> None:
         stop = asyncio.Event()
         ready = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for signal_number in (signal.SIGTERM, signal.SIGINT):
+        for signal_number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(signal_number, stop.set)
         listener = asyncio.create_task(
             run_listener(settings.database_url, host, port, tls_context, stop=stop, ready=ready)

@@ -138,6 +138,7 @@ def main() -> int:
     # listener sends until it closes our stdin, so no acknowledged mail is cut short.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the terminal going away, too
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from app import paths
     from app.core.db import open_database

@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from app.core.workspace import Workspace
+from app.server.supervisor import ServeSupervisor
 from app.ui.screens.admin import AdminScreen
 from app.ui.screens.incidents import IncidentsScreen
 from app.ui.screens.integrations import IntegrationsScreen
@@ -59,9 +60,16 @@ class MailsirenApp(App[None]):
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
-    def __init__(self, workspace: Workspace, *, initial_mode: str | None = None) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        initial_mode: str | None = None,
+        serve: ServeSupervisor | None = None,
+    ) -> None:
         super().__init__()
         self.workspace = workspace
+        self.serve = serve
         self._initial_mode = initial_mode
         if workspace.settings.theme:
             self.theme = workspace.settings.theme
@@ -85,6 +93,10 @@ class MailsirenApp(App[None]):
         else:
             self.action_show_help_panel()
 
+    def serve_status(self) -> str:
+        """One line on the listener: used, started here, or missing."""
+        return self.serve.status() if self.serve is not None else ""
 
-def run_app(workspace: Workspace) -> None:
-    MailsirenApp(workspace).run()
+
+def run_app(workspace: Workspace, serve: ServeSupervisor | None = None) -> None:
+    MailsirenApp(workspace, serve=serve).run()

@@ -1,0 +1,112 @@
+"""One `serve` per database on this machine: its lock file, and starting one beside the UI.
+
+`serve` holds an exclusive lock on `serve-<digest>.lock` in the data folder for as long
+as it runs (the kernel drops it when the process ends, however it ends). The UI looks at
+that lock: when nobody holds it, it starts `serve` as its child and stops it on quit.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from app import paths
+from app.errors import MailsirenError
+
+STOP_SECONDS = 40  # serve itself allows 30 s for the mails being stored
+
+
+class ServeAlreadyRunning(MailsirenError):
+    """Another serve holds the lock for this database."""
+
+
+def lock_path(database_url: str) -> Path:
+    digest = hashlib.sha256(database_url.encode()).hexdigest()[:12]
+    return paths.data_dir() / f"serve-{digest}.lock"
+
+
+def hold_serve_lock(database_url: str) -> int:
+    """Take the lock for the life of this process (returns the open descriptor)."""
+    path = lock_path(database_url)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(descriptor, 32).decode(errors="replace").strip() or "?"
+        os.close(descriptor)
+        raise ServeAlreadyRunning(
+            f"another mailsiren serve (pid {holder}) is already running for this database; "
+            "stop it first, or leave it running: the UI uses it"
+        ) from None
+    os.ftruncate(descriptor, 0)
+    os.write(descriptor, f"{os.getpid()}\n".encode())
+    return descriptor
+
+
+def running_serve_pid(database_url: str) -> int | None:
+    """The pid of the serve that holds the lock, or None when none runs."""
+    path = lock_path(database_url)
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.read(descriptor, 32).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else 0
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(descriptor)
+
+
+class ServeSupervisor:
+    """The UI's view of `serve`: uses one that runs, or starts one as its child."""
+
+    def __init__(self, database_url: str, log_path: Path) -> None:
+        self.database_url = database_url
+        self.log_path = log_path
+        self.child: subprocess.Popen | None = None
+
+    def ensure(self) -> None:
+        if running_serve_pid(self.database_url) is not None:
+            return
+        self.log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.log_path, "ab") as log:
+            self.child = subprocess.Popen(
+                [sys.executable, "-m", "app", "serve"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            )  # fmt: skip
+
+    def status(self) -> str:
+        """One line for the status bar."""
+        if self.child is not None:
+            code = self.child.poll()
+            if code is None:
+                return (
+                    f"serve started by this window (pid {self.child.pid}); it stops when you quit"
+                )
+            return f"serve stopped (exit {code}): see {self.log_path}"
+        pid = running_serve_pid(self.database_url)
+        if pid is None:
+            return "no serve is running: alert mail is not being received"
+        return f"serve running (pid {pid})"
+
+    def stop(self) -> None:
+        """Stop our child gracefully: it finishes storing what it acknowledged."""
+        if self.child is None or self.child.poll() is not None:
+            return
+        self.child.send_signal(signal.SIGTERM)
+        try:
+            self.child.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.child.kill()
+            self.child.wait()

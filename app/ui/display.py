@@ -1,0 +1,59 @@
+"""How incidents look: state and severity as symbol, word and colour; safe, short text."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from rich.text import Text
+
+# A symbol and a word for each, so that they read the same in 16 colours or none.
+STATE_LOOK = {
+    "pending": ("▲", "pending", "bold red"),
+    "accepted": ("◆", "accepted", "yellow"),
+    "resolved": ("✓", "resolved", "green"),
+}
+SEVERITY_LOOK = {
+    "alert": ("‼", "alert", "bold red"),
+    "warning": ("!", "warning", "yellow"),
+    "info": ("i", "info", "cyan"),
+}
+# C0/C1 controls (an ESC in a subject must not reach the terminal) and bidi overrides
+# (a right-to-left override must not reorder the rest of the row).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str | None) -> str:
+    return _UNSAFE.sub("\ufffd", text or "")
+
+
+def state_text(state: str) -> Text:
+    symbol, word, style = STATE_LOOK.get(state, ("?", state, ""))
+    return Text(f"{symbol} {word}", style=style)
+
+
+def severity_text(severity: str) -> Text:
+    symbol, word, style = SEVERITY_LOOK.get(severity, ("?", severity, ""))
+    return Text(f"{symbol} {word}", style=style)
+
+
+def short(text: str | None, width: int) -> Text:
+    """One line of at most `width` cells, cut with an ellipsis; never read as markup."""
+    line = Text(printable(text), no_wrap=True, overflow="ellipsis")
+    line.truncate(width, overflow="ellipsis")
+    return line
+
+
+def parse_time(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def age(iso: str | None, now: datetime | None = None) -> str:
+    """3s, 5m, 2h, 4d: how long ago."""
+    if not iso:
+        return ""
+    seconds = max(0, int(((now or datetime.now(UTC)) - parse_time(iso)).total_seconds()))
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -1,0 +1,63 @@
+"""Accept, resolve and reopen from any screen: permission message, y/n, a worker, a notice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import work
+from textual.message import Message
+
+from app.core.incidents import IncidentError, change_state
+from app.core.users import PermissionDenied
+from app.ui.modals.confirm import ConfirmModal
+
+PAST_TENSE = {"accept": "accepted", "resolve": "resolved", "reopen": "reopened"}
+
+
+@dataclass
+class TriageDone(Message):
+    text: str
+    failed: bool
+
+
+class TriageActions:
+    """Mixed into a Screen that says which incidents `triage_targets()` are."""
+
+    def triage_targets(self) -> list[int]:
+        raise NotImplementedError
+
+    def action_triage(self, action: str) -> None:
+        user = self.app.workspace.user  # type: ignore[attr-defined]
+        if not user.can("triage"):
+            self.notify(  # type: ignore[attr-defined]
+                f"You ({user.name}) do not have the triage permission, so you cannot {action} "
+                f"incidents. An administrator can grant it: mailsiren users grant {user.name} "
+                "triage",
+                severity="error",
+                markup=False,
+            )
+            return
+        targets = self.triage_targets()
+        if not targets:
+            return
+        if len(targets) > 1 or action == "resolve":
+            what = f"{len(targets)} incidents" if len(targets) > 1 else f"incident #{targets[0]}"
+            question = f"{action.capitalize()} {what}? This is recorded with your name."
+            self.app.push_screen(  # type: ignore[attr-defined]
+                ConfirmModal(question, yes_label=action.capitalize()),
+                lambda yes: self.triage_worker(action, targets) if yes else None,
+            )
+        else:
+            self.triage_worker(action, targets)
+
+    @work(thread=True, group="triage", exit_on_error=False)
+    def triage_worker(self, action: str, targets: list[int]) -> None:
+        workspace = self.app.workspace  # type: ignore[attr-defined]
+        try:
+            changed = change_state(workspace.database, workspace.user, action, targets)
+        except (IncidentError, PermissionDenied) as error:
+            self.post_message(TriageDone(str(error), failed=True))  # type: ignore[attr-defined]
+            return
+        names = ", ".join(f"#{incident.id}" for incident in changed)
+        done = TriageDone(f"{PAST_TENSE[action].capitalize()} {names}", failed=False)
+        self.post_message(done)  # type: ignore[attr-defined]

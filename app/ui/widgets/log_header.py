@@ -1,0 +1,30 @@
+"""The incident log's header: counts per state, the filter, what is new, where we are."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from app.core.incidentlog import LogFilter, LogWindow
+from app.ui.display import STATE_LOOK, printable
+
+
+class LogHeader(Static):
+    DEFAULT_CSS = """
+    LogHeader { height: 2; padding: 0 1; background: $boost; }
+    """
+
+    def show(self, window: LogWindow, log_filter: LogFilter, rows: int, serve: str) -> None:
+        line = Text()
+        for state, (symbol, word, style) in STATE_LOOK.items():
+            line.append(f"{symbol} {window.counts.get(state, 0)} {word}", style=style)
+            line.append("  ")
+        line.append("│ ", style="dim")
+        line.append(printable(log_filter.describe()), style="bold")
+        if window.changed_since:
+            line.append(f"  │ ● {window.changed_since} new", style="bold magenta")
+        first = window.offset + 1 if rows else 0
+        line.append(f"  │ {first}–{window.offset + rows} of {window.total}", style="dim")
+        line.append("\n")
+        line.append(printable(serve), style="dim")
+        self.update(line)
