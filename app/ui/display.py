@@ -48,11 +48,21 @@ def parse_time(iso: str) -> datetime:
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
-def age(iso: str | None, now: datetime | None = None) -> str:
+def when(iso: str | None) -> str:
+    """2026-11-21 06:20:00 (UTC), for people."""
+    return iso.replace("T", " ")[:19] if iso else ""
+
+
+def now() -> datetime:
+    """The UI's clock (snapshot tests freeze it)."""
+    return datetime.now(UTC)
+
+
+def age(iso: str | None) -> str:
     """3s, 5m, 2h, 4d: how long ago."""
     if not iso:
         return ""
-    seconds = max(0, int(((now or datetime.now(UTC)) - parse_time(iso)).total_seconds()))
+    seconds = max(0, int((now() - parse_time(iso)).total_seconds()))
     for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
         if seconds >= size:
             return f"{seconds // size}{unit}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -87,3 +87,58 @@ def test_admin_screen(snap_compare, workspace):
     add_user(workspace.database, workspace.user, "carol", groups=["ops", "dba"])
     app = MailsirenApp(workspace, initial_mode="admin")
     assert snap_compare(app, terminal_size=(120, 36), run_before=settle)
+
+
+def with_incidents(workspace, monkeypatch):
+    """Six incidents of two sources at fixed times, the clock frozen after them."""
+    import tomli_w
+
+    from app.core.configfile import import_config
+    from app.core.incidents import change_state
+    from app.core.ingest import ingest_mail
+
+    monkeypatch.setattr("app.ui.display.now", lambda: FROZEN)
+    document = {
+        "source": [
+            {"name": "nagios", "address": "nagios@alerts.example.com", "creation": "per_subject"},
+            {"name": "grafana", "address": "grafana@alerts.example.com", "severity": "warning"},
+        ]
+    }
+    import_config(workspace.database, workspace.user, tomli_w.dumps(document))
+    alerts = [
+        ("nagios", "** PROBLEM Service Alert: web01/Disk /var is CRITICAL **", 190),
+        ("grafana", "[FIRING:1] HighLatency api (p99 > 2s)", 95),
+        ("nagios", "** PROBLEM Service Alert: db02/Load is WARNING **", 42),
+        ("nagios", "** PROBLEM Service Alert: web01/Disk /var is CRITICAL **", 30),
+        ("nagios", "** PROBLEM Host Alert: edge03 is DOWN **", 12),
+        ("grafana", "[FIRING:2] [/x] markup-looking subject, shown as typed", 3),
+    ]
+    for number, (source, subject, minutes) in enumerate(alerts):
+        raw = (
+            f"From: {source}@mon.example.net\r\nTo: {source}@alerts.example.com\r\n"
+            f"Subject: {subject}\r\nMessage-ID: <{number}@mon.example.net>\r\n\r\n"
+            f"{subject}\r\nHost: web01\r\nState: CRITICAL\r\n"
+        ).encode()
+        moment = FROZEN - timedelta(minutes=minutes)
+        ingest_mail(
+            workspace.database, raw, [f"{source}@alerts.example.com"], via="smtp",
+            clock=lambda moment=moment: moment,
+        )  # fmt: skip
+    change_state(workspace.database, workspace.user, "accept", [2], clock=lambda: FROZEN)
+
+
+@pytest.mark.parametrize("size", [(120, 36), (80, 24)])
+def test_incident_log(snap_compare, workspace, monkeypatch, size):
+    with_incidents(workspace, monkeypatch)
+    assert snap_compare(MailsirenApp(workspace), terminal_size=size, run_before=settle)
+
+
+def test_incident_detail(snap_compare, workspace, monkeypatch):
+    with_incidents(workspace, monkeypatch)
+
+    async def open_detail(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("G", "enter")  # the oldest: web01's disk, with two mails
+        await settle(pilot)
+
+    assert snap_compare(MailsirenApp(workspace), terminal_size=(120, 36), run_before=open_detail)

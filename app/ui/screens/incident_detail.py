@@ -20,8 +20,9 @@ from app.core.incidentlog import (
     key_explanation,
 )
 from app.core.incidents import IncidentDetail, IncidentError, show_incident
-from app.ui.display import printable, severity_text, short, state_text
+from app.ui.display import printable, severity_text, short, state_text, when
 from app.ui.screens.triage import TriageActions, TriageDone
+from app.ui.widgets.keyed_table import KeyedTable
 
 POLL_SECONDS = 1.0
 
@@ -48,7 +49,7 @@ def mail_text(mail: MailDetail, *, raw: bool) -> Text:
         ("From", mail.from_),
         ("To", mail.to),
         ("Subject", mail.subject),
-        ("Date", mail.date),
+        ("Date", mail.date or "(none)"),
         ("Message-ID", mail.message_id or "(none)"),
         (
             "Envelope",
@@ -101,8 +102,8 @@ class IncidentDetailScreen(TriageActions, Screen):
         yield Header()
         yield Static("Loading…", id="summary")
         with Horizontal(id="lists"):
-            yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
-            yield DataTable(id="mails", cursor_type="row", zebra_stripes=True)
+            yield KeyedTable(id="timeline")
+            yield KeyedTable(id="mails")
         with VerticalScroll(id="mail-scroll"):
             yield Static(id="mail-view", markup=False)
         yield Footer()
@@ -171,7 +172,9 @@ class IncidentDetailScreen(TriageActions, Screen):
         summary.append("  ")
         summary.append_text(severity_text(incident.severity))
         summary.append(f"  source {printable(incident.source)}  ·  {incident.mail_count} mails")
-        summary.append(f"  ·  opened {incident.created_at}  ·  updated {incident.updated_at}\n")
+        summary.append(
+            f"  ·  opened {when(incident.created_at)}  ·  updated {when(incident.updated_at)} UTC\n"
+        )
         who = [f"accepted by {incident.accepted_by}"] if incident.accepted_by else []
         who += [f"resolved by {incident.resolved_by}"] if incident.resolved_by else []
         summary.append(printable(message.key) + ("  ·  " + ", ".join(who) if who else ""))
@@ -181,7 +184,7 @@ class IncidentDetailScreen(TriageActions, Screen):
         timeline.clear()
         for entry in message.detail.timeline:
             timeline.add_row(
-                Text(entry.at.replace("T", " ")[:19]),
+                Text(when(entry.at)),
                 Text(entry.kind),
                 Text(printable(entry.actor or "")),
                 short(entry.detail, 60),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -21,9 +21,11 @@ from app.core.incidentlog import (
     read_window,
 )
 from app.core.names import INCIDENT_STATE_FILTERS
+from app.ui.display import now
 from app.ui.screens.area import AreaScreen
 from app.ui.screens.incident_detail import IncidentDetailScreen
 from app.ui.screens.triage import TriageActions, TriageDone
+from app.ui.widgets.empty_state import EmptyState
 from app.ui.widgets.incident_table import IncidentTable
 from app.ui.widgets.log_header import LogHeader
 
@@ -51,6 +53,9 @@ class IncidentsScreen(TriageActions, AreaScreen):
     IncidentsScreen #log-filter { display: none; height: 3; }
     IncidentsScreen.-filtering #log-filter { display: block; }
     IncidentsScreen IncidentTable { height: 1fr; }
+    IncidentsScreen EmptyState { display: none; }
+    IncidentsScreen.-empty EmptyState { display: block; }
+    IncidentsScreen.-empty IncidentTable { display: none; }
     """
     BINDINGS = [
         Binding("enter", "open_detail", "Detail", id="log.detail"),
@@ -72,12 +77,18 @@ class IncidentsScreen(TriageActions, AreaScreen):
             placeholder="filter: title, key or source (enter: back to the log)", id="log-filter"
         )
         yield IncidentTable(id="incident-log")
+        yield EmptyState(
+            "No incidents yet",
+            "Alert mail sent to an alert source's address opens incidents here, live, within "
+            "a second. Press 2 for the sources and their addresses; `mailsiren config import` "
+            "loads them from a file. Press ? for every key.",
+        )
 
     def on_mount(self) -> None:
         super().on_mount()
         self.log_filter = LogFilter()
         self.window: LogWindow | None = None
-        self.seen_at = datetime.now(UTC)  # what changes after this is marked new
+        self.seen_at = now()  # what changes after this is marked new
         self.looked: set[int] = set()  # rows the cursor has rested on since
         self.marked: set[int] = set()
         self._serve = ""
@@ -160,6 +171,9 @@ class IncidentsScreen(TriageActions, AreaScreen):
             cursor_id=message.cursor_id,
             cursor_index=message.cursor_index,
         )
+        self.set_class(
+            message.window.total == 0 and not any(message.window.counts.values()), "-empty"
+        )
         self._paint_header()
 
     def _paint_header(self) -> None:
@@ -236,7 +250,7 @@ class IncidentsScreen(TriageActions, AreaScreen):
             self.apply_filter(state="open", source=None, severity=None, text="")
 
     def action_seen(self) -> None:
-        self.seen_at = datetime.now(UTC)
+        self.seen_at = now()
         self.looked.clear()
         self.reload_in_place()
 

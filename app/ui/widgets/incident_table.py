@@ -91,7 +91,6 @@ class IncidentTable(DataTable):
         """Replace the window; the cursor goes to `cursor_id` if shown, else `cursor_index`."""
         self.window_offset, self.total = offset, total
         self.clear()
-        now = None
         for row in rows:
             is_new = (
                 new_since is not None
@@ -105,10 +104,10 @@ class IncidentTable(DataTable):
                 severity_text(row.severity),
                 short(row.title, self.title_width),
                 Text(str(row.mail_count), justify="right"),
-                Text(age(row.created_at, now)),
+                Text(age(row.created_at)),
                 short(row.source, 12),
                 short(row.key or "", 16),
-                Text(age(row.updated_at, now)),
+                Text(age(row.updated_at)),
                 Text(printable(row.accepted_by or row.resolved_by or "")),
                 key=str(row.id),
             )

@@ -1,0 +1,226 @@
+"""The live incident log driven by keys: arrivals without a key press, triage, filters, detail."""
+
+from __future__ import annotations
+
+import threading
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import pytest
+import tomli_w
+from textual.widgets import Static
+
+from app.core.configfile import import_config
+from app.core.incidents import list_incidents, show_incident
+from app.core.ingest import ingest_mail
+from app.core.users import add_user
+from app.core.workspace import open_workspace
+from app.ui.app import MailsirenApp
+from app.ui.modals.confirm import ConfirmModal
+from app.ui.screens.incident_detail import IncidentDetailScreen
+from app.ui.widgets.incident_table import IncidentTable
+from app.ui.widgets.log_header import LogHeader
+from tests.ui.pilot import settle
+
+ADDRESS = "nagios@alerts.example.com"
+
+
+def alert(subject: str, body: str = "CRITICAL") -> bytes:
+    message = EmailMessage()
+    message["From"] = "nagios@mon.example.net"
+    message["To"] = ADDRESS
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="mon.example.net")
+    message.set_content(body)
+    return message.as_bytes()
+
+
+@pytest.fixture
+def nagios(workspace):
+    document = {
+        "source": [
+            {"name": "nagios", "address": ADDRESS, "creation": "per_subject"},
+            {"name": "zabbix", "address": "zabbix@alerts.example.com", "severity": "warning"},
+        ]
+    }
+    import_config(workspace.database, workspace.user, tomli_w.dumps(document))
+    return workspace
+
+
+def receive(workspace, subject: str, *, to: str = ADDRESS, body: str = "CRITICAL") -> int:
+    [outcome] = ingest_mail(workspace.database, alert(subject, body), [to], via="ingest").outcomes
+    return outcome.incident_id
+
+
+def titles(app) -> list[str]:
+    table = app.screen.query_one(IncidentTable)
+    return [str(table.get_row_at(index)[3]) for index in range(table.row_count)]
+
+
+async def wait_for_rows(app, pilot, count: int) -> None:
+    """The poll runs twice a second; wait on its result (a row count), not on time."""
+    table = app.screen.query_one(IncidentTable)
+    for _ in range(200):
+        await settle(app, pilot)
+        if table.row_count == count:
+            return
+        await pilot.pause(0.05)
+    pytest.fail(f"expected {count} rows, have {table.row_count}")
+
+
+async def test_a_mail_stored_by_another_thread_appears_and_the_cursor_stays(nagios):
+    first = receive(nagios, "disk full on web01")
+    receive(nagios, "load high on db02")
+    app = MailsirenApp(nagios)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for_rows(app, pilot, 2)
+        await pilot.press("j")  # onto "disk full on web01", the older one
+        table = app.screen.query_one(IncidentTable)
+        assert table.selected_id == first
+
+        other = open_workspace()  # another connection, as serve would have
+        storing = threading.Thread(target=receive, args=(other, "http down on web09"))
+        storing.start()
+        storing.join()
+        other.close()
+        await wait_for_rows(app, pilot, 3)  # no key pressed
+
+        assert titles(app)[0].startswith("http down on web09")
+        assert table.selected_id == first  # the cursor stayed on its incident
+        assert str(table.get_row_at(0)[0]) == "●"  # the new one is marked
+        header = str(app.screen.query_one(LogHeader).render())
+        assert "● 1 new" in header and "▲ 3 pending" in header
+
+
+async def test_accept_resolve_and_reopen_by_keys_record_the_actor(nagios):
+    incident = receive(nagios, "disk full on web01")
+    app = MailsirenApp(nagios)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for_rows(app, pilot, 1)
+        await pilot.press("a")
+        await settle(app, pilot)
+        assert show_incident(nagios.database, incident).incident.accepted_by == nagios.user.name
+
+        await pilot.press("r")  # resolve asks first
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert show_incident(nagios.database, incident).incident.state == "accepted"
+        await pilot.press("r", "y")
+        await settle(app, pilot)
+        assert show_incident(nagios.database, incident).incident.resolved_by == nagios.user.name
+        await wait_for_rows(app, pilot, 0)  # the log shows open incidents by default
+
+        await pilot.press("s", "s", "s", "s")  # open → pending → accepted → resolved → all
+        await wait_for_rows(app, pilot, 1)
+        await pilot.press("o")
+        await settle(app, pilot)
+        detail = show_incident(nagios.database, incident)
+        assert detail.incident.state == "pending"
+        assert [entry.kind for entry in detail.timeline][-3:] == [
+            "accepted",
+            "resolved",
+            "reopened",
+        ]
+
+
+async def test_marked_incidents_are_resolved_together_after_one_question(nagios):
+    ids = [receive(nagios, f"disk full on web0{n}") for n in range(4)]
+    app = MailsirenApp(nagios)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for_rows(app, pilot, 4)
+        await pilot.press("space", "space")  # marks the two newest, moving down
+        await settle(app, pilot)
+        await pilot.press("r")
+        assert isinstance(app.screen, ConfirmModal)
+        assert "2 incidents" in str(app.screen.query_one(Static).render())
+        await pilot.press("y")
+        await wait_for_rows(app, pilot, 2)
+        states = {view.id: view.state for view in list_incidents(nagios.database, state="all")}
+        assert [states[i] for i in ids] == ["pending", "pending", "resolved", "resolved"]
+
+
+async def test_filters_narrow_the_log_and_escape_clears_them(nagios):
+    receive(nagios, "disk full on web01")
+    receive(nagios, "load high on db02")
+    receive(nagios, "zabbix: ping lost", to="zabbix@alerts.example.com")
+    app = MailsirenApp(nagios)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for_rows(app, pilot, 3)
+        await pilot.press("slash", *"DB02")
+        await wait_for_rows(app, pilot, 1)
+        assert titles(app) == ["load high on db02"]
+        await pilot.press("escape")
+        await wait_for_rows(app, pilot, 3)
+
+        await pilot.press("v")  # severity: alert
+        await wait_for_rows(app, pilot, 2)
+        await pilot.press("v")  # warning: zabbix's
+        await wait_for_rows(app, pilot, 1)
+        await pilot.press("S", "S")  # source: nagios, then zabbix
+        await wait_for_rows(app, pilot, 1)
+        header = str(app.screen.query_one(LogHeader).render())
+        assert "source zabbix, severity warning" in header
+        await pilot.press("escape")
+        await wait_for_rows(app, pilot, 3)
+
+
+async def test_the_detail_screen_shows_timeline_mails_and_the_raw_source(nagios):
+    receive(nagios, "disk full on web01", body="DISK CRITICAL - free space: / 3%")
+    receive(nagios, "disk full on web01", body="still full")
+    app = MailsirenApp(nagios)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for_rows(app, pilot, 1)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, IncidentDetailScreen)
+        view = app.screen.query_one("#mail-view", Static)
+        assert "still full" in str(view.render())  # the newest mail is shown first
+        await pilot.press("k")
+        await settle(app, pilot)
+        assert "free space: / 3%" in str(view.render())
+        await pilot.press("R")
+        assert "Content-Transfer-Encoding" in str(view.render())
+        timeline = app.screen.query_one("#timeline")
+        assert timeline.row_count == 2  # created, then a mail appended
+        await pilot.press("escape")
+        assert not isinstance(app.screen, IncidentDetailScreen)
+
+
+async def test_without_triage_the_keys_say_why_and_nothing_changes(nagios, monkeypatch):
+    incident = receive(nagios, "disk full on web01")
+    add_user(nagios.database, nagios.user, "bob", permissions=["view_connections"])
+    monkeypatch.setenv("LOGNAME", "bob")
+    viewer = open_workspace()
+    assert viewer.user.name == "bob" and not viewer.user.can("triage")
+    app = MailsirenApp(viewer)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for_rows(app, pilot, 1)
+        await pilot.press("a")
+        await settle(app, pilot)
+        notices = [str(notification.message) for notification in app._notifications]
+        assert any("do not have the triage permission" in text for text in notices)
+    viewer.close()
+    assert show_incident(nagios.database, incident).incident.state == "pending"
+
+
+async def test_markup_right_to_left_emoji_and_long_subjects_keep_the_layout(nagios):
+    subjects = [
+        "[/x] [bold]not markup[/bold] \x1b[31mred",
+        "\u202eevil right-to-left override",
+        "שרת web01 נפל 🔥🔥",
+        "x" * 1000,
+        "",
+    ]
+    for subject in subjects:
+        receive(nagios, subject or " ")
+    app = MailsirenApp(nagios)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_rows(app, pilot, len(subjects))
+        shown = titles(app)
+        assert any("[/x] [bold]not markup" in title for title in shown)
+        assert all("\x1b" not in title and "\u202e" not in title for title in shown)
+        assert max(len(title) for title in shown) <= app.screen.query_one(IncidentTable).title_width
+        await pilot.press("G", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, IncidentDetailScreen)
