@@ -144,6 +144,46 @@ async def shoot_admin(name: str) -> None:
     print(f"wrote {OUTPUT / name}")
 
 
+async def shoot_incidents(log_name: str, detail_name: str) -> None:
+    """The sample corpus, ingested at fixed times, then the log and one incident's detail."""
+    from datetime import timedelta
+
+    import app.ui.display
+    from app.core.configfile import import_config
+    from app.core.incidents import change_state
+    from app.core.ingest import ingest_mail
+    from app.core.workspace import open_workspace
+    from app.ui.app import MailsirenApp
+
+    fixtures = OUTPUT.parent / "tests" / "fixtures"
+    workspace = open_workspace()
+    import_config(workspace.database, workspace.user, (fixtures / "sources.toml").read_text())
+    corpus = sorted((fixtures / "corpus").glob("*.eml"))
+    for number, path in enumerate(corpus):
+        moment = FROZEN - timedelta(minutes=7 * (len(corpus) - number))
+        to = [line.split(":", 1)[1].strip() for line in path.read_text().splitlines()
+              if line.lower().startswith("to:")]  # fmt: skip
+        ingest_mail(workspace.database, path.read_bytes(), to[:1], via="smtp",
+                    clock=lambda moment=moment: moment)  # fmt: skip
+    change_state(workspace.database, workspace.user, "accept", [2], clock=lambda: FROZEN)
+    app.ui.display.now = lambda: FROZEN  # ages as of the frozen moment
+    mailsiren = MailsirenApp(workspace)
+    async with mailsiren.run_test(size=SIZE) as pilot:
+        await mailsiren.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("s", "s", "s", "s")  # every state
+        await mailsiren.workers.wait_for_complete()
+        await pilot.pause()
+        mailsiren.save_screenshot(log_name, path=str(OUTPUT))
+        print(f"wrote {OUTPUT / log_name}")
+        await pilot.press("G", "enter")
+        await mailsiren.workers.wait_for_complete()
+        await pilot.pause()
+        mailsiren.save_screenshot(detail_name, path=str(OUTPUT))
+        print(f"wrote {OUTPUT / detail_name}")
+    workspace.close()
+
+
 def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="mailsiren-screenshots-"))
     for variable in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS"):
@@ -160,6 +200,7 @@ def main() -> int:
         asyncio.run(shoot("smtp-test-failing.svg", port, "wrong password", "oncall@example.com"))
         asyncio.run(shoot_shared("smtp-shared-configuration.svg", port, home))
         asyncio.run(shoot_admin("admin-edit-user.svg"))
+        asyncio.run(shoot_incidents("incident-log.svg", "incident-detail.svg"))
     finally:
         controller.stop()
     return 0

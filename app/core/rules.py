@@ -74,6 +74,8 @@ class Condition:
 
     def describe(self) -> str:
         case = " (case-sensitive)" if self.case_sensitive else ""
+        if self.op in ("matches", "not_matches"):
+            return f"{self.field} {self.op} `{self.value}`{case}"  # a regex as typed
         return f"{self.field} {self.op} {self.value!r}{case}"
 
     def holds(self, mail: ParsedMail) -> bool:
@@ -141,9 +143,9 @@ class KeyRule:
 
     def describe(self) -> str:
         if self.extractor == "regex":
-            return f"{self.field} regex {self.pattern!r}"
-        parts = [f"start {self.start!r}"] if self.start else []
-        parts += [f"end {self.end!r}"] if self.end else []
+            return f"{self.field} regex `{self.pattern}`"  # as typed: no repr() escaping
+        parts = [f"start `{self.start}`"] if self.start else []
+        parts += [f"end `{self.end}`"] if self.end else []
         return f"{self.field} {self.extractor} {' '.join(parts)}"
 
     def extract(self, mail: ParsedMail) -> str | None:

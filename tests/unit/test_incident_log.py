@@ -82,5 +82,5 @@ def test_mails_of_an_incident_are_readable_and_the_key_rule_is_named(database, u
     assert [m.outcome for m in mails] == ["created", "appended"]
     assert mails[0].text.strip() == "CRITICAL" and "Subject: down: host web01" in mails[0].raw
     assert key_explanation(database, incident) == (
-        "key 'web01' from the rule: subject regex 'host (\\\\w+)'"
+        "key 'web01' from the rule: subject regex `host (\\w+)`"
     )

@@ -29,7 +29,7 @@ from app.ui.widgets.empty_state import EmptyState
 from app.ui.widgets.incident_table import IncidentTable
 from app.ui.widgets.log_header import LogHeader
 
-WINDOW = 200  # rows held by the table; the rest stay in SQL
+WINDOW = 100  # rows held by the table (a few screens); the rest stay in SQL
 POLL_SECONDS = 0.5
 STATE_CYCLE = ("open", "pending", "accepted", "resolved", "all")
 assert set(STATE_CYCLE) == set(INCIDENT_STATE_FILTERS)
