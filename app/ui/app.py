@@ -71,8 +71,15 @@ class MailsirenApp(App[None]):
         self.workspace = workspace
         self.serve = serve
         self._initial_mode = initial_mode
-        if workspace.settings.theme:
-            self.theme = workspace.settings.theme
+        self._theme_problem = ""
+        wanted = workspace.settings.theme
+        if wanted in self.available_themes:
+            self.theme = wanted
+        elif wanted:
+            self._theme_problem = (
+                f"config.toml: theme {wanted!r} is unknown, so the default is used; "
+                f"choose one of {', '.join(sorted(self.available_themes))}"
+            )
         user = workspace.user
         self.sub_title = f"{user.name}{' (admin)' if user.is_admin else ''}"
 
@@ -84,6 +91,8 @@ class MailsirenApp(App[None]):
             )
 
     def on_mount(self) -> None:
+        if self._theme_problem:
+            self.notify(self._theme_problem, severity="warning", markup=False, timeout=15)
         if self._initial_mode:
             self.switch_mode(self._initial_mode)
 

@@ -224,3 +224,17 @@ async def test_markup_right_to_left_emoji_and_long_subjects_keep_the_layout(nagi
         await pilot.press("G", "enter")
         await settle(app, pilot)
         assert isinstance(app.screen, IncidentDetailScreen)
+
+
+async def test_an_unknown_theme_is_named_and_the_default_used(workspace):
+    from dataclasses import replace
+
+    workspace.settings = replace(workspace.settings, theme="textual-ansi")
+    app = MailsirenApp(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        notices = [str(notification.message) for notification in app._notifications]
+        assert any(
+            "theme 'textual-ansi' is unknown" in text and "ansi-dark" in text for text in notices
+        )
+        assert app.theme == "textual-dark"
