@@ -59,7 +59,7 @@ def change_token(database: Database) -> int:
         return session.exec(select(func.max(TimelineEvent.id))).one() or 0
 
 
-def _narrowed(query, log_filter: LogFilter, *, with_state: bool = True):
+def _narrowed(query, log_filter: LogFilter, *, sqlite: bool, with_state: bool = True):
     if with_state and log_filter.state == "open":
         query = query.where(col(Incident.state).in_(OPEN_STATES))
     elif with_state and log_filter.state != "all":
@@ -72,12 +72,26 @@ def _narrowed(query, log_filter: LogFilter, *, with_state: bool = True):
     if text:
         query = query.where(
             or_(
-                col(Incident.title).icontains(text, autoescape=True),
-                col(Incident.key).icontains(text, autoescape=True),
-                col(AlertSource.name).icontains(text, autoescape=True),
+                *(
+                    _contains(column, text, sqlite=sqlite)
+                    for column in (Incident.title, Incident.key, AlertSource.name)
+                )
             )
         )
     return query
+
+
+def _contains(column, text: str, *, sqlite: bool):
+    """Case-insensitive substring, with % and _ taken literally.
+
+    SQLite's LIKE already ignores ASCII case (its lower() knows no more than ASCII), so
+    plain LIKE there spares a lower() per row and column; elsewhere ILIKE.
+    """
+    escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    pattern = f"%{escaped}%"
+    if sqlite:
+        return col(column).like(pattern, escape="/")
+    return col(column).ilike(pattern, escape="/")
 
 
 def _joined(*columns):
@@ -99,24 +113,25 @@ def read_window(
     """Rows [offset, offset+limit) of the filtered log, newest first, in one read."""
     if log_filter.state not in STATE_FILTERS:
         raise IncidentError(f"state {log_filter.state!r} is not one of {', '.join(STATE_FILTERS)}")
+    sqlite = database.is_sqlite
     with database.read() as session:
         token = session.exec(select(func.max(TimelineEvent.id))).one() or 0
         by_state = _narrowed(
-            _joined(Incident.state, func.count()), log_filter, with_state=False
+            _joined(Incident.state, func.count()), log_filter, sqlite=sqlite, with_state=False
         ).group_by(Incident.state)
         counts = {state: 0 for state in STATES} | dict(session.exec(by_state).all())
         wanted = {"open": OPEN_STATES, "all": STATES}.get(log_filter.state, (log_filter.state,))
         total = sum(counts[state] for state in wanted)
         offset = max(0, min(offset, max(0, total - limit)))
         rows = session.exec(
-            _narrowed(_joined(Incident, AlertSource.name), log_filter)
+            _narrowed(_joined(Incident, AlertSource.name), log_filter, sqlite=sqlite)
             .order_by(col(Incident.id).desc())
             .offset(offset)
             .limit(limit)
         ).all()
         changed = 0
         if seen_at is not None:
-            newer = _narrowed(_joined(func.count()), log_filter).where(
+            newer = _narrowed(_joined(func.count()), log_filter, sqlite=sqlite).where(
                 col(Incident.updated_at) > seen_at
             )
             changed = session.exec(newer).one()
@@ -134,14 +149,19 @@ def read_window(
 
 def position_of(database: Database, log_filter: LogFilter, incident_id: int) -> int | None:
     """Where the incident stands in the filtered log (0 = newest), or None if filtered out."""
+    sqlite = database.is_sqlite
     with database.read() as session:
         present = session.exec(
-            _narrowed(_joined(func.count()), log_filter).where(Incident.id == incident_id)
+            _narrowed(_joined(func.count()), log_filter, sqlite=sqlite).where(
+                Incident.id == incident_id
+            )
         ).one()
         if not present:
             return None
         return session.exec(
-            _narrowed(_joined(func.count()), log_filter).where(col(Incident.id) > incident_id)
+            _narrowed(_joined(func.count()), log_filter, sqlite=sqlite).where(
+                col(Incident.id) > incident_id
+            )
         ).one()
 
 
