@@ -9,15 +9,21 @@ from sqlalchemy import func, or_
 from sqlmodel import col, select
 
 from app.core.db import Database
-from app.core.incidents import STATE_FILTERS, IncidentError, IncidentView, _iso, _view
+from app.core.incidents import (
+    IncidentError,
+    IncidentView,
+    incident_view,
+    iso_utc,
+    state_condition,
+)
 from app.core.mail import parse_mail
 from app.core.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
+from app.core.names import INCIDENT_STATES, OPEN_STATES
 from app.core.rules import extract_key
 from app.core.sources import spec_from_row
 
-STATES = ("pending", "accepted", "resolved")
-SEVERITIES = ("alert", "warning", "info")
-OPEN_STATES = ("pending", "accepted")
+# Every incident change writes a timeline event, so its highest id tells that one happened.
+CHANGE_TOKEN = select(func.max(TimelineEvent.id))
 
 
 @dataclass(frozen=True)
@@ -56,14 +62,13 @@ class LogWindow:
 def change_token(database: Database) -> int:
     """Grows whenever any incident changes: every change writes a timeline event."""
     with database.read() as session:
-        return session.exec(select(func.max(TimelineEvent.id))).one() or 0
+        return session.exec(CHANGE_TOKEN).one() or 0
 
 
 def _narrowed(query, log_filter: LogFilter, *, sqlite: bool, with_state: bool = True):
-    if with_state and log_filter.state == "open":
-        query = query.where(col(Incident.state).in_(OPEN_STATES))
-    elif with_state and log_filter.state != "all":
-        query = query.where(Incident.state == log_filter.state)
+    condition = state_condition(log_filter.state)
+    if with_state and condition is not None:
+        query = query.where(condition)
     if log_filter.source:
         query = query.where(AlertSource.name == log_filter.source)
     if log_filter.severity:
@@ -111,16 +116,16 @@ def read_window(
     seen_at: datetime | None = None,
 ) -> LogWindow:
     """Rows [offset, offset+limit) of the filtered log, newest first, in one read."""
-    if log_filter.state not in STATE_FILTERS:
-        raise IncidentError(f"state {log_filter.state!r} is not one of {', '.join(STATE_FILTERS)}")
     sqlite = database.is_sqlite
     with database.read() as session:
-        token = session.exec(select(func.max(TimelineEvent.id))).one() or 0
+        token = session.exec(CHANGE_TOKEN).one() or 0
         by_state = _narrowed(
             _joined(Incident.state, func.count()), log_filter, sqlite=sqlite, with_state=False
         ).group_by(Incident.state)
-        counts = {state: 0 for state in STATES} | dict(session.exec(by_state).all())
-        wanted = {"open": OPEN_STATES, "all": STATES}.get(log_filter.state, (log_filter.state,))
+        counts = {state: 0 for state in INCIDENT_STATES} | dict(session.exec(by_state).all())
+        wanted = {"open": OPEN_STATES, "all": INCIDENT_STATES}.get(
+            log_filter.state, (log_filter.state,)
+        )
         total = sum(counts[state] for state in wanted)
         offset = max(0, min(offset, max(0, total - limit)))
         rows = session.exec(
@@ -137,7 +142,7 @@ def read_window(
             changed = session.exec(newer).one()
         sources = tuple(session.exec(select(AlertSource.name).order_by(AlertSource.name)).all())
     return LogWindow(
-        rows=tuple(_view(incident, name) for incident, name in rows),
+        rows=tuple(incident_view(incident, name) for incident, name in rows),
         offset=offset,
         total=total,
         counts=counts,
@@ -205,7 +210,7 @@ def incident_mails(database: Database, incident_id: int) -> list[MailDetail]:
         details.append(
             MailDetail(
                 id=mail.id,  # type: ignore[arg-type]
-                received_at=_iso(mail.received_at),  # type: ignore[arg-type]
+                received_at=iso_utc(mail.received_at),  # type: ignore[arg-type]
                 via=mail.via,
                 envelope_from=mail.envelope_from,
                 envelope_to=tuple(mail.envelope_to),

@@ -10,14 +10,14 @@ from sqlmodel import col, select
 
 from app.core.db import Clock, Database, as_utc, utc_now
 from app.core.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
-from app.core.names import INCIDENT_STATE_FILTERS
+from app.core.names import INCIDENT_STATE_FILTERS, OPEN_STATES
 from app.core.users import UserView, require_current
 from app.errors import MailsirenError
 
 STATE_FILTERS = INCIDENT_STATE_FILTERS
 TRANSITIONS = {
     "accept": (("pending",), "accepted"),
-    "resolve": (("pending", "accepted"), "resolved"),
+    "resolve": (OPEN_STATES, "resolved"),
     "reopen": (("resolved",), "pending"),
 }
 
@@ -26,7 +26,7 @@ class IncidentError(MailsirenError, ValueError):
     """A triage action that cannot be done; the message names the incident and why."""
 
 
-def _iso(moment: datetime | None) -> str | None:
+def iso_utc(moment: datetime | None) -> str | None:
     return as_utc(moment).isoformat().replace("+00:00", "Z") if moment else None
 
 
@@ -83,7 +83,7 @@ class MailView:
         return data
 
 
-def _view(incident: Incident, source_name: str) -> IncidentView:
+def incident_view(incident: Incident, source_name: str) -> IncidentView:
     return IncidentView(
         id=incident.id,  # type: ignore[arg-type]
         source=source_name,
@@ -92,31 +92,36 @@ def _view(incident: Incident, source_name: str) -> IncidentView:
         title=incident.title,
         key=incident.key,
         mail_count=incident.mail_count,
-        created_at=_iso(incident.created_at),  # type: ignore[arg-type]
-        updated_at=_iso(incident.updated_at),  # type: ignore[arg-type]
+        created_at=iso_utc(incident.created_at),  # type: ignore[arg-type]
+        updated_at=iso_utc(incident.updated_at),  # type: ignore[arg-type]
         accepted_by=incident.accepted_by,
         resolved_by=incident.resolved_by,
     )
+
+
+def state_condition(state: str):
+    """The WHERE clause of a state filter (None for `all`); `open` is pending or accepted."""
+    if state not in STATE_FILTERS:
+        raise IncidentError(f"state {state!r} is not one of {', '.join(STATE_FILTERS)}")
+    if state == "all":
+        return None
+    return col(Incident.state).in_(OPEN_STATES if state == "open" else (state,))
 
 
 def list_incidents(
     database: Database, *, state: str = "open", source: str | None = None, limit: int = 100
 ) -> list[IncidentView]:
     """Newest first."""
-    if state not in STATE_FILTERS:
-        raise IncidentError(f"state {state!r} is not one of {', '.join(STATE_FILTERS)}")
     query = select(Incident, AlertSource.name).join(
         AlertSource, col(AlertSource.id) == Incident.source_id
     )
-    if state == "open":
-        query = query.where(col(Incident.state).in_(("pending", "accepted")))
-    elif state != "all":
-        query = query.where(Incident.state == state)
+    if (condition := state_condition(state)) is not None:
+        query = query.where(condition)
     if source:
         query = query.where(AlertSource.name == source)
     query = query.order_by(col(Incident.updated_at).desc(), col(Incident.id).desc()).limit(limit)
     with database.read() as session:
-        return [_view(incident, name) for incident, name in session.exec(query).all()]
+        return [incident_view(incident, name) for incident, name in session.exec(query).all()]
 
 
 def show_incident(database: Database, incident_id: int) -> IncidentDetail:
@@ -134,10 +139,10 @@ def show_incident(database: Database, incident_id: int) -> IncidentDetail:
             .order_by(col(TimelineEvent.at), col(TimelineEvent.id))
         ).all()
         timeline = tuple(
-            TimelineEntry(_iso(e.at), e.kind, e.actor, e.mail_id, e.detail)  # type: ignore[arg-type]
+            TimelineEntry(iso_utc(e.at), e.kind, e.actor, e.mail_id, e.detail)  # type: ignore[arg-type]
             for e in events
         )
-        return IncidentDetail(_view(row[0], row[1]), timeline)
+        return IncidentDetail(incident_view(row[0], row[1]), timeline)
 
 
 def change_state(
@@ -185,7 +190,7 @@ def change_state(
                 )
             )
             source = session.get(AlertSource, incident.source_id)
-            changed.append(_view(incident, source.name if source else "?"))
+            changed.append(incident_view(incident, source.name if source else "?"))
     return changed
 
 
@@ -210,7 +215,7 @@ def list_mails(
     query = query.order_by(col(Mail.id).desc(), col(MailOutcome.id)).limit(limit)
     with database.read() as session:
         return [
-            MailView(mail_id, _iso(at), name, subject, sender, result, incident_id, reason)  # type: ignore[arg-type]
+            MailView(mail_id, iso_utc(at), name, subject, sender, result, incident_id, reason)  # type: ignore[arg-type]
             for mail_id, at, name, subject, sender, result, incident_id, reason in session.exec(
                 query
             ).all()

@@ -11,6 +11,7 @@ from sqlmodel import select
 from app.core.db import Clock, Database, utc_now
 from app.core.mail import ParsedMail, parse_mail
 from app.core.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
+from app.core.names import OPEN_STATES
 from app.core.rules import conditions_hold, extract_key, first_failure, subject_key
 from app.core.sources import SourceSpec, spec_from_row
 
@@ -25,7 +26,6 @@ OUTCOMES = (
     "duplicate",
     "rejected",
 )
-OPEN_STATES = ("pending", "accepted")
 SOURCES = AlertSource.__table__  # type: ignore[attr-defined]
 MAILS = Mail.__table__  # type: ignore[attr-defined]
 INCIDENTS = Incident.__table__  # type: ignore[attr-defined]
@@ -147,10 +147,11 @@ def ingest_mail(
 def ingest_batch(
     database: Database, batch: list[IncomingMail], *, clock: Clock = utc_now
 ) -> list[IngestResult | Exception]:
-    """Group commit: every mail in one transaction, each in its own savepoint.
+    """Group commit: every mail in one transaction.
 
-    A mail whose processing fails is rolled back alone and its slot holds the exception;
-    the others commit together. Returns only after the commit.
+    The batch runs in one savepoint; if any mail fails, it is redone with a savepoint per
+    mail, so a mail whose processing fails is rolled back alone and its slot holds the
+    exception, while the others commit together. Returns only after the commit.
     """
     with database.write() as session:
         connection = session.connection()

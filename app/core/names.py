@@ -15,4 +15,7 @@ PERMISSION_HELP = {
     "triage": "accept, resolve and reopen incidents",
     "admin": "users, groups, settings; implies every permission",
 }
-INCIDENT_STATE_FILTERS = ("pending", "accepted", "resolved", "open", "all")
+INCIDENT_STATES = ("pending", "accepted", "resolved")
+OPEN_STATES = ("pending", "accepted")  # "open" in every filter and rule
+INCIDENT_STATE_FILTERS = (*INCIDENT_STATES, "open", "all")
+SEVERITIES = ("alert", "warning", "info")

@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 from app.core.addresses import AddressError, parse_address
 from app.core.db import Clock, Database, utc_now
 from app.core.models import AlertSource
+from app.core.names import SEVERITIES
 from app.core.rules import (
     MATCH_MODES,
     Condition,
@@ -18,7 +19,6 @@ from app.core.rules import (
     parse_key_rule,
 )
 
-SEVERITIES = ("alert", "warning", "info")
 CREATION_MODES = ("per_email", "per_subject", "single_pending", "single_open", "by_key")
 ON_NO_KEY = ("drop", "subject", "new")
 SOURCE_KEYS = (

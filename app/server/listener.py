@@ -71,7 +71,7 @@ class KnownAddresses:
         if loop.time() - self.read_at > self.MAX_AGE:
             async with self.lock:
                 if loop.time() - self.read_at > self.MAX_AGE:
-                    self.addresses = frozenset(await self.storage.enabled_addresses())
+                    self.addresses = await self.storage.enabled_addresses()
                     self.read_at = loop.time()
         return address.lower() in self.addresses
 

@@ -13,14 +13,13 @@ from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from app.core.incidentlog import (
-    SEVERITIES,
     LogFilter,
     LogWindow,
     change_token,
     position_of,
     read_window,
 )
-from app.core.names import INCIDENT_STATE_FILTERS
+from app.core.names import INCIDENT_STATE_FILTERS, SEVERITIES
 from app.ui.display import now
 from app.ui.screens.area import AreaScreen
 from app.ui.screens.incident_detail import IncidentDetailScreen
