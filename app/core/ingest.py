@@ -12,20 +12,10 @@ from app.core.db import Clock, Database, utc_now
 from app.core.mail import ParsedMail, parse_mail
 from app.core.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
 from app.core.names import OPEN_STATES
-from app.core.rules import conditions_hold, extract_key, first_failure, subject_key
+from app.core.outcomes import EMAIL_ACTOR, decide
+from app.core.rules import subject_key
 from app.core.sources import SourceSpec, spec_from_row
 
-OUTCOMES = (
-    "created",
-    "appended",
-    "resolved",
-    "filtered",
-    "orphan_resolve",
-    "no_key",
-    "loop",
-    "duplicate",
-    "rejected",
-)
 SOURCES = AlertSource.__table__  # type: ignore[attr-defined]
 MAILS = Mail.__table__  # type: ignore[attr-defined]
 INCIDENTS = Incident.__table__  # type: ignore[attr-defined]
@@ -84,8 +74,6 @@ RESOLVE = (
     .where(INCIDENTS.c.id == bindparam("target"))
     .values(state="resolved", resolved_by=bindparam("actor"), resolved_at=bindparam("now"))
 )
-EMAIL_ACTOR = "email"
-
 
 @dataclass(frozen=True)
 class SourceOutcome:
@@ -195,9 +183,10 @@ def _store(connection: Connection, incoming: IncomingMail, now: datetime) -> Ing
         ),
     ).inserted_primary_key[0]
     outcomes = []
+    store = SqlIncidentStore(connection)
     for row in rows:
         spec = _compiled(row.id, row.updated_at.isoformat(), row)
-        outcome, incident_id, reason = _process(connection, spec, mail_id, parsed, earlier, now)
+        outcome, incident_id, reason = decide(store, spec, mail_id, parsed, earlier, now)
         connection.execute(
             INSERT_OUTCOME,
             dict(
@@ -226,91 +215,6 @@ def _compiled(source_id: int | None, version: str, row: AlertSource) -> SourceSp
     return spec
 
 
-def _process(
-    connection: Connection,
-    spec: SourceSpec,
-    mail_id: int,
-    parsed: ParsedMail,
-    earlier: list[int],
-    now: datetime,
-) -> tuple[str, int | None, str]:
-    original = _first_outcome(connection, spec, earlier) if earlier else None
-    if original is not None:
-        return "duplicate", original.incident_id, f"already received as mail {original.mail_id}"
-    loop = loop_reason(parsed)
-    if loop:
-        return "loop", None, loop
-    failed = first_failure(spec.filters, spec.filter_match, parsed)
-    if failed:
-        return "filtered", None, failed
-    resolving = conditions_hold(spec.resolve_rules, spec.resolve_match, parsed)
-    key, target, how = _find_target(connection, spec, parsed)
-    if how == "no_key":
-        rules = "; ".join(rule.describe() for rule in spec.key_rules)
-        return "no_key", None, f"no key rule extracted a key ({rules})"
-    if resolving:
-        if target is None:
-            wanted = f" with key {key!r}" if key else ""
-            return "orphan_resolve", None, f"resolve rule held, but no open incident{wanted}"
-        _append(connection, target, mail_id, now)
-        connection.execute(RESOLVE, {"target": target, "now": now, "actor": EMAIL_ACTOR})
-        _event(
-            connection, target, now, "resolved", EMAIL_ACTOR, mail_id, "resolved by a recovery mail"
-        )
-        return "resolved", target, "resolve rule held"
-    if target is not None:
-        _append(connection, target, mail_id, now)
-        return "appended", target, how
-    incident_id = connection.execute(
-        INSERT_INCIDENT,
-        dict(
-            source_id=spec.id,
-            state="pending",
-            severity=spec.severity,
-            title=parsed.subject or "(no subject)",
-            key=key,
-            subject_key=subject_key(parsed.subject),
-            mail_count=1,
-            created_at=now,
-            updated_at=now,
-        ),
-    ).inserted_primary_key[0]
-    _event(connection, incident_id, now, "created", None, mail_id, f"opened by mail {mail_id}")
-    return "created", incident_id, f"new incident{f' with key {key!r}' if key else ''}"
-
-
-def _find_target(
-    connection: Connection, spec: SourceSpec, parsed: ParsedMail
-) -> tuple[str | None, int | None, str]:
-    """The key (by_key), the id of the open incident this mail belongs to, and why."""
-    if spec.creation == "by_key":
-        extracted = extract_key(spec.key_rules, parsed)
-        if extracted is not None:
-            key, rule = extracted
-            reason = f"same key {key!r} ({rule.describe()})"
-        elif spec.on_no_key == "subject":
-            key, reason = subject_key(parsed.subject), "no key extracted: same subject"
-        elif spec.on_no_key == "new":
-            return None, None, "no key extracted: a new incident"
-        else:
-            return None, None, "no_key"
-        found = connection.execute(OPEN_WITH_KEY, {"source": spec.id, "key": key}).scalar()
-        return key, found, reason
-    if spec.creation == "per_subject":
-        parameters = {"source": spec.id, "subject_key": subject_key(parsed.subject)}
-        return None, connection.execute(OPEN_WITH_SUBJECT, parameters).scalar(), "same subject"
-    if spec.creation == "single_pending":
-        found = connection.execute(NEWEST_PENDING, {"source": spec.id}).scalar()
-        return None, found, "the pending incident"
-    if spec.creation == "single_open":
-        return (
-            None,
-            connection.execute(NEWEST_OPEN, {"source": spec.id}).scalar(),
-            "the open incident",
-        )
-    return None, None, "every mail opens an incident"
-
-
 def _earlier_copies(connection: Connection, parsed: ParsedMail) -> list[int]:
     """The mails stored before with the same bytes and Message-ID (a redelivery)."""
     if parsed.message_id is None:
@@ -321,41 +225,62 @@ def _earlier_copies(connection: Connection, parsed: ParsedMail) -> list[int]:
     return list(connection.execute(query, parameters).scalars())
 
 
-def _first_outcome(connection: Connection, spec: SourceSpec, earlier: list[int]):
-    """The first real outcome of an earlier copy for this source, if any."""
-    return connection.execute(FIRST_OUTCOME_OF, {"source": spec.id, "mails": earlier}).first()
+class SqlIncidentStore:
+    """The IncidentStore of ingest: the prebuilt statements, on the batch's connection."""
 
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
 
-def loop_reason(parsed: ParsedMail) -> str | None:
-    """An automatic reply (RFC 3834 and the usual vendor headers) is never an alert."""
-    submitted = parsed.header("auto-submitted").lower()
-    if submitted.startswith("auto-replied"):
-        return f"Auto-Submitted: {parsed.header('auto-submitted')}: an automatic reply"
-    if "x-autoreply" in parsed.headers:
-        return "X-Autoreply header: an automatic reply"
-    if parsed.header("precedence").lower() == "auto_reply":
-        return "Precedence: auto_reply: an automatic reply"
-    return None
+    def first_outcome(self, source_id, earlier):
+        parameters = {"source": source_id, "mails": list(earlier)}
+        return self.connection.execute(FIRST_OUTCOME_OF, parameters).first()
 
+    def open_with_key(self, source_id, key):
+        return self.connection.execute(OPEN_WITH_KEY, {"source": source_id, "key": key}).scalar()
 
-def _append(connection: Connection, incident_id: int, mail_id: int, now: datetime) -> None:
-    connection.execute(APPEND, {"target": incident_id, "now": now})
-    _event(connection, incident_id, now, "mail", None, mail_id, f"mail {mail_id} appended")
+    def open_with_subject(self, source_id, subject):
+        parameters = {"source": source_id, "subject_key": subject}
+        return self.connection.execute(OPEN_WITH_SUBJECT, parameters).scalar()
 
+    def newest_pending(self, source_id):
+        return self.connection.execute(NEWEST_PENDING, {"source": source_id}).scalar()
 
-def _event(
-    connection: Connection,
-    incident_id: int,
-    now: datetime,
-    kind: str,
-    actor: str | None,
-    mail_id: int | None,
-    detail: str,
-) -> None:
-    connection.execute(
-        INSERT_EVENT,
-        dict(
-            incident_id=incident_id, at=now, kind=kind, actor=actor, mail_id=mail_id,
-            detail=detail,
+    def newest_open(self, source_id):
+        return self.connection.execute(NEWEST_OPEN, {"source": source_id}).scalar()
+
+    def append(self, incident_id, mail_id, now):
+        self.connection.execute(APPEND, {"target": incident_id, "now": now})
+        self._event(incident_id, now, "mail", None, mail_id, f"mail {mail_id} appended")
+
+    def resolve(self, incident_id, mail_id, now):
+        self.connection.execute(RESOLVE, {"target": incident_id, "now": now, "actor": EMAIL_ACTOR})
+        self._event(
+            incident_id, now, "resolved", EMAIL_ACTOR, mail_id, "resolved by a recovery mail"
         )
-    )  # fmt: skip
+
+    def create(self, spec, parsed, key, mail_id, now):
+        incident_id = self.connection.execute(
+            INSERT_INCIDENT,
+            dict(
+                source_id=spec.id,
+                state="pending",
+                severity=spec.severity,
+                title=parsed.subject or "(no subject)",
+                key=key,
+                subject_key=subject_key(parsed.subject),
+                mail_count=1,
+                created_at=now,
+                updated_at=now,
+            ),
+        ).inserted_primary_key[0]
+        self._event(incident_id, now, "created", None, mail_id, f"opened by mail {mail_id}")
+        return incident_id
+
+    def _event(self, incident_id, now, kind, actor, mail_id, detail) -> None:
+        self.connection.execute(
+            INSERT_EVENT,
+            dict(
+                incident_id=incident_id, at=now, kind=kind, actor=actor, mail_id=mail_id,
+                detail=detail,
+            ),
+        )  # fmt: skip

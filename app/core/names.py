@@ -19,3 +19,15 @@ INCIDENT_STATES = ("pending", "accepted", "resolved")
 OPEN_STATES = ("pending", "accepted")  # "open" in every filter and rule
 INCIDENT_STATE_FILTERS = (*INCIDENT_STATES, "open", "all")
 SEVERITIES = ("alert", "warning", "info")
+# What one mail did for one source (SPEC §4); `rejected` is what the listener refused.
+MAIL_OUTCOMES = (
+    "created",
+    "appended",
+    "resolved",
+    "filtered",
+    "orphan_resolve",
+    "no_key",
+    "loop",
+    "duplicate",
+    "rejected",
+)
