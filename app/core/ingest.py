@@ -75,6 +75,7 @@ RESOLVE = (
     .values(state="resolved", resolved_by=bindparam("actor"), resolved_at=bindparam("now"))
 )
 
+
 @dataclass(frozen=True)
 class SourceOutcome:
     source: str

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
 from app.core.addresses import AddressError, parse_address
 from app.core.db import Clock, Database, utc_now
-from app.core.models import AlertSource
-from app.core.names import SEVERITIES
+from app.core.models import AlertSource, Incident, Mail, MailOutcome
+from app.core.names import OPEN_STATES, SEVERITIES
 from app.core.rules import (
     MATCH_MODES,
     Condition,
@@ -18,9 +21,28 @@ from app.core.rules import (
     parse_condition,
     parse_key_rule,
 )
+from app.core.users import UserView, require_current
+from app.errors import MailsirenError
 
 CREATION_MODES = ("per_email", "per_subject", "single_pending", "single_open", "by_key")
+# The seed's table, in words an operator understands.
+CREATION_HELP = {
+    "per_email": "Open a new incident for every email.",
+    "per_subject": "One incident per subject: a mail whose subject (case and spaces ignored) "
+    "matches an open incident joins it.",
+    "single_pending": "Open a new incident only if every incident is accepted or resolved; "
+    "else join the newest pending one.",
+    "single_open": "Open a new incident only if every incident is resolved; else join the "
+    "newest open one.",
+    "by_key": "Open and resolve incidents by a key the key rules read from subject or body "
+    "(a host and service, an alert name).",
+}
 ON_NO_KEY = ("drop", "subject", "new")
+ON_NO_KEY_HELP = {
+    "drop": "keep the mail, open nothing (outcome no_key)",
+    "subject": "group it by subject instead, like per_subject",
+    "new": "open a new incident for it",
+}
 SOURCE_KEYS = (
     "name",
     "address",
@@ -35,6 +57,10 @@ SOURCE_KEYS = (
     "key_rule",
     "resolve_rule",
 )
+
+
+class SourceError(MailsirenError, ValueError):
+    """A source that cannot be saved or changed as asked; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +104,26 @@ class SourceSpec:
         return data
 
 
+def check_name(name: object) -> str:
+    """A source's name: 1 to 128 characters, no line breaks; returned stripped."""
+    if not isinstance(name, str) or not name.strip():
+        raise RuleError("name must be a non-empty string, e.g. nagios")
+    name = name.strip()
+    if len(name) > 128:
+        raise RuleError(f"name is {len(name)} characters long; at most 128")
+    if any(ch in name for ch in "\r\n\t"):
+        raise RuleError("name must be one line, without tabs")
+    return name
+
+
+def check_address(address: object) -> str:
+    """A source's address as stored: a valid address, lower-cased."""
+    try:
+        return parse_address(str(address or "")).lower()
+    except AddressError as error:
+        raise RuleError(f"address: {error}") from error
+
+
 def _choice(data: dict, key: str, choices: tuple[str, ...], default: str, where: str) -> str:
     value = data.get(key, default)
     if value not in choices:
@@ -100,13 +146,15 @@ def parse_source(data: object, where: str) -> SourceSpec:
     if unknown:
         raise RuleError(f"{where}: unknown key {unknown[0]!r}; known: {', '.join(SOURCE_KEYS)}")
     name = data.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name) > 128:
-        raise RuleError(f"{where}: name must be a non-empty string (at most 128 characters)")
+    try:
+        name = check_name(name)
+    except RuleError as error:
+        raise RuleError(f"{where}: {error}") from error
     where = f"{where} ({name})"
     try:
-        address = parse_address(str(data.get("address", ""))).lower()
-    except AddressError as error:
-        raise RuleError(f"{where}: address: {error}") from error
+        address = check_address(data.get("address", ""))
+    except RuleError as error:
+        raise RuleError(f"{where}: {error}") from error
     policy = data.get("escalation_policy")
     if policy is not None and (not isinstance(policy, str) or not policy.strip()):
         raise RuleError(f"{where}: escalation_policy must be the name of a policy")
@@ -121,7 +169,7 @@ def parse_source(data: object, where: str) -> SourceSpec:
     if creation == "by_key" and not key_rules:
         raise RuleError(f"{where}: creation 'by_key' needs at least one [[source.key_rule]]")
     return SourceSpec(
-        name=name.strip(),
+        name=name,
         address=address,
         severity=_choice(data, "severity", SEVERITIES, "alert", where),
         escalation_policy=policy,
@@ -168,15 +216,23 @@ def list_sources(database: Database) -> list[SourceSpec]:
         return [spec_from_row(row) for row in rows]
 
 
-def write_source(session: Session, spec: SourceSpec, *, clock: Clock = utc_now) -> AlertSource:
-    """Create or update by name, inside the caller's transaction."""
-    row = session.exec(select(AlertSource).where(AlertSource.name == spec.name)).first()
+def write_source(
+    session: Session,
+    spec: SourceSpec,
+    *,
+    clock: Clock = utc_now,
+    row: AlertSource | None = None,
+) -> AlertSource:
+    """Create or update (by name, or the given row when renaming), in the caller's transaction."""
+    if row is None:
+        row = session.exec(select(AlertSource).where(AlertSource.name == spec.name)).first()
     if row is None:
         row = AlertSource(
             name=spec.name, address=spec.address, severity=spec.severity,
             creation=spec.creation, updated_at=clock(),
         )  # fmt: skip
     data = spec.to_dict()
+    row.name = spec.name
     row.address = spec.address
     row.severity = spec.severity
     row.escalation_policy = spec.escalation_policy
@@ -191,4 +247,165 @@ def write_source(session: Session, spec: SourceSpec, *, clock: Clock = utc_now) 
     row.updated_at = clock()
     session.add(row)
     session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    """One line of the sources list."""
+
+    spec: SourceSpec
+    version: str  # updated_at, ISO: an editor saving over a newer version is refused
+    mails_today: int
+    open_incidents: int
+    last_mail_at: datetime | None
+
+
+def list_source_summaries(
+    database: Database, actor: UserView, *, since: datetime
+) -> list[SourceSummary]:
+    """Every source with its mails since `since` (the start of the operator's day), its open
+    incidents and its last mail. Needs `view_connections`."""
+    require_current(database, actor, "view_connections")
+    with database.read() as session:
+        rows = session.exec(select(AlertSource).order_by(AlertSource.name)).all()
+        mails_today = dict(
+            session.exec(
+                select(MailOutcome.source_id, func.count())
+                .join(Mail, col(Mail.id) == MailOutcome.mail_id)
+                .where(col(Mail.received_at) >= since)
+                .group_by(MailOutcome.source_id)
+            ).all()
+        )
+        open_incidents = dict(
+            session.exec(
+                select(Incident.source_id, func.count())
+                .where(col(Incident.state).in_(OPEN_STATES))
+                .group_by(Incident.source_id)
+            ).all()
+        )
+        last_mail = dict(
+            session.exec(
+                select(MailOutcome.source_id, func.max(Mail.received_at))
+                .join(Mail, col(Mail.id) == MailOutcome.mail_id)
+                .group_by(MailOutcome.source_id)
+            ).all()
+        )
+        return [
+            SourceSummary(
+                spec=spec_from_row(row),
+                version=row.updated_at.isoformat(),
+                mails_today=mails_today.get(row.id, 0),
+                open_incidents=open_incidents.get(row.id, 0),
+                last_mail_at=last_mail.get(row.id),
+            )
+            for row in rows
+        ]
+
+
+def get_source(database: Database, actor: UserView, name: str) -> SourceSummary:
+    """One source, as the editor opens it."""
+    for summary in list_source_summaries(database, actor, since=utc_now()):
+        if summary.spec.name == name:
+            return summary
+    raise SourceError(f"there is no source named {name!r}; `mailsiren config export` lists them")
+
+
+def save_source(
+    database: Database,
+    actor: UserView,
+    data: dict,
+    *,
+    original: str | None = None,
+    version: str | None = None,
+    clock: Clock = utc_now,
+) -> SourceSpec:
+    """Create (original None) or update the source `original`, maybe renaming it, all at once.
+
+    `data` is a `[[source]]` table, validated exactly as `config import` validates one.
+    `version` is the updated_at the editor loaded: a source changed since is not overwritten.
+    Needs `edit_connections`.
+    """
+    require_current(database, actor, "edit_connections")
+    try:
+        spec = parse_source(data, "source")
+    except RuleError as error:
+        raise SourceError(str(error)) from error
+    with database.write() as session:
+        row = None
+        if original is not None:
+            row = session.exec(select(AlertSource).where(AlertSource.name == original)).first()
+            if row is None:
+                raise SourceError(
+                    f"the source {original!r} no longer exists (deleted meanwhile?); "
+                    "nothing was saved"
+                )
+            if version is not None and row.updated_at.isoformat() != version:
+                raise SourceError(
+                    f"the source {original!r} was changed by someone else since you opened it; "
+                    "nothing was saved: close the editor and open it again"
+                )
+        for key, value in (("name", spec.name), ("address", spec.address)):
+            other = session.exec(
+                select(AlertSource).where(getattr(AlertSource, key) == value)
+            ).first()
+            if other is not None and other is not row:
+                raise SourceError(
+                    f"{key} {value!r} is already used by the source {other.name!r}; "
+                    f"choose another {key}"
+                )
+        try:
+            saved = write_source(session, spec, clock=clock, row=row)
+        except IntegrityError as error:  # a concurrent save took the name or address
+            raise SourceError(
+                f"name {spec.name!r} or address {spec.address!r} was just taken; nothing saved"
+            ) from error
+        return SourceSpec(**{**spec.__dict__, "id": saved.id})
+
+
+def set_source_enabled(
+    database: Database, actor: UserView, name: str, enabled: bool, *, clock: Clock = utc_now
+) -> None:
+    """A disabled source keeps its rules and incidents; its address answers 550. Needs
+    `edit_connections`."""
+    require_current(database, actor, "edit_connections")
+    with database.write() as session:
+        row = _existing(session, name)
+        row.enabled = enabled
+        row.updated_at = clock()
+        session.add(row)
+
+
+@dataclass(frozen=True)
+class DeletionImpact:
+    """What deleting a source takes with it, for the confirmation question."""
+
+    incidents: int
+    mails: int
+
+
+def deletion_impact(database: Database, name: str) -> DeletionImpact:
+    with database.read() as session:
+        row = _existing(session, name)
+        incidents = session.exec(
+            select(func.count()).select_from(Incident).where(Incident.source_id == row.id)
+        ).one()
+        mails = session.exec(
+            select(func.count()).select_from(MailOutcome).where(MailOutcome.source_id == row.id)
+        ).one()
+    return DeletionImpact(incidents, mails)
+
+
+def delete_source(database: Database, actor: UserView, name: str) -> None:
+    """Delete the source, its incidents and its mails' outcomes; the mails stay stored.
+    Needs `delete_connections`."""
+    require_current(database, actor, "delete_connections")
+    with database.write() as session:
+        session.delete(_existing(session, name))
+
+
+def _existing(session: Session, name: str) -> AlertSource:
+    row = session.exec(select(AlertSource).where(AlertSource.name == name)).first()
+    if row is None:
+        raise SourceError(f"there is no source named {name!r} (deleted meanwhile?)")
     return row
