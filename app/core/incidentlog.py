@@ -204,29 +204,57 @@ def incident_mails(database: Database, incident_id: int) -> list[MailDetail]:
     )
     with database.read() as session:
         rows = session.exec(query).all()
-    details = []
-    for mail, outcome, reason in rows:
-        parsed = parse_mail(mail.raw)
-        details.append(
-            MailDetail(
-                id=mail.id,  # type: ignore[arg-type]
-                received_at=iso_utc(mail.received_at),  # type: ignore[arg-type]
-                via=mail.via,
-                envelope_from=mail.envelope_from,
-                envelope_to=tuple(mail.envelope_to),
-                subject=parsed.subject,
-                from_=parsed.from_,
-                to=parsed.to,
-                date=parsed.header("date"),
-                message_id=parsed.message_id,
-                text=parsed.body,
-                defects=tuple(mail.defects),
-                outcome=outcome,
-                reason=reason,
-                raw=mail.raw.decode("utf-8", "replace"),
-            )
-        )
-    return details
+    return [mail_detail_of(mail, outcome, reason) for mail, outcome, reason in rows]
+
+
+def source_mail(database: Database, mail_id: int, source: str) -> MailDetail:
+    """One mail as the source's mail log opens it, with what it did for that source."""
+    query = (
+        select(Mail, MailOutcome.outcome, MailOutcome.reason)
+        .join(MailOutcome, col(MailOutcome.mail_id) == Mail.id)
+        .join(AlertSource, col(AlertSource.id) == MailOutcome.source_id)
+        .where(Mail.id == mail_id, AlertSource.name == source)
+    )
+    with database.read() as session:
+        row = session.exec(query).first()
+    if row is None:
+        raise IncidentError(f"no mail {mail_id} for the source {source!r}")
+    return mail_detail_of(*row)
+
+
+def count_mails(database: Database, *, source: str, outcome: str | None = None) -> int:
+    """How many mails the source's mail log holds (under the outcome filter)."""
+    query = (
+        select(func.count())
+        .select_from(MailOutcome)
+        .join(AlertSource, col(AlertSource.id) == MailOutcome.source_id)
+        .where(AlertSource.name == source)
+    )
+    if outcome:
+        query = query.where(MailOutcome.outcome == outcome)
+    with database.read() as session:
+        return session.exec(query).one()
+
+
+def mail_detail_of(mail: Mail, outcome: str, reason: str) -> MailDetail:
+    parsed = parse_mail(mail.raw)
+    return MailDetail(
+        id=mail.id,  # type: ignore[arg-type]
+        received_at=iso_utc(mail.received_at),  # type: ignore[arg-type]
+        via=mail.via,
+        envelope_from=mail.envelope_from,
+        envelope_to=tuple(mail.envelope_to),
+        subject=parsed.subject,
+        from_=parsed.from_,
+        to=parsed.to,
+        date=parsed.header("date"),
+        message_id=parsed.message_id,
+        text=parsed.body,
+        defects=tuple(mail.defects),
+        outcome=outcome,
+        reason=reason,
+        raw=mail.raw.decode("utf-8", "replace"),
+    )
 
 
 def key_explanation(database: Database, incident_id: int) -> str:

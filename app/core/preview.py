@@ -62,11 +62,11 @@ class PreviewRow:
     number: int  # 1 = the oldest mail replayed
     sample: SampleMail
     saved: Verdict | None  # None: the source is new, nothing is saved yet
-    edited: Verdict
+    edited: Verdict | None  # None: the edited rules are not valid yet
 
     @property
     def differs(self) -> bool:
-        if self.saved is None:
+        if self.saved is None or self.edited is None:
             return False
         saved, edited = self.saved, self.edited
         return (saved.outcome, saved.incident, saved.key) != (
@@ -186,9 +186,11 @@ def replay(spec: SourceSpec, samples: Sequence[SampleMail]) -> list[Verdict]:
     return verdicts
 
 
-def preview(saved: SourceSpec | None, edited: SourceSpec, samples: Sequence[SampleMail]) -> Preview:
-    """Saved and edited rules side by side, row by row."""
-    after = replay(edited, samples)
+def preview(
+    saved: SourceSpec | None, edited: SourceSpec | None, samples: Sequence[SampleMail]
+) -> Preview:
+    """Saved and edited rules side by side, row by row (either may be missing)."""
+    after = replay(edited, samples) if edited is not None else [None] * len(samples)
     before = replay(saved, samples) if saved is not None else [None] * len(samples)
     return Preview(
         tuple(
@@ -230,20 +232,27 @@ def stored_samples(
     return samples
 
 
-def eml_samples(location: str, *, limit: int = EML_LIMIT) -> list[SampleMail]:
+def eml_files(location: str, *, limit: int = EML_LIMIT) -> list[Path]:
     """One .eml file, or every *.eml in a folder in name order (at most `limit`)."""
-    path = Path(location).expanduser()
     if not location.strip():
         raise SampleError("type the path of an .eml file or of a folder of .eml files")
-    if path.is_dir():
-        files = sorted(child for child in path.iterdir() if child.suffix.lower() == ".eml")
-        if not files:
-            raise SampleError(f"{path} holds no .eml files")
-        files = files[:limit]
-    elif path.is_file():
-        files = [path]
-    else:
-        raise SampleError(f"{path}: no such file or folder")
+    path = Path(location.strip()).expanduser()
+    try:
+        if path.is_dir():
+            files = sorted(child for child in path.iterdir() if child.suffix.lower() == ".eml")
+            if not files:
+                raise SampleError(f"{path} holds no .eml files")
+            return files[:limit]
+    except OSError as error:
+        raise SampleError(f"{path}: {error.strerror or error}") from error
+    if path.is_file():
+        return [path]
+    raise SampleError(f"{path}: no such file or folder")
+
+
+def eml_samples(location: str, *, limit: int = EML_LIMIT) -> list[SampleMail]:
+    """The mails of eml_files(location), parsed (a malformed one is kept, with its defects)."""
+    files = eml_files(location, limit=limit)
     samples = []
     for file in files:
         try:

@@ -303,6 +303,18 @@ def list_source_summaries(
         ]
 
 
+def sources_token(database: Database) -> tuple:
+    """Changes when a mail arrives, an incident changes or a source is saved: the list polls it."""
+    with database.read() as session:
+        return (
+            session.exec(select(func.max(Mail.id))).one(),
+            session.exec(select(func.max(Incident.updated_at))).one(),
+            session.exec(
+                select(func.max(AlertSource.updated_at), func.count(AlertSource.id))
+            ).one(),
+        )
+
+
 def get_source(database: Database, actor: UserView, name: str) -> SourceSummary:
     """One source, as the editor opens it."""
     for summary in list_source_summaries(database, actor, since=utc_now()):

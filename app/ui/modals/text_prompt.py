@@ -22,18 +22,28 @@ class TextPromptModal(ModalScreen[str | None]):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
 
-    def __init__(self, title: str, placeholder: str, check: Callable[[str], str | None]) -> None:
+    def __init__(
+        self,
+        title: str,
+        placeholder: str,
+        check: Callable[[str], str | None],
+        *,
+        value: str = "",
+        hint: str = "enter to save, escape to cancel",
+    ) -> None:
         super().__init__()
         self._title = title
         self._placeholder = placeholder
         self._check = check
+        self._value = value
+        self._hint = hint
 
     def compose(self) -> ComposeResult:
         with Vertical() as frame:
             frame.border_title = self._title
-            yield Input(placeholder=self._placeholder, compact=True)
+            yield Input(self._value, placeholder=self._placeholder, compact=True)
             yield Static("", classes="error", markup=False)
-            yield Static("enter to save, escape to cancel", classes="hint")
+            yield Static(self._hint, classes="hint", markup=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()

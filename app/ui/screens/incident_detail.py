@@ -23,6 +23,7 @@ from app.core.incidents import IncidentDetail, IncidentError, show_incident
 from app.ui.display import printable, severity_text, short, state_text, when
 from app.ui.screens.triage import TriageActions, TriageDone
 from app.ui.widgets.keyed_table import KeyedTable
+from app.ui.widgets.mail_reader import mail_text
 
 POLL_SECONDS = 1.0
 
@@ -38,38 +39,6 @@ class DetailLoaded(Message):
 @dataclass
 class DetailMissing(Message):
     reason: str
-
-
-def mail_text(mail: MailDetail, *, raw: bool) -> Text:
-    """The headers that matter and the decoded text, or the source as received."""
-    if raw:
-        return Text(printable_lines(mail.raw))
-    text = Text()
-    for label, value in (
-        ("From", mail.from_),
-        ("To", mail.to),
-        ("Subject", mail.subject),
-        ("Date", mail.date or "(none)"),
-        ("Message-ID", mail.message_id or "(none)"),
-        (
-            "Envelope",
-            f"{mail.envelope_from or '<>'} → {', '.join(mail.envelope_to)} via {mail.via}",
-        ),
-        ("Outcome", f"{mail.outcome}: {mail.reason}"),
-    ):
-        text.append(f"{label}: ", style="bold")
-        text.append(printable(value) + "\n")
-    for defect in mail.defects:
-        text.append("Defect: ", style="bold yellow")
-        text.append(printable(defect) + "\n")
-    text.append("\n")
-    text.append(printable_lines(mail.text))
-    return text
-
-
-def printable_lines(text: str) -> str:
-    """Keep line breaks and tabs; replace every other control character."""
-    return "\n".join(printable(line.replace("\t", "    ")) for line in text.splitlines())
 
 
 class IncidentDetailScreen(TriageActions, Screen):

@@ -1,12 +1,243 @@
-"""Alert sources: one address per monitoring system (editors arrive with the engine)."""
+"""Alert sources: the list with each source's traffic, and the keys to create and tune them."""
 
-from app.ui.screens.area import EmptyAreaScreen
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Static
+
+from app.core.sources import (
+    SourceError,
+    SourceSummary,
+    delete_source,
+    deletion_impact,
+    list_source_summaries,
+    set_source_enabled,
+    sources_token,
+)
+from app.core.users import PermissionDenied
+from app.ui.modals.confirm import ConfirmModal
+from app.ui.permissions import refused
+from app.ui.screens.area import AreaScreen
+from app.ui.screens.source_editor import SourceEditorScreen
+from app.ui.screens.source_mails import SourceMailsScreen
+from app.ui.widgets.empty_state import EmptyState
+from app.ui.widgets.sources_table import SourcesTable
+
+POLL_SECONDS = 1.0
 
 
-class SourcesScreen(EmptyAreaScreen):
+@dataclass
+class SourcesLoaded(Message):
+    summaries: list[SourceSummary]
+    token: tuple
+
+
+@dataclass
+class SourcesRefused(Message):
+    reason: str
+
+
+@dataclass
+class SourceChanged(Message):
+    text: str
+    failed: bool = False
+
+
+def start_of_today() -> datetime:
+    """Midnight where the operator is, as an aware time: "mails today" counts from there."""
+    return datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+class SourcesScreen(AreaScreen):
     AREA_TITLE = "Alert sources"
-    EMPTY_TITLE = "No alert sources yet"
-    EMPTY_MESSAGE = (
-        "Each monitoring system (Nagios, Alertmanager, Zabbix…) will get its own address here, "
-        "with filters, deduplication and key rules that turn its mails into incidents."
-    )
+    DEFAULT_CSS = """
+    SourcesScreen SourcesTable { height: 1fr; border: round $primary-muted; }
+    SourcesScreen SourcesTable:focus { border: round $primary; }
+    SourcesScreen #sources-hint { height: auto; padding: 0 1; color: $text-muted; }
+    SourcesScreen EmptyState { display: none; }
+    SourcesScreen.-empty EmptyState, SourcesScreen.-refused EmptyState { display: block; }
+    SourcesScreen.-empty SourcesTable, SourcesScreen.-refused SourcesTable,
+    SourcesScreen.-refused #sources-hint { display: none; }
+    """
+
+    BINDINGS = [
+        Binding("n", "add_source", "New", id="sources.add"),
+        Binding("e", "edit_source", "Edit", id="sources.edit"),
+        Binding("t", "toggle_source", "Enable/disable", id="sources.toggle"),
+        Binding("c", "copy_address", "Copy address", id="sources.copy"),
+        Binding("m", "mail_log", "Mail log", id="sources.mails"),
+        Binding("delete,x", "delete_source", "Delete", id="sources.delete"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        yield SourcesTable(id="sources")
+        yield EmptyState(
+            "No alert sources yet",
+            "Each monitoring system (Nagios, Alertmanager, Zabbix…) gets its own address here; "
+            "its mail becomes incidents through the source's filters, key rules and resolve "
+            "rules. Press n to create one (you can try its rules on sample .eml files before "
+            "saving), or load them from a file with `mailsiren config import FILE`.",
+        )
+        yield Static(
+            "Mail to an address that is no enabled source is refused (550). The editor (enter) "
+            "previews what the rules would do to recent mails before you save.",
+            id="sources-hint",
+        )
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.summaries: list[SourceSummary] = []
+        self.token: tuple | None = None
+        self.table.focus()
+        self.load()
+        self.set_interval(POLL_SECONDS, self.check_for_changes)
+
+    def on_screen_resume(self) -> None:
+        self.load()
+
+    @property
+    def table(self) -> SourcesTable:
+        return self.query_one(SourcesTable)
+
+    def selected(self) -> SourceSummary | None:
+        name = self.table.selected_key
+        return next((s for s in self.summaries if s.spec.name == name), None)
+
+    # Reading
+
+    @work(thread=True, exclusive=True, group="sources-read", exit_on_error=False)
+    def load(self) -> None:
+        workspace = self.app.workspace
+        try:
+            token = sources_token(workspace.database)
+            summaries = list_source_summaries(
+                workspace.database, workspace.user, since=start_of_today()
+            )
+        except PermissionDenied as error:
+            self.post_message(SourcesRefused(str(error)))
+            return
+        self.post_message(SourcesLoaded(summaries, token))
+
+    @work(thread=True, exclusive=True, group="sources-poll", exit_on_error=False)
+    def poll(self, known: tuple | None) -> None:
+        if sources_token(self.app.workspace.database) != known:
+            self.app.call_from_thread(self.load)
+
+    def check_for_changes(self) -> None:
+        if self.is_current:
+            self.poll(self.token)
+
+    def on_sources_loaded(self, message: SourcesLoaded) -> None:
+        self.summaries, self.token = message.summaries, message.token
+        self.remove_class("-refused")
+        self.set_class(not message.summaries, "-empty")
+        self.table.show(message.summaries)
+
+    def on_sources_refused(self, message: SourcesRefused) -> None:
+        self.add_class("-refused")
+        self.query_one(EmptyState).remove()
+        self.mount(
+            EmptyState("Alert sources are not yours to see", message.reason), before=self.table
+        )
+
+    # Actions
+
+    def action_add_source(self) -> None:
+        if not refused(self, "edit_connections", "create alert sources"):
+            self.app.push_screen(SourceEditorScreen(None, self.summaries))
+
+    def action_edit_source(self) -> None:
+        summary = self.selected()
+        if summary is not None:
+            self.app.push_screen(SourceEditorScreen(summary, self.summaries))
+
+    def action_mail_log(self) -> None:
+        summary = self.selected()
+        if summary is not None:
+            self.app.push_screen(SourceMailsScreen(summary.spec.name))
+
+    def action_copy_address(self) -> None:
+        summary = self.selected()
+        if summary is not None:
+            self.app.copy_to_clipboard(summary.spec.address)
+            self.notify(
+                f"Copied {summary.spec.address} (through the terminal, OSC 52: it works over "
+                "SSH; in tmux it needs `set -g set-clipboard on`).",
+                markup=False,
+            )
+
+    def action_toggle_source(self) -> None:
+        summary = self.selected()
+        if summary is None or refused(self, "edit_connections", "enable or disable sources"):
+            return
+        self.toggle(summary.spec.name, not summary.spec.enabled)
+
+    def action_delete_source(self) -> None:
+        summary = self.selected()
+        if summary is None or refused(self, "delete_connections", "delete sources"):
+            return
+        self.ask_deletion(summary.spec.name)
+
+    @on(SourcesTable.RowSelected)
+    def row_chosen(self) -> None:
+        self.action_edit_source()
+
+    # Changes, in workers; core checks the permission again
+
+    @work(thread=True, group="sources-change", exit_on_error=False)
+    def toggle(self, name: str, enabled: bool) -> None:
+        workspace = self.app.workspace
+        try:
+            set_source_enabled(workspace.database, workspace.user, name, enabled)
+        except (SourceError, PermissionDenied) as error:
+            self.post_message(SourceChanged(str(error), failed=True))
+            return
+        state = (
+            "enabled: its address takes mail again"
+            if enabled
+            else ("disabled: its address now refuses mail (550); its rules and incidents are kept")
+        )
+        self.post_message(SourceChanged(f"{name} {state}."))
+
+    @work(thread=True, group="sources-change", exit_on_error=False)
+    def ask_deletion(self, name: str) -> None:
+        try:
+            impact = deletion_impact(self.app.workspace.database, name)
+        except SourceError as error:
+            self.post_message(SourceChanged(str(error), failed=True))
+            return
+        question = (
+            f"Delete the source {name}? Its {impact.incidents} incidents and the record of what "
+            f"its {impact.mails} mails did are deleted with it (the mails stay stored), and its "
+            "address will refuse mail. To stop it and keep everything, disable it (t) instead."
+        )
+        self.app.call_from_thread(
+            self.app.push_screen,
+            ConfirmModal(question, yes_label="Delete"),
+            lambda yes: self.delete(name) if yes else None,
+        )
+
+    @work(thread=True, group="sources-change", exit_on_error=False)
+    def delete(self, name: str) -> None:
+        workspace = self.app.workspace
+        try:
+            delete_source(workspace.database, workspace.user, name)
+        except (SourceError, PermissionDenied) as error:
+            self.post_message(SourceChanged(str(error), failed=True))
+            return
+        self.post_message(SourceChanged(f"Deleted the source {name}."))
+
+    def on_source_changed(self, message: SourceChanged) -> None:
+        self.notify(
+            message.text,
+            title="Not changed" if message.failed else "",
+            severity="error" if message.failed else "information",
+            markup=False,
+        )
+        self.load()

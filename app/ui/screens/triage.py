@@ -10,6 +10,7 @@ from textual.message import Message
 from app.core.incidents import IncidentError, change_state
 from app.core.users import PermissionDenied
 from app.ui.modals.confirm import ConfirmModal
+from app.ui.permissions import refused
 
 PAST_TENSE = {"accept": "accepted", "resolve": "resolved", "reopen": "reopened"}
 
@@ -27,15 +28,7 @@ class TriageActions:
         raise NotImplementedError
 
     def action_triage(self, action: str) -> None:
-        user = self.app.workspace.user  # type: ignore[attr-defined]
-        if not user.can("triage"):
-            self.notify(  # type: ignore[attr-defined]
-                f"You ({user.name}) do not have the triage permission, so you cannot {action} "
-                f"incidents. An administrator can grant it: mailsiren users grant {user.name} "
-                "triage",
-                severity="error",
-                markup=False,
-            )
+        if refused(self, "triage", f"{action} incidents"):  # type: ignore[arg-type]
             return
         targets = self.triage_targets()
         if not targets:

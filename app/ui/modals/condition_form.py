@@ -1,0 +1,99 @@
+"""A filter or resolve condition: field, operator, value, case; regexes checked by RE2 as typed."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Checkbox, Input, Label, Select
+
+from app.core.mail import ParsedMail
+from app.core.rules import FIELDS, OPS, Condition, field_text, parse_condition
+from app.ui.display import short
+from app.ui.modals.rule_form import RuleFormModal
+
+HEADER = "header:"
+
+
+class ConditionFormModal(RuleFormModal):
+    TITLE = "condition"
+
+    def compose_fields(self) -> ComposeResult:
+        field = self.rule.get("field", "subject")
+        is_header = field.startswith(HEADER)
+        with Horizontal(classes="row"):
+            yield Label("Field")
+            yield Select(
+                [(name, name) for name in FIELDS] + [("a header…", HEADER)],
+                value=HEADER if is_header else field,
+                allow_blank=False,
+                id="rule-field",
+                compact=True,
+            )
+        with Horizontal(classes="row", id="header-row"):
+            yield Label("Header")
+            yield Input(
+                field.removeprefix(HEADER) if is_header else "",
+                placeholder="its name, e.g. X-Nagios-State",
+                id="rule-header",
+                compact=True,
+            )
+        with Horizontal(classes="row"):
+            yield Label("Operator")
+            yield Select(
+                [(op.replace("_", " "), op) for op in OPS],
+                value=self.rule.get("op", "contains"),
+                allow_blank=False,
+                id="rule-op",
+                compact=True,
+            )
+        with Horizontal(classes="row"):
+            yield Label("Value")
+            yield Input(
+                self.rule.get("value", ""),
+                placeholder="text, or an RE2 regex for matches (unanchored search)",
+                id="rule-value",
+                compact=True,
+            )
+        with Horizontal(classes="row"):
+            yield Label("")
+            yield Checkbox(
+                "Case-sensitive",
+                self.rule.get("case_sensitive", False),
+                id="rule-case",
+                compact=True,
+            )
+
+    def on_mount(self) -> None:  # RuleFormModal.on_mount runs too (Textual walks the MRO)
+        self.query_one("#rule-value", Input).focus()
+
+    def refresh_fields(self) -> None:
+        is_header = self.query_one("#rule-field", Select).value == HEADER
+        self.query_one("#header-row").set_class(not is_header, "-hidden")
+
+    def read(self) -> dict:
+        field = str(self.query_one("#rule-field", Select).value)
+        if field == HEADER:
+            field += self.query_one("#rule-header", Input).value.strip()
+        data = {
+            "field": field,
+            "op": str(self.query_one("#rule-op", Select).value),
+            "value": self.query_one("#rule-value", Input).value,
+        }
+        if self.query_one("#rule-case", Checkbox).value:
+            data["case_sensitive"] = True
+        return data
+
+    def parse(self, data: dict) -> Condition:
+        return parse_condition(data, "rule")
+
+    def trial(self, rule: Condition, sample: ParsedMail) -> Text:  # type: ignore[override]
+        text = Text()
+        if rule.holds(sample):
+            text.append("✓ holds", style="bold green")
+        else:
+            text.append("✗ does not hold", style="bold red")
+        text.append(f"  ({rule.field} is “")
+        text.append_text(short(field_text(sample, rule.field).split("\n", 1)[0], 48))
+        text.append("”)")
+        return text

@@ -1,0 +1,140 @@
+"""A source's mail log (the event explorer): every mail, its outcome and reason, each readable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from app.core.incidentlog import count_mails
+from app.core.incidents import MailView, list_mails
+from app.core.names import MAIL_OUTCOMES
+from app.core.sources import sources_token
+from app.ui.display import printable, short, when
+from app.ui.screens.mail_screen import MailScreen
+from app.ui.widgets.keyed_table import KeyedTable
+
+LIMIT = 500  # the newest mails shown; the CLI (mailsiren mails list) reaches the rest
+POLL_SECONDS = 1.0
+OUTCOME_CYCLE = (None, *(outcome for outcome in MAIL_OUTCOMES if outcome != "rejected"))
+OUTCOME_STYLE = {
+    "created": "bold red",
+    "appended": "yellow",
+    "resolved": "green",
+    "filtered": "dim",
+    "duplicate": "dim",
+    "loop": "magenta",
+    "no_key": "bold magenta",
+    "orphan_resolve": "cyan",
+}
+
+
+@dataclass
+class MailsLoaded(Message):
+    mails: list[MailView]
+    total: int
+    token: tuple
+
+
+class SourceMailsScreen(Screen):
+    DEFAULT_CSS = """
+    SourceMailsScreen #mails-header { height: auto; padding: 0 1; background: $boost; }
+    SourceMailsScreen KeyedTable { height: 1fr; }
+    """
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="mails.back"),
+        Binding("o", "cycle_outcome", "Outcome filter", id="mails.outcome"),
+    ]
+
+    def __init__(self, source: str) -> None:
+        super().__init__()
+        self.source = source
+        self.outcome: str | None = None
+        self.token: tuple | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Loading…", id="mails-header")
+        yield KeyedTable(id="source-mails")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"mailsiren · Mail log of {self.source}"
+        table = self.query_one(KeyedTable)
+        for key, label in (
+            ("id", "Mail"),
+            ("at", "Received (UTC)"),
+            ("outcome", "Outcome"),
+            ("incident", "Incident"),
+            ("subject", "Subject"),
+            ("reason", "Reason"),
+        ):
+            table.add_column(label, key=key)
+        table.focus()
+        self.load()
+        self.set_interval(POLL_SECONDS, self.check_for_changes)
+
+    @work(thread=True, exclusive=True, group="mails-read", exit_on_error=False)
+    def load(self) -> None:
+        database = self.app.workspace.database
+        token = sources_token(database)
+        mails = list_mails(database, source=self.source, outcome=self.outcome, limit=LIMIT)
+        total = count_mails(database, source=self.source, outcome=self.outcome)
+        self.post_message(MailsLoaded(mails, total, token))
+
+    @work(thread=True, exclusive=True, group="mails-poll", exit_on_error=False)
+    def poll(self, known: tuple | None) -> None:
+        if sources_token(self.app.workspace.database) != known:
+            self.app.call_from_thread(self.load)
+
+    def check_for_changes(self) -> None:
+        if self.is_current:
+            self.poll(self.token)
+
+    def on_mails_loaded(self, message: MailsLoaded) -> None:
+        self.token = message.token
+        table = self.query_one(KeyedTable)
+        selected = table.selected_key
+        table.clear()
+        for mail in message.mails:
+            table.add_row(
+                Text(str(mail.id)),
+                Text(when(mail.received_at)),
+                Text(mail.outcome, style=OUTCOME_STYLE.get(mail.outcome, "")),
+                Text(f"#{mail.incident_id}" if mail.incident_id else "—"),
+                short(mail.subject or "(no subject)", 50),
+                short(mail.reason, 80),
+                key=str(mail.id),
+            )
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected))
+        header = Text()
+        header.append(printable(self.source), style="bold")
+        header.append(f" · {message.total} mails")
+        header.append(f" with outcome {self.outcome}" if self.outcome else " (every outcome)")
+        if message.total > len(message.mails):
+            header.append(
+                f" · the newest {len(message.mails)} shown; `mailsiren mails list --source "
+                f"{self.source} --limit N` reaches the rest"
+            )
+        header.append("\no: filter by outcome · enter: read the mail · esc: back", style="dim")
+        self.query_one("#mails-header", Static).update(header)
+        if not message.mails:
+            table.add_row(Text("—"), Text(""), Text(""), Text(""), Text("no mails"), Text(""))
+
+    def action_cycle_outcome(self) -> None:
+        index = OUTCOME_CYCLE.index(self.outcome)
+        self.outcome = OUTCOME_CYCLE[(index + 1) % len(OUTCOME_CYCLE)]
+        self.load()
+
+    @on(KeyedTable.RowSelected)
+    def read_mail(self, event: KeyedTable.RowSelected) -> None:
+        key = event.row_key.value
+        if key and key.isdigit():
+            self.app.push_screen(MailScreen(int(key), self.source))

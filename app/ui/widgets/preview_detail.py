@@ -1,0 +1,66 @@
+"""The selected preview mail: both verdicts with their reasons, and each rule tried on it."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from app.core.preview import PreviewRow
+from app.core.rules import field_text
+from app.core.sources import SourceSpec
+from app.ui.display import printable
+from app.ui.widgets.preview_table import verdict_text
+
+
+def _mark(passed: bool) -> Text:
+    return Text("✓ " if passed else "✗ ", style="green" if passed else "red")
+
+
+class PreviewDetail(Static):
+    DEFAULT_CSS = """
+    PreviewDetail { height: auto; padding: 0 1; }
+    """
+
+    def show(self, row: PreviewRow | None, spec: SourceSpec | None) -> None:
+        if row is None:
+            self.update("")
+            return
+        parsed = row.sample.parsed
+        text = Text()
+        text.append(f"#{row.number} {printable(row.sample.label)}", style="bold")
+        text.append(f" · {printable(parsed.subject) or '(no subject)'}\n")
+        text.append(f"From {printable(parsed.from_)}\n", style="dim")
+        lines = [("Saved rules ", row.saved), ("Edited rules", row.edited)]
+        for label, verdict in lines:
+            text.append(f"{label}  ", style="bold")
+            text.append_text(verdict_text(verdict))
+            if verdict is not None:
+                text.append(f" · {printable(verdict.reason)}")
+            text.append("\n")
+        if row.sample.recorded:
+            text.append("On arrival    ", style="bold")
+            text.append(printable(row.sample.recorded) + "\n")
+        if spec is None:
+            self.update(text)
+            return
+        for title, conditions, match in (
+            ("Filters", spec.filters, spec.filter_match),
+            ("Resolve rules", spec.resolve_rules, spec.resolve_match),
+        ):
+            if conditions:
+                text.append(f"{title} ({match}):\n", style="bold")
+                for index, condition in enumerate(conditions, start=1):
+                    text.append(f"  {index} ")
+                    text.append_text(_mark(condition.holds(parsed)))
+                    text.append(printable(condition.describe()) + "\n")
+        if spec.key_rules:
+            text.append("Key rules (first that extracts wins):\n", style="bold")
+            for index, rule in enumerate(spec.key_rules, start=1):
+                key = rule.extract(parsed)
+                text.append(f"  {index} ")
+                text.append_text(_mark(key is not None))
+                text.append(f"{key!r} " if key is not None else "no key ", style="bold")
+                text.append(f"← {printable(rule.describe())}\n")
+            if not field_text(parsed, "subject"):
+                text.append("  (the mail has no subject)\n", style="dim")
+        self.update(text)

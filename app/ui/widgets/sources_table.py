@@ -1,0 +1,49 @@
+"""The alert sources: one row per source, keyed by name, with its traffic and open incidents."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from app.core.incidents import iso_utc
+from app.core.sources import SourceSummary
+from app.ui.display import age, printable
+from app.ui.widgets.keyed_table import KeyedTable
+
+COLUMNS = (
+    ("name", "Name"),
+    ("address", "Address"),
+    ("creation", "Creation"),
+    ("severity", "Severity"),
+    ("enabled", "Enabled"),
+    ("today", "Mails today"),
+    ("open", "Open"),
+    ("last", "Last mail"),
+)
+
+
+class SourcesTable(KeyedTable):
+    TITLE = "Alert sources"
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    def show(self, summaries: list[SourceSummary]) -> None:
+        selected = self.selected_key
+        self.clear()
+        for summary in summaries:
+            spec = summary.spec
+            last = iso_utc(summary.last_mail_at) if summary.last_mail_at else None
+            self.add_row(
+                Text(printable(spec.name), style="bold"),
+                Text(spec.address),
+                Text(spec.creation),
+                Text(spec.severity),
+                Text("✓ yes", style="green") if spec.enabled else Text("✗ no", style="red"),
+                Text(str(summary.mails_today), justify="right"),
+                Text(str(summary.open_incidents), justify="right"),
+                Text(f"{age(last)} ago" if last else "never"),
+                key=spec.name,
+            )
+        if selected is not None and selected in self.rows:
+            self.move_cursor(row=self.get_row_index(selected))
