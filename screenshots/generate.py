@@ -13,7 +13,7 @@ import socket
 import ssl
 import sys
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import trustme
@@ -146,8 +146,6 @@ async def shoot_admin(name: str) -> None:
 
 async def shoot_incidents(log_name: str, detail_name: str) -> None:
     """The sample corpus, ingested at fixed times, then the log and one incident's detail."""
-    from datetime import timedelta
-
     import app.ui.display
     from app.core.configfile import import_config
     from app.core.incidents import change_state
@@ -184,6 +182,70 @@ async def shoot_incidents(log_name: str, detail_name: str) -> None:
     workspace.close()
 
 
+async def shoot_sources(list_name: str, editor_name: str, preview_name: str, log_name: str) -> None:
+    """The Nagios sample set up as a by_key source with a recovery rule, by keyboard."""
+    import app.ui.display
+    from app.core.ingest import ingest_mail
+    from app.core.workspace import open_workspace
+    from app.ui.app import MailsirenApp
+
+    corpus = OUTPUT.parent / "tests" / "fixtures" / "corpus"
+    app.ui.display.now = lambda: FROZEN
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="mailsiren-sources-")  # no sources yet
+    workspace = open_workspace()
+    mailsiren = MailsirenApp(workspace, initial_mode="sources")
+    async with mailsiren.run_test(size=SIZE) as pilot:
+
+        async def settle() -> None:
+            await mailsiren.workers.wait_for_complete()
+            await pilot.pause()
+
+        async def tab_to(selector: str) -> None:
+            while mailsiren.focused not in mailsiren.screen.query(selector):
+                await pilot.press("tab")
+
+        await settle()
+        await pilot.press("n", *"nagios", "tab", *"nagios@alerts.example.com")
+        await tab_to("#source-creation")
+        await pilot.press("enter", "down", "down", "down", "down", "enter")
+        await pilot.press("ctrl+o")
+        await settle()
+        await pilot.press(*"tests/fixtures/corpus", "enter")
+        await settle()
+        await tab_to("#filters")
+        await pilot.press("a", *"Service Alert", "enter")
+        await settle()
+        await tab_to("#key-rules")
+        await pilot.press("a", *r"Alert: (\S+)/(.+) is")
+        await settle()
+        mailsiren.save_screenshot(editor_name, path=str(OUTPUT))
+        print(f"wrote {OUTPUT / editor_name}")
+        await pilot.press("enter")
+        await tab_to("#resolve-rules")
+        await pilot.press("a", *"RECOVERY", "enter")
+        await settle()
+        await tab_to("#preview")
+        await pilot.press("j", "j", "j")
+        await settle()
+        mailsiren.save_screenshot(preview_name, path=str(OUTPUT))
+        print(f"wrote {OUTPUT / preview_name}")
+        await pilot.press("ctrl+s")
+        await settle()
+        for number, path in enumerate(sorted(corpus.glob("0[1-5]-nagios-*.eml"))):
+            moment = FROZEN - timedelta(minutes=40 - 7 * number)
+            ingest_mail(workspace.database, path.read_bytes(), ["nagios@alerts.example.com"],
+                        via="smtp", clock=lambda moment=moment: moment)  # fmt: skip
+        mailsiren.screen.load()
+        await settle()
+        mailsiren.save_screenshot(list_name, path=str(OUTPUT))
+        print(f"wrote {OUTPUT / list_name}")
+        await pilot.press("m")
+        await settle()
+        mailsiren.save_screenshot(log_name, path=str(OUTPUT))
+        print(f"wrote {OUTPUT / log_name}")
+    workspace.close()
+
+
 def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="mailsiren-screenshots-"))
     for variable in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS"):
@@ -201,6 +263,11 @@ def main() -> int:
         asyncio.run(shoot_shared("smtp-shared-configuration.svg", port, home))
         asyncio.run(shoot_admin("admin-edit-user.svg"))
         asyncio.run(shoot_incidents("incident-log.svg", "incident-detail.svg"))
+        asyncio.run(
+            shoot_sources(
+                "sources.svg", "source-key-rule.svg", "source-preview.svg", "source-mail-log.svg"
+            )
+        )
     finally:
         controller.stop()
     return 0

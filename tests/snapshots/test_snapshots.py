@@ -142,3 +142,84 @@ def test_incident_detail(snap_compare, workspace, monkeypatch):
         await settle(pilot)
 
     assert snap_compare(MailsirenApp(workspace), terminal_size=(120, 36), run_before=open_detail)
+
+
+NAGIOS_SOURCE = {
+    "name": "nagios",
+    "address": "nagios@alerts.example.com",
+    "creation": "by_key",
+    "filter": [{"field": "subject", "op": "contains", "value": "Service Alert"}],
+    "key_rule": [{"field": "subject", "extractor": "regex", "pattern": r"Alert: (\S+)/(.+) is"}],
+    "resolve_rule": [{"field": "subject", "op": "contains", "value": "RECOVERY"}],
+}
+
+
+def with_nagios_mails(workspace, monkeypatch):
+    """The Nagios source and the corpus's five Nagios mails, at fixed times."""
+    from app.core.ingest import ingest_mail
+    from app.core.sources import save_source
+
+    monkeypatch.setattr("app.ui.display.now", lambda: FROZEN)
+    save_source(workspace.database, workspace.user, NAGIOS_SOURCE, clock=lambda: FROZEN)
+    save_source(
+        workspace.database,
+        workspace.user,
+        {"name": "zabbix", "address": "zabbix@alerts.example.com", "enabled": False},
+        clock=lambda: FROZEN,
+    )
+    corpus = Path(__file__).parents[1] / "fixtures" / "corpus"
+    for number, path in enumerate(sorted(corpus.glob("0[1-5]-nagios-*.eml"))):
+        moment = FROZEN - timedelta(minutes=40 - 7 * number)
+        ingest_mail(
+            workspace.database, path.read_bytes(), ["nagios@alerts.example.com"], via="smtp",
+            clock=lambda moment=moment: moment,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("size", [(120, 36), (80, 24)])
+def test_sources_list(snap_compare, workspace, monkeypatch, size):
+    with_nagios_mails(workspace, monkeypatch)
+    app = MailsirenApp(workspace, initial_mode="sources")
+    assert snap_compare(app, terminal_size=size, run_before=settle)
+
+
+@pytest.mark.parametrize("size", [(120, 36), (80, 24)])
+def test_source_editor_new(snap_compare, workspace, size):
+    async def open_editor(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+
+    app = MailsirenApp(workspace, initial_mode="sources")
+    assert snap_compare(app, terminal_size=size, run_before=open_editor)
+
+
+def test_source_preview_shows_what_an_edit_changes(snap_compare, workspace, monkeypatch):
+    """The recovery rule removed: the two recovery mails differ from the saved rules."""
+    with_nagios_mails(workspace, monkeypatch)
+
+    async def remove_the_resolve_rule(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        pilot.app.screen.query_one("#resolve-rules").focus()
+        await pilot.press("x")
+        await settle(pilot)
+        pilot.app.screen.query_one("#preview").focus()
+        await pilot.press("j", "j", "j")
+        await settle(pilot)
+
+    app = MailsirenApp(workspace, initial_mode="sources")
+    assert snap_compare(app, terminal_size=(120, 36), run_before=remove_the_resolve_rule)
+
+
+def test_source_mail_log(snap_compare, workspace, monkeypatch):
+    with_nagios_mails(workspace, monkeypatch)
+
+    async def open_log(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+
+    app = MailsirenApp(workspace, initial_mode="sources")
+    assert snap_compare(app, terminal_size=(120, 36), run_before=open_log)

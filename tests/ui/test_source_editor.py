@@ -38,7 +38,7 @@ async def tab_to(pilot, selector: str) -> None:
 
 def edited_column(app) -> list[str]:
     table = app.screen.query_one(PreviewTable)
-    return [str(table.get_row_at(index)[5]) for index in range(table.row_count)]
+    return [str(table.get_row_at(index)[2]) for index in range(table.row_count)]
 
 
 def text_of(app, selector: str) -> str:

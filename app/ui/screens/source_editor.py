@@ -69,15 +69,15 @@ class SaveDone(Message):
 class SourceEditorScreen(Screen):
     DEFAULT_CSS = """
     SourceEditorScreen #editor-body { height: 1fr; }
-    SourceEditorScreen #editor-left { width: 56; padding: 0 1 0 0; }
+    SourceEditorScreen #editor-left { width: 45%; max-width: 56; min-width: 36; }
     SourceEditorScreen #draft-problem { height: auto; color: $error; padding: 0 1; }
     SourceEditorScreen #draft-problem.-valid { color: $success; }
     SourceEditorScreen #editor-right { width: 1fr; }
     SourceEditorScreen #preview-header { height: auto; padding: 0 1; background: $boost; }
-    SourceEditorScreen PreviewTable { height: 1fr; border: round $primary-muted; }
+    SourceEditorScreen PreviewTable { height: 3fr; border: round $primary-muted; }
     SourceEditorScreen PreviewTable:focus { border: round $primary; }
     SourceEditorScreen #preview-detail-scroll {
-        height: 2fr; max-height: 16; border: round $primary-muted;
+        height: 2fr; max-height: 13; border: round $primary-muted;
     }
     """
     BINDINGS = [
@@ -173,7 +173,11 @@ class SourceEditorScreen(Screen):
             self.edited = parse_source(data, "source")
         except RuleError as error:
             self.edited = None
-            problem.update(f"✗ {str(error).removeprefix('source: ')}")
+            if not str(data.get("name", "")).strip() and not str(data.get("address", "")).strip():
+                error = RuleError("type a name and the address this source's mail is sent to")
+            name = str(data.get("name", "")).strip()
+            reason = str(error).removeprefix(f"source ({name}): ").removeprefix("source: ")
+            problem.update(f"✗ {reason}")
             problem.remove_class("-valid")
             self.run_preview(self.saved, None, list(self.samples))
             return

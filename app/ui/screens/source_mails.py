@@ -72,8 +72,8 @@ class SourceMailsScreen(Screen):
             ("at", "Received (UTC)"),
             ("outcome", "Outcome"),
             ("incident", "Incident"),
-            ("subject", "Subject"),
             ("reason", "Reason"),
+            ("subject", "Subject"),
         ):
             table.add_column(label, key=key)
         table.focus()
@@ -108,8 +108,8 @@ class SourceMailsScreen(Screen):
                 Text(when(mail.received_at)),
                 Text(mail.outcome, style=OUTCOME_STYLE.get(mail.outcome, "")),
                 Text(f"#{mail.incident_id}" if mail.incident_id else "—"),
-                short(mail.subject or "(no subject)", 50),
-                short(mail.reason, 80),
+                short(mail.reason, 52),
+                short(mail.subject or "(no subject)", 80),
                 key=str(mail.id),
             )
         if selected is not None and selected in table.rows:
@@ -126,7 +126,7 @@ class SourceMailsScreen(Screen):
         header.append("\no: filter by outcome · enter: read the mail · esc: back", style="dim")
         self.query_one("#mails-header", Static).update(header)
         if not message.mails:
-            table.add_row(Text("—"), Text(""), Text(""), Text(""), Text("no mails"), Text(""))
+            table.add_row(Text("—"), Text(""), Text(""), Text(""), Text(""), Text("no mails"))
 
     def action_cycle_outcome(self) -> None:
         index = OUTCOME_CYCLE.index(self.outcome)

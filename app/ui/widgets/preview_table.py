@@ -17,14 +17,15 @@ OUTCOME_STYLE = {
     "no_key": "bold magenta",
     "loop": "magenta",
 }
+# The verdicts first: they are what the operator came for; subject and file name after.
 COLUMNS = (
     ("diff", "≠"),
     ("n", "#"),
-    ("mail", "Mail"),
-    ("subject", "Subject"),
-    ("saved", "Saved rules"),
     ("edited", "Edited rules"),
+    ("saved", "Saved rules"),
     ("key", "Key"),
+    ("subject", "Subject"),
+    ("mail", "Mail"),
 )
 
 
@@ -60,11 +61,11 @@ class PreviewTable(DataTable):
             self.add_row(
                 Text("≠", style="bold yellow") if row.differs else Text(""),
                 Text(str(row.number)),
-                short(row.sample.label, 24),
-                short(row.sample.parsed.subject or "(no subject)", 44),
-                verdict_text(row.saved),
                 verdict_text(row.edited, changed=row.differs),
-                short(row.edited.key if row.edited and row.edited.key else "", 28),
+                verdict_text(row.saved),
+                short(row.edited.key if row.edited and row.edited.key else "", 24),
+                short(row.sample.parsed.subject or "(no subject)", 60),
+                short(row.sample.label, 32),
                 key=str(row.number),
             )
         if preview.rows:

@@ -14,9 +14,9 @@ from app.core.rules import RuleError, parse_condition, parse_key_rule
 from app.ui.display import printable
 
 TITLES = {
-    "filter": "Filters: which mails count",
-    "key_rule": "Key rules: first that extracts wins",
-    "resolve_rule": "Resolve rules: a recovery mail",
+    "filter": "Filters",
+    "key_rule": "Key rules · the first that extracts wins",
+    "resolve_rule": "Resolve rules",
 }
 EMPTY = {
     "filter": "none: every mail counts (a: add)",
@@ -38,7 +38,10 @@ def describe(kind: str, data: dict) -> str:
 
 class RuleList(DataTable):
     DEFAULT_CSS = """
-    RuleList { height: auto; max-height: 8; border: round $primary-muted; }
+    RuleList {
+        height: auto; max-height: 8; border: round $primary-muted; border-title-color: $text;
+        scrollbar-size-horizontal: 0;
+    }
     RuleList:focus { border: round $primary; }
     """
     BINDINGS = [
@@ -92,7 +95,7 @@ class RuleList(DataTable):
         self.move_cursor(row=max(0, min(cursor, len(self.rules) - 1)))
         title = TITLES[self.kind]
         if self.match is not None:
-            joined = "all must hold" if self.match == "all" else "any one is enough"
+            joined = "all must hold" if self.match == "all" else "any one holding is enough"
             title += f" · {joined} (m)"
         self.border_title = title
 

@@ -9,15 +9,16 @@ from app.core.sources import SourceSummary
 from app.ui.display import age, printable
 from app.ui.widgets.keyed_table import KeyedTable
 
+# What an operator checks first (is it on, is it quiet, is it alerting) before the settings.
 COLUMNS = (
     ("name", "Name"),
     ("address", "Address"),
+    ("enabled", "Enabled"),
+    ("open", "Open"),
+    ("today", "Today"),
+    ("last", "Last mail"),
     ("creation", "Creation"),
     ("severity", "Severity"),
-    ("enabled", "Enabled"),
-    ("today", "Mails today"),
-    ("open", "Open"),
-    ("last", "Last mail"),
 )
 
 
@@ -37,12 +38,12 @@ class SourcesTable(KeyedTable):
             self.add_row(
                 Text(printable(spec.name), style="bold"),
                 Text(spec.address),
+                Text("✓ yes", style="green") if spec.enabled else Text("✗ no", style="red"),
+                Text(str(summary.open_incidents), justify="right"),
+                Text(str(summary.mails_today), justify="right"),
+                Text(f"{age(last)} ago" if last else "never"),
                 Text(spec.creation),
                 Text(spec.severity),
-                Text("✓ yes", style="green") if spec.enabled else Text("✗ no", style="red"),
-                Text(str(summary.mails_today), justify="right"),
-                Text(str(summary.open_incidents), justify="right"),
-                Text(f"{age(last)} ago" if last else "never"),
                 key=spec.name,
             )
         if selected is not None and selected in self.rows:
