@@ -171,7 +171,7 @@ class SourceEditorScreen(Screen):
         problem = self.query_one("#draft-problem", Static)
         try:
             self.edited = parse_source(data, "source")
-        except RuleError as error:
+        except RuleError:
             self.edited = None
             if not str(data.get("name", "")).strip() and not str(data.get("address", "")).strip():
                 error = RuleError("type a name and the address this source's mail is sent to")
