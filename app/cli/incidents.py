@@ -8,6 +8,7 @@ from pathlib import Path
 
 from app.cli.common import EXIT_OK, CommandError, add_command, opened_workspace, print_json
 from app.core.names import INCIDENT_STATE_FILTERS as STATE_FILTERS
+from app.core.names import MAIL_OUTCOMES
 
 
 def register(commands) -> None:
@@ -50,7 +51,7 @@ def register(commands) -> None:
         handler=run_mails_list,
     )
     listing.add_argument("--source")
-    listing.add_argument("--outcome")
+    listing.add_argument("--outcome", choices=MAIL_OUTCOMES)
     listing.add_argument("--limit", type=int, default=100)
     listing.add_argument("--json", action="store_true", help="print JSON")
 
