@@ -132,8 +132,6 @@ class SourceEditorScreen(Screen):
         self.query_one("#source-name").focus()
         if self.saved is not None:
             self.load_stored_samples(self.saved.name)
-        else:
-            self.origin = ""
         self.revalidate()
 
     # The draft: exactly a [[source]] table, validated by core as config import does
@@ -171,19 +169,23 @@ class SourceEditorScreen(Screen):
         problem = self.query_one("#draft-problem", Static)
         try:
             self.edited = parse_source(data, "source")
-        except RuleError:
+        except RuleError as error:
             self.edited = None
-            if not str(data.get("name", "")).strip() and not str(data.get("address", "")).strip():
-                error = RuleError("type a name and the address this source's mail is sent to")
-            name = str(data.get("name", "")).strip()
-            reason = str(error).removeprefix(f"source ({name}): ").removeprefix("source: ")
-            problem.update(f"✗ {reason}")
+            problem.update(f"✗ {self._draft_problem(data, error)}")
             problem.remove_class("-valid")
             self.run_preview(self.saved, None, list(self.samples))
             return
         problem.update("✓ valid: ctrl+s saves" + (" (unsaved changes)" if self.dirty else ""))
         problem.add_class("-valid")
         self.run_preview(self.saved, self.edited, list(self.samples))
+
+    @staticmethod
+    def _draft_problem(data: dict, error: RuleError) -> str:
+        """Core's reason, without the "source (name):" that names the entry in a file."""
+        name = str(data.get("name", "")).strip()
+        if not name and not str(data.get("address", "")).strip():
+            return "type a name and the address this source's mail is sent to"
+        return str(error).removeprefix(f"source ({name}): ").removeprefix("source: ")
 
     def _field_problem(self, key: str, value: object, check) -> str:
         if not str(value or "").strip():
