@@ -18,6 +18,17 @@ SEVERITY_LOOK = {
     "warning": ("!", "warning", "yellow"),
     "info": ("i", "info", "cyan"),
 }
+# What a mail did, in the mail log and the source editor's preview (the word is always shown).
+OUTCOME_STYLE = {
+    "created": "bold red",
+    "appended": "yellow",
+    "resolved": "bold green",
+    "orphan_resolve": "cyan",
+    "no_key": "bold magenta",
+    "loop": "magenta",
+    "filtered": "dim",
+    "duplicate": "dim",
+}
 # C0/C1 controls (an ESC in a subject must not reach the terminal) and bidi overrides
 # (a right-to-left override must not reorder the rest of the row).
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

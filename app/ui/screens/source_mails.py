@@ -16,23 +16,13 @@ from app.core.incidentlog import count_mails
 from app.core.incidents import MailView, list_mails
 from app.core.names import MAIL_OUTCOMES
 from app.core.sources import sources_token
-from app.ui.display import printable, short, when
+from app.ui.display import OUTCOME_STYLE, printable, short, when
 from app.ui.screens.mail_screen import MailScreen
 from app.ui.widgets.keyed_table import KeyedTable
 
 LIMIT = 500  # the newest mails shown; the CLI (mailsiren mails list) reaches the rest
 POLL_SECONDS = 1.0
 OUTCOME_CYCLE = (None, *(outcome for outcome in MAIL_OUTCOMES if outcome != "rejected"))
-OUTCOME_STYLE = {
-    "created": "bold red",
-    "appended": "yellow",
-    "resolved": "green",
-    "filtered": "dim",
-    "duplicate": "dim",
-    "loop": "magenta",
-    "no_key": "bold magenta",
-    "orphan_resolve": "cyan",
-}
 
 
 @dataclass
@@ -106,7 +96,7 @@ class SourceMailsScreen(Screen):
             table.add_row(
                 Text(str(mail.id)),
                 Text(when(mail.received_at)),
-                Text(mail.outcome, style=OUTCOME_STYLE.get(mail.outcome, "")),
+                Text(mail.outcome, style=OUTCOME_STYLE.get(mail.outcome, "dim")),
                 Text(f"#{mail.incident_id}" if mail.incident_id else "—"),
                 short(mail.reason, 52),
                 short(mail.subject or "(no subject)", 80),

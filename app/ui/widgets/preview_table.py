@@ -7,16 +7,8 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from app.core.preview import Preview, Verdict
-from app.ui.display import short
+from app.ui.display import OUTCOME_STYLE, short
 
-OUTCOME_STYLE = {
-    "created": "bold red",
-    "appended": "yellow",
-    "resolved": "bold green",
-    "orphan_resolve": "cyan",
-    "no_key": "bold magenta",
-    "loop": "magenta",
-}
 # The verdicts first: they are what the operator came for; subject and file name after.
 COLUMNS = (
     ("diff", "≠"),
