@@ -11,6 +11,7 @@ from app.core.smtpprefs import SmtpForm, save_preferences
 from app.core.users import add_group, add_user, update_user
 from app.core.workspace import open_workspace
 from app.ui.app import MailsirenApp
+from tests.ui.pilot import settle as settle_app
 
 FROZEN = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
 # Paths shown on screen must not depend on the test's temporary folder.
@@ -52,8 +53,7 @@ def with_saved_settings(workspace, **changes):
 
 
 async def settle(pilot) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    await settle_app(pilot.app, pilot)
 
 
 @pytest.mark.parametrize("size", [(120, 36), (80, 24)])
