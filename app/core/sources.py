@@ -262,35 +262,33 @@ class SourceSummary:
 
 
 def list_source_summaries(
-    database: Database, actor: UserView, *, since: datetime
+    database: Database, actor: UserView, *, since: datetime, only: str | None = None
 ) -> list[SourceSummary]:
-    """Every source with its mails since `since` (the start of the operator's day), its open
-    incidents and its last mail. Needs `view_connections`."""
+    """Every source (or the one named `only`) with its mails since `since` (the start of the
+    operator's day), its open incidents and its last mail. Needs `view_connections`."""
     require_current(database, actor, "view_connections")
     with database.read() as session:
-        rows = session.exec(select(AlertSource).order_by(AlertSource.name)).all()
-        mails_today = dict(
-            session.exec(
-                select(MailOutcome.source_id, func.count())
-                .join(Mail, col(Mail.id) == MailOutcome.mail_id)
-                .where(col(Mail.received_at) >= since)
-                .group_by(MailOutcome.source_id)
-            ).all()
+        query = select(AlertSource).order_by(AlertSource.name)
+        if only is not None:
+            query = query.where(AlertSource.name == only)
+        rows = session.exec(query).all()
+        ids = [row.id for row in rows]
+
+        def per_source(column, value, *conditions) -> dict:
+            return dict(
+                session.exec(
+                    select(column, value).where(col(column).in_(ids), *conditions).group_by(column)
+                ).all()
+            )
+
+        outcome_mail = col(Mail.id) == MailOutcome.mail_id
+        mails_today = per_source(
+            MailOutcome.source_id, func.count(), outcome_mail, col(Mail.received_at) >= since
         )
-        open_incidents = dict(
-            session.exec(
-                select(Incident.source_id, func.count())
-                .where(col(Incident.state).in_(OPEN_STATES))
-                .group_by(Incident.source_id)
-            ).all()
+        open_incidents = per_source(
+            Incident.source_id, func.count(), col(Incident.state).in_(OPEN_STATES)
         )
-        last_mail = dict(
-            session.exec(
-                select(MailOutcome.source_id, func.max(Mail.received_at))
-                .join(Mail, col(Mail.id) == MailOutcome.mail_id)
-                .group_by(MailOutcome.source_id)
-            ).all()
-        )
+        last_mail = per_source(MailOutcome.source_id, func.max(Mail.received_at), outcome_mail)
         return [
             SourceSummary(
                 spec=spec_from_row(row),
@@ -317,9 +315,9 @@ def sources_token(database: Database) -> tuple:
 
 def get_source(database: Database, actor: UserView, name: str) -> SourceSummary:
     """One source, as the editor opens it."""
-    for summary in list_source_summaries(database, actor, since=utc_now()):
-        if summary.spec.name == name:
-            return summary
+    found = list_source_summaries(database, actor, since=utc_now(), only=name)
+    if found:
+        return found[0]
     raise SourceError(f"there is no source named {name!r}; `mailsiren config export` lists them")
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Checkbox, Input, Label, Select
+from textual.widgets import Checkbox, Input, Select
 
 from app.core.mail import ParsedMail
 from app.core.rules import FIELDS, OPS, Condition, field_text, parse_condition
 from app.ui.display import short
 from app.ui.modals.rule_form import RuleFormModal
+from app.ui.widgets.form_row import choice_select, form_row
 
 HEADER = "header:"
 
@@ -21,48 +21,46 @@ class ConditionFormModal(RuleFormModal):
     def compose_fields(self) -> ComposeResult:
         field = self.rule.get("field", "subject")
         is_header = field.startswith(HEADER)
-        with Horizontal(classes="row"):
-            yield Label("Field")
-            yield Select(
-                [(name, name) for name in FIELDS] + [("a header…", HEADER)],
-                value=HEADER if is_header else field,
-                allow_blank=False,
-                id="rule-field",
-                compact=True,
-            )
-        with Horizontal(classes="row", id="header-row"):
-            yield Label("Header")
-            yield Input(
+        choices = [(name, name) for name in FIELDS] + [("a header…", HEADER)]
+        yield form_row(
+            "Field", choice_select(choices, HEADER if is_header else field, id="rule-field")
+        )
+        yield form_row(
+            "Header",
+            Input(
                 field.removeprefix(HEADER) if is_header else "",
                 placeholder="its name, e.g. X-Nagios-State",
                 id="rule-header",
                 compact=True,
-            )
-        with Horizontal(classes="row"):
-            yield Label("Operator")
-            yield Select(
-                [(op.replace("_", " "), op) for op in OPS],
-                value=self.rule.get("op", "contains"),
-                allow_blank=False,
+            ),
+            id="header-row",
+        )
+        yield form_row(
+            "Operator",
+            choice_select(
+                ((op.replace("_", " "), op) for op in OPS),
+                self.rule.get("op", "contains"),
                 id="rule-op",
-                compact=True,
-            )
-        with Horizontal(classes="row"):
-            yield Label("Value")
-            yield Input(
+            ),
+        )
+        yield form_row(
+            "Value",
+            Input(
                 self.rule.get("value", ""),
                 placeholder="text, or an RE2 regex for matches (unanchored search)",
                 id="rule-value",
                 compact=True,
-            )
-        with Horizontal(classes="row"):
-            yield Label("")
-            yield Checkbox(
+            ),
+        )
+        yield form_row(
+            "",
+            Checkbox(
                 "Case-sensitive",
                 self.rule.get("case_sensitive", False),
                 id="rule-case",
                 compact=True,
-            )
+            ),
+        )
 
     def on_mount(self) -> None:  # RuleFormModal.on_mount runs too (Textual walks the MRO)
         self.query_one("#rule-value", Input).focus()

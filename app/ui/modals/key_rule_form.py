@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Input, Label, Select
+from textual.widgets import Input, Select
 
 from app.core.mail import ParsedMail
 from app.core.rules import EXTRACTORS, KEY_FIELDS, KeyRule, parse_key_rule
 from app.ui.display import short
 from app.ui.modals.rule_form import RuleFormModal
+from app.ui.widgets.form_row import choice_select, form_row
 
 EXTRACTOR_HELP = {
     "regex": "regex: the capture groups, joined by -",
@@ -25,34 +25,31 @@ class KeyRuleFormModal(RuleFormModal):
     TITLE = "key rule"
 
     def compose_fields(self) -> ComposeResult:
-        with Horizontal(classes="row"):
-            yield Label("Field")
-            yield Select(
-                [(name, name) for name in KEY_FIELDS],
-                value=self.rule.get("field", "subject"),
-                allow_blank=False,
+        yield form_row(
+            "Field",
+            choice_select(
+                ((name, name) for name in KEY_FIELDS),
+                self.rule.get("field", "subject"),
                 id="rule-field",
-                compact=True,
-            )
-        with Horizontal(classes="row"):
-            yield Label("Extractor")
-            yield Select(
-                [(EXTRACTOR_HELP[name], name) for name in EXTRACTORS],
-                value=self.rule.get("extractor", "regex"),
-                allow_blank=False,
+            ),
+        )
+        yield form_row(
+            "Extractor",
+            choice_select(
+                ((EXTRACTOR_HELP[name], name) for name in EXTRACTORS),
+                self.rule.get("extractor", "regex"),
                 id="rule-extractor",
-                compact=True,
-            )
+            ),
+        )
         for name, hint in (
             ("pattern", "RE2 with a capture group, e.g. Alert: (\\S+)/(.+) is"),
             ("start", "the text just before the key, e.g. Host: "),
             ("end", "the text just after the key"),
         ):
-            with Horizontal(classes="row", id=f"{name}-row"):
-                yield Label(name.capitalize())
-                yield Input(
-                    self.rule.get(name, ""), placeholder=hint, id=f"rule-{name}", compact=True
-                )
+            field = Input(
+                self.rule.get(name, ""), placeholder=hint, id=f"rule-{name}", compact=True
+            )
+            yield form_row(name.capitalize(), field, id=f"{name}-row")
 
     def on_mount(self) -> None:  # RuleFormModal.on_mount runs too (Textual walks the MRO)
         extractor = str(self.query_one("#rule-extractor", Select).value)

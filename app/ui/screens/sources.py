@@ -96,10 +96,10 @@ class SourcesScreen(AreaScreen):
         self.summaries: list[SourceSummary] = []
         self.token: tuple | None = None
         self.table.focus()
-        self.load()
         self.set_interval(POLL_SECONDS, self.check_for_changes)
 
     def on_screen_resume(self) -> None:
+        """Shown first, or again after the editor: read the list (it may have changed)."""
         self.load()
 
     @property

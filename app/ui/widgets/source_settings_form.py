@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Checkbox, Input, Label, Select, Static
+from textual.widgets import Checkbox, Input, Select, Static
 
 from app.core.names import SEVERITIES
 from app.core.sources import CREATION_HELP, CREATION_MODES, ON_NO_KEY, ON_NO_KEY_HELP
+from app.ui.widgets.form_row import choice_select, form_row
 
 SETTINGS = ("name", "address", "severity", "creation", "on_no_key", "escalation_policy")
 
@@ -33,58 +34,49 @@ class SourceSettingsForm(Vertical):
         form: SourceSettingsForm
 
     def compose(self) -> ComposeResult:
-        with Horizontal(classes="row"):
-            yield Label("Name")
-            yield Input(placeholder="e.g. nagios", id="source-name", compact=True)
+        yield form_row("Name", Input(placeholder="e.g. nagios", id="source-name", compact=True))
         yield Static("", id="name-error", classes="error -empty", markup=False)
-        with Horizontal(classes="row"):
-            yield Label("Address")
-            yield Input(
+        yield form_row(
+            "Address",
+            Input(
                 placeholder="its own, e.g. nagios@alerts.example.com",
                 id="source-address",
                 compact=True,
-            )
+            ),
+        )
         yield Static("", id="address-error", classes="error -empty", markup=False)
-        with Horizontal(classes="row"):
-            yield Label("Severity")
-            yield Select(
-                [(severity, severity) for severity in SEVERITIES],
-                value="alert",
-                allow_blank=False,
-                id="source-severity",
-                compact=True,
-            )
-        with Horizontal(classes="row"):
-            yield Label("Creation")
-            yield Select(
-                [(mode, mode) for mode in CREATION_MODES],
-                value="per_email",
-                allow_blank=False,
-                id="source-creation",
-                compact=True,
-            )
+        yield form_row(
+            "Severity",
+            choice_select(((name, name) for name in SEVERITIES), "alert", id="source-severity"),
+        )
+        yield form_row(
+            "Creation",
+            choice_select(
+                ((mode, mode) for mode in CREATION_MODES), "per_email", id="source-creation"
+            ),
+        )
         yield Static(CREATION_HELP["per_email"], id="creation-help", classes="help", markup=False)
-        with Horizontal(classes="row", id="on-no-key-row"):
-            yield Label("No key")
-            yield Select(
-                [(f"{choice}: {ON_NO_KEY_HELP[choice]}", choice) for choice in ON_NO_KEY],
-                value="drop",
-                allow_blank=False,
+        yield form_row(
+            "No key",
+            choice_select(
+                ((f"{choice}: {ON_NO_KEY_HELP[choice]}", choice) for choice in ON_NO_KEY),
+                "drop",
                 id="source-on-no-key",
-                compact=True,
-            )
-        with Horizontal(classes="row"):
-            yield Label("Escalate")
-            yield Input(
+            ),
+            id="on-no-key-row",
+        )
+        yield form_row(
+            "Escalate",
+            Input(
                 placeholder="escalation policy name (optional)",
                 id="source-escalation-policy",
                 compact=True,
-            )
-        with Horizontal(classes="row"):
-            yield Label("")
-            yield Checkbox(
-                "Enabled: its address takes mail", True, id="source-enabled", compact=True
-            )
+            ),
+        )
+        yield form_row(
+            "",
+            Checkbox("Enabled: its address takes mail", True, id="source-enabled", compact=True),
+        )
 
     def load(self, data: dict) -> None:
         """Fill the fields from a [[source]] table, without posting Changed."""
