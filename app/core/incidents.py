@@ -9,8 +9,10 @@ from datetime import datetime
 from sqlmodel import col, select
 
 from app.core.db import Clock, Database, as_utc, utc_now
+from app.core.escalation import start_run, stop_run
 from app.core.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
 from app.core.names import INCIDENT_STATE_FILTERS, OPEN_STATES
+from app.core.notify import queue_event
 from app.core.users import UserView, require_current
 from app.errors import MailsirenError
 
@@ -145,6 +147,13 @@ def show_incident(database: Database, incident_id: int) -> IncidentDetail:
         return IncidentDetail(incident_view(row[0], row[1]), timeline)
 
 
+EVENT_OF_ACTION = {
+    "accept": "incident_accepted",
+    "resolve": "incident_resolved",
+    "reopen": "incident_retriggered",
+}
+
+
 def change_state(
     database: Database,
     actor: UserView,
@@ -178,18 +187,25 @@ def change_state(
                 incident.accepted_by = incident.accepted_at = None
                 incident.resolved_by = incident.resolved_at = None
             session.add(incident)
-            session.add(
-                TimelineEvent(
-                    incident_id=incident_id,
-                    at=now,
-                    kind={"accept": "accepted", "resolve": "resolved", "reopen": "reopened"}[
-                        action
-                    ],
-                    actor=actor.name,
-                    detail=f"{action}ed by {actor.name}",
-                )
+            event = TimelineEvent(
+                incident_id=incident_id,
+                at=now,
+                kind={"accept": "accepted", "resolve": "resolved", "reopen": "reopened"}[action],
+                actor=actor.name,
+                detail=f"{action}ed by {actor.name}",
             )
+            session.add(event)
+            session.flush()
             source = session.get(AlertSource, incident.source_id)
+            connection = session.connection()
+            if action == "reopen":
+                start_run(connection, incident_id, source and source.escalation_policy, now)
+            else:
+                stop_run(connection, incident_id, now, f"{action}ed by {actor.name}")
+            queue_event(
+                connection, incident_id=incident_id, event_id=event.id or 0,
+                kind=EVENT_OF_ACTION[action], severity=incident.severity, now=now,
+            )  # fmt: skip
             changed.append(incident_view(incident, source.name if source else "?"))
     return changed
 

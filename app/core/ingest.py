@@ -9,9 +9,11 @@ from sqlalchemy import Connection, bindparam, insert, update
 from sqlmodel import select
 
 from app.core.db import Clock, Database, utc_now
+from app.core.escalation import start_run, stop_run
 from app.core.mail import ParsedMail, parse_mail
 from app.core.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
 from app.core.names import OPEN_STATES
+from app.core.notify import queue_event, sent_by_us
 from app.core.outcomes import EMAIL_ACTOR, decide
 from app.core.rules import subject_key
 from app.core.sources import SourceSpec, spec_from_row
@@ -249,15 +251,21 @@ class SqlIncidentStore:
     def newest_open(self, source_id):
         return self.connection.execute(NEWEST_OPEN, {"source": source_id}).scalar()
 
+    def sent_by_us(self, message_ids):
+        return sent_by_us(self.connection, message_ids)
+
     def append(self, incident_id, mail_id, now):
         self.connection.execute(APPEND, {"target": incident_id, "now": now})
-        self._event(incident_id, now, "mail", None, mail_id, f"mail {mail_id} appended")
+        event = self._event(incident_id, now, "mail", None, mail_id, f"mail {mail_id} appended")
+        self._notify(incident_id, event, "incident_retriggered", now)
 
     def resolve(self, incident_id, mail_id, now):
         self.connection.execute(RESOLVE, {"target": incident_id, "now": now, "actor": EMAIL_ACTOR})
-        self._event(
+        event = self._event(
             incident_id, now, "resolved", EMAIL_ACTOR, mail_id, "resolved by a recovery mail"
         )
+        stop_run(self.connection, incident_id, now, "resolved by a recovery mail")
+        self._notify(incident_id, event, "incident_resolved", now)
 
     def create(self, spec, parsed, key, mail_id, now):
         incident_id = self.connection.execute(
@@ -274,14 +282,22 @@ class SqlIncidentStore:
                 updated_at=now,
             ),
         ).inserted_primary_key[0]
-        self._event(incident_id, now, "created", None, mail_id, f"opened by mail {mail_id}")
+        event = self._event(incident_id, now, "created", None, mail_id, f"opened by mail {mail_id}")
+        queue_event(
+            self.connection, incident_id=incident_id, event_id=event, kind="incident_opened",
+            severity=spec.severity, now=now,
+        )  # fmt: skip
+        start_run(self.connection, incident_id, spec.escalation_policy, now)
         return incident_id
 
-    def _event(self, incident_id, now, kind, actor, mail_id, detail) -> None:
-        self.connection.execute(
+    def _notify(self, incident_id, event_id, kind, now) -> None:
+        queue_event(self.connection, incident_id=incident_id, event_id=event_id, kind=kind, now=now)
+
+    def _event(self, incident_id, now, kind, actor, mail_id, detail) -> int:
+        return self.connection.execute(
             INSERT_EVENT,
             dict(
                 incident_id=incident_id, at=now, kind=kind, actor=actor, mail_id=mail_id,
                 detail=detail,
             ),
-        )  # fmt: skip
+        ).inserted_primary_key[0]  # fmt: skip

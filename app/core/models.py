@@ -1,4 +1,4 @@
-"""SQLModel tables: users, groups, SMTP preferences, alert sources, mails and incidents."""
+"""SQLModel tables: users, SMTP preferences, sources, mails, incidents and notifications."""
 
 from __future__ import annotations
 
@@ -163,3 +163,106 @@ class TimelineEvent(SQLModel, table=True):
     actor: str | None = Field(default=None, max_length=128)
     mail_id: int | None = Field(default=None, foreign_key="mail.id", ondelete="SET NULL")
     detail: str = ""
+
+
+class OrgSettings(SQLModel, table=True):
+    """The organization's notification settings: one row, id 1."""
+
+    __tablename__ = "org_settings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    internal_domains: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    notify_on: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    storm_limit: int = 10  # at most this many mails per address per window
+    storm_window_minutes: int = 3
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Integration(SQLModel, table=True):
+    """An email integration: an address that receives incident events of some severities."""
+
+    __tablename__ = "integration"
+
+    id: int | None = Field(default=None, primary_key=True)
+    address: str = Field(sa_column=Column(EncryptedText, nullable=False))
+    address_hash: str = Field(index=True, max_length=64)
+    level: str = Field(max_length=16)  # all | alert | warning | info
+    and_above: bool = False
+    frequency: str = Field(default="instant", max_length=16)
+    enabled: bool = True
+    owner_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class EscalationPolicy(SQLModel, table=True):
+    """Who to page, in order, while an incident stays pending."""
+
+    __tablename__ = "escalation_policy"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True, max_length=128)
+    repeat: int = 0
+    # [{"targets": [...], "delay_minutes": N}, ...] as JSON, encrypted: targets are addresses.
+    steps: str = Field(sa_column=Column(EncryptedText, nullable=False))
+    owner_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class EscalationRun(SQLModel, table=True):
+    """An escalation under way: the next step of an incident's policy and when it is due."""
+
+    __tablename__ = "escalation_run"
+
+    incident_id: int = Field(foreign_key="incident.id", primary_key=True, ondelete="CASCADE")
+    policy_id: int = Field(foreign_key="escalation_policy.id", ondelete="CASCADE")
+    step: int = 0  # index of the next step to take
+    round: int = 0  # how many times the steps have been gone through
+    due_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one notification mail for one event and one address, and its fate."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("event_id", "address_hash", name="one_delivery_per_event_address"),
+        Index("delivery_due", "status", "next_attempt_at"),
+        Index("delivery_sent_to", "address_hash", "sent_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True, ondelete="CASCADE")
+    event_id: int = Field(foreign_key="timeline_event.id", ondelete="CASCADE")
+    event: str = Field(max_length=32)  # incident_opened, … (names.NOTIFY_EVENTS)
+    address: str = Field(sa_column=Column(EncryptedText, nullable=False))
+    address_hash: str = Field(max_length=64)
+    owner_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    why: str = ""  # "integration alert and above", "escalation ops step 1"
+    status: str = Field(default="queued", max_length=16)  # names.DELIVERY_STATUSES
+    attempts: int = 0
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    next_attempt_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    held_until: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )  # storm control: goes out in a summary when the window closes
+    sent_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    message_id: str | None = Field(default=None, index=True, max_length=255)
+    last_reply: str = ""
+    hint: str = ""
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """One try at sending a delivery, with the server's reply."""
+
+    __tablename__ = "delivery_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="delivery.id", index=True, ondelete="CASCADE")
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    outcome: str = Field(max_length=16)  # sent | temporary | permanent
+    stage: str = Field(default="", max_length=32)
+    reply: str = ""

@@ -31,3 +31,14 @@ MAIL_OUTCOMES = (
     "duplicate",
     "rejected",
 )
+LEVELS = ("all", *SEVERITIES)  # an email integration's Notification Type
+FREQUENCIES = ("instant",)
+NOTIFY_EVENTS = (
+    "incident_opened",
+    "incident_retriggered",
+    "incident_accepted",
+    "incident_resolved",
+    "incident_escalated",
+)
+DEFAULT_NOTIFY_ON = ("incident_opened", "incident_resolved", "incident_escalated")
+DELIVERY_STATUSES = ("queued", "sent", "retrying", "failed")

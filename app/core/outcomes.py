@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from app.core.mail import ParsedMail
+from app.core.notify import mentioned_message_ids
 from app.core.rules import conditions_hold, extract_key, first_failure, subject_key
 from app.core.sources import SourceSpec
 
@@ -30,6 +31,9 @@ class IncidentStore(Protocol):
     def newest_pending(self, source_id: int | None) -> int | None: ...
 
     def newest_open(self, source_id: int | None) -> int | None: ...
+
+    def sent_by_us(self, message_ids: Sequence[str]) -> bool:
+        """True when one of these Message-IDs is a notification mailsiren sent."""
 
     def append(self, incident_id: int, mail_id: int, now: datetime) -> None: ...
 
@@ -53,7 +57,7 @@ def decide(
     original = store.first_outcome(spec.id, earlier) if earlier else None
     if original is not None:
         return "duplicate", original[1], f"already received as mail {original[0]}"
-    loop = loop_reason(parsed)
+    loop = loop_reason(parsed) or reply_to_us(store, parsed)
     if loop:
         return "loop", None, loop
     failed = first_failure(spec.filters, spec.filter_match, parsed)
@@ -102,6 +106,14 @@ def find_target(
     if spec.creation == "single_open":
         return None, store.newest_open(spec.id), "the open incident"
     return None, None, "every mail opens an incident"
+
+
+def reply_to_us(store: IncidentStore, parsed: ParsedMail) -> str | None:
+    """The loop shield: a notification of ours coming back, or a reply to one."""
+    headers = (parsed.message_id or "", parsed.header("in-reply-to"), parsed.header("references"))
+    if store.sent_by_us(mentioned_message_ids(headers)):
+        return "a notification mailsiren sent, or a reply to one: never an alert"
+    return None
 
 
 def loop_reason(parsed: ParsedMail) -> str | None:

@@ -127,6 +127,9 @@ class ReplayStore:
                 return mail_id, outcome[1]
         return None
 
+    def sent_by_us(self, message_ids):
+        return False  # the preview does not know what was sent; ingest checks
+
     def open_with_key(self, source_id, key):
         found = self._open(key=key)
         return found[0].id if found else None

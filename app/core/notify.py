@@ -1,0 +1,120 @@
+"""Incident events → recipients → outbox rows, written in the event's own transaction."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import make_msgid
+from functools import cache
+
+from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.core.integrations import describe_level, level_matches
+from app.core.models import Delivery, Incident, Integration
+from app.core.org import read_org
+from app.core.secrets import keyring_of, normalise_address
+
+DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
+INTEGRATIONS = Integration.__table__  # type: ignore[attr-defined]
+ENABLED_INTEGRATIONS = select(
+    INTEGRATIONS.c.address, INTEGRATIONS.c.level, INTEGRATIONS.c.and_above,
+    INTEGRATIONS.c.owner_id,
+).where(INTEGRATIONS.c.enabled.is_(True)).order_by(INTEGRATIONS.c.id)  # fmt: skip
+SEVERITY_OF = select(Incident.severity).where(Incident.id == bindparam("incident"))
+OURS = (
+    select(DELIVERIES.c.id)
+    .where(DELIVERIES.c.message_id.in_(bindparam("ids", expanding=True)))
+    .limit(1)
+)
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")  # a fixed pattern of ours, never a user's
+
+
+@dataclass(frozen=True)
+class Page:
+    """An address an escalation step pages, and whose SMTP configuration sends it."""
+
+    address: str
+    owner_id: int | None
+    why: str
+
+
+@cache
+def message_id_domain() -> str:
+    return f"mailsiren.{socket.gethostname() or 'localhost'}"
+
+
+def _insert_ignoring_duplicates(connection: Connection):
+    """INSERT that skips a row whose (event, address) is already queued: the constraint
+    holds the rule, this only keeps a second recipient path from failing the transaction."""
+    dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(connection.dialect.name)
+    if dialect is None:
+        return insert(DELIVERIES)
+    return dialect.insert(DELIVERIES).on_conflict_do_nothing(
+        index_elements=["event_id", "address_hash"]
+    )
+
+
+def queue_event(
+    connection: Connection,
+    *,
+    incident_id: int,
+    event_id: int,
+    kind: str,
+    now: datetime,
+    severity: str | None = None,
+    pages: Sequence[Page] = (),
+) -> tuple[str, ...]:
+    """Queue one mail per address for the event; returns the addresses queued.
+
+    Nothing is queued when the organization's notify_on leaves the event kind out.
+    Recipients: every enabled integration whose level takes the severity, and the pages.
+    """
+    if kind not in read_org(connection).notify_on:
+        return ()
+    if severity is None:
+        severity = connection.execute(SEVERITY_OF, {"incident": incident_id}).scalar() or "alert"
+    keyring = keyring_of(connection.dialect)
+    recipients: dict[str, tuple[str, int | None, str]] = {}
+    for row in connection.execute(ENABLED_INTEGRATIONS):
+        if level_matches(row.level, row.and_above, severity):
+            address = normalise_address(row.address)
+            why = f"integration: {describe_level(row.level, row.and_above)}"
+            recipients.setdefault(keyring.keyed_hash(address), (address, row.owner_id, why))
+    for page in pages:
+        address = normalise_address(page.address)
+        recipients.setdefault(keyring.keyed_hash(address), (address, page.owner_id, page.why))
+    if not recipients:
+        return ()
+    connection.execute(
+        _insert_ignoring_duplicates(connection),
+        [
+            dict(
+                incident_id=incident_id, event_id=event_id, event=kind, address=address,
+                address_hash=digest, owner_id=owner_id, why=why, status="queued",
+                attempts=0, created_at=now, next_attempt_at=now,
+                message_id=make_msgid("n", domain=message_id_domain()), last_reply="",
+                hint="",
+            )
+            for digest, (address, owner_id, why) in recipients.items()
+        ],
+    )  # fmt: skip
+    return tuple(address for address, _, _ in recipients.values())
+
+
+def mentioned_message_ids(headers: Iterable[str]) -> list[str]:
+    """The <message-id>s in Message-ID, In-Reply-To and References values."""
+    found: list[str] = []
+    for value in headers:
+        found.extend(_MESSAGE_ID.findall(value or ""))
+    return found[:50]
+
+
+def sent_by_us(connection: Connection, message_ids: Sequence[str]) -> bool:
+    """True when one of the ids is a notification mailsiren queued or sent."""
+    if not message_ids:
+        return False
+    return connection.execute(OURS, {"ids": list(message_ids)}).first() is not None

@@ -1,0 +1,127 @@
+"""The organization's notification settings: internal domains, notify_on, storm control."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select
+
+from app.core.addresses import AddressError, parse_host_name
+from app.core.db import Clock, Database, utc_now
+from app.core.models import OrgSettings
+from app.core.names import DEFAULT_NOTIFY_ON, NOTIFY_EVENTS
+from app.core.users import UserView, require_current
+from app.errors import MailsirenError
+
+ORG_KEYS = ("internal_domains", "notify_on", "storm_limit", "storm_window_minutes")
+ORG = OrgSettings.__table__  # type: ignore[attr-defined]
+READ_ORG = select(ORG).where(ORG.c.id == 1)
+NOTIFY_EVENT_HELP = {
+    "incident_opened": "a new incident",
+    "incident_retriggered": "another alert mail for an open incident, or a reopen",
+    "incident_accepted": "someone accepted it",
+    "incident_resolved": "resolved, by a recovery mail or by hand",
+    "incident_escalated": "an escalation step paged its targets",
+}
+
+
+class OrgSettingsError(MailsirenError, ValueError):
+    """A setting that cannot be saved; the message names it and what is allowed."""
+
+
+@dataclass(frozen=True)
+class OrgView:
+    internal_domains: tuple[str, ...] = ()
+    notify_on: tuple[str, ...] = DEFAULT_NOTIFY_ON
+    storm_limit: int = 10
+    storm_window_minutes: int = 3
+
+    def is_internal(self, address: str) -> bool:
+        """True when the address's domain is an internal domain or a subdomain of one."""
+        domain = address.rpartition("@")[2].lower().rstrip(".")
+        return any(domain == d or domain.endswith("." + d) for d in self.internal_domains)
+
+    def to_dict(self) -> dict:
+        return {
+            "internal_domains": list(self.internal_domains),
+            "notify_on": list(self.notify_on),
+            "storm_limit": self.storm_limit,
+            "storm_window_minutes": self.storm_window_minutes,
+        }
+
+
+def parse_org(data: object, where: str = "[org]") -> OrgView:
+    """Validate `[org]` (or the screen's form): OrgSettingsError names the key."""
+    if not isinstance(data, dict):
+        raise OrgSettingsError(f"{where} must be a table")
+    unknown = sorted(set(data) - set(ORG_KEYS))
+    if unknown:
+        raise OrgSettingsError(f"{where}: unknown key {unknown[0]!r}; known: {', '.join(ORG_KEYS)}")
+    defaults = OrgView()
+    domains = data.get("internal_domains", [])
+    if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains):
+        raise OrgSettingsError(f'{where}: internal_domains must be a list like ["example.com"]')
+    checked = []
+    for domain in domains:
+        try:
+            checked.append(parse_host_name(domain.removeprefix("@")).lower().rstrip("."))
+        except AddressError as error:
+            raise OrgSettingsError(f"{where}: internal_domains: {domain!r}: {error}") from None
+    notify_on = data.get("notify_on", list(defaults.notify_on))
+    if not isinstance(notify_on, list):
+        raise OrgSettingsError(f"{where}: notify_on must be a list of event kinds")
+    for kind in notify_on:
+        if kind not in NOTIFY_EVENTS:
+            raise OrgSettingsError(
+                f"{where}: notify_on: {kind!r} is not an event kind; known: "
+                + ", ".join(NOTIFY_EVENTS)
+            )
+    limit = data.get("storm_limit", defaults.storm_limit)
+    window = data.get("storm_window_minutes", defaults.storm_window_minutes)
+    for key, value, most in (("storm_limit", limit, 1000), ("storm_window_minutes", window, 1440)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:
+            raise OrgSettingsError(f"{where}: {key} must be a whole number from 1 to {most}")
+    return OrgView(
+        tuple(dict.fromkeys(checked)),
+        tuple(kind for kind in NOTIFY_EVENTS if kind in notify_on),
+        limit,
+        window,
+    )
+
+
+def read_org(connection: Connection) -> OrgView:
+    """The settings as stored, or the defaults when none were ever saved."""
+    row = connection.execute(READ_ORG).first()
+    if row is None:
+        return OrgView()
+    return OrgView(
+        tuple(row.internal_domains),
+        tuple(row.notify_on),
+        row.storm_limit,
+        row.storm_window_minutes,
+    )
+
+
+def load_org(database: Database) -> OrgView:
+    with database.read() as session:
+        return read_org(session.connection())
+
+
+def write_org(session, settings: OrgView, now) -> None:
+    row = session.get(OrgSettings, 1) or OrgSettings(id=1, updated_at=now)
+    row.internal_domains = list(settings.internal_domains)
+    row.notify_on = list(settings.notify_on)
+    row.storm_limit = settings.storm_limit
+    row.storm_window_minutes = settings.storm_window_minutes
+    row.updated_at = now
+    session.add(row)
+
+
+def save_org(
+    database: Database, actor: UserView, settings: OrgView, *, clock: Clock = utc_now
+) -> OrgView:
+    """Organization-wide settings need the `admin` permission."""
+    require_current(database, actor, "admin")
+    with database.write() as session:
+        write_org(session, settings, clock())
+    return settings
