@@ -173,6 +173,14 @@ async def run_smtp_test(
     return Transcript(tuple(conversation.results), mode, recipient)
 
 
+async def open_sending_session(
+    settings: SmtpSettings, *, stage_timeout: float, local_hostname: str | None = None
+) -> aiosmtplib.SMTP:
+    """A logged-in session for sending notifications; StageFailed says where it broke."""
+    conversation = _Conversation(settings, stage_timeout, None)
+    return await open_session(conversation, local_hostname=local_hostname)
+
+
 async def open_session(
     conversation: _Conversation, *, local_hostname: str | None = None
 ) -> aiosmtplib.SMTP:

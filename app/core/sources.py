@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -11,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from app.core.addresses import AddressError, parse_address
 from app.core.db import Clock, Database, utc_now
-from app.core.models import AlertSource, Incident, Mail, MailOutcome
+from app.core.models import AlertSource, EscalationPolicy, Incident, Mail, MailOutcome
 from app.core.names import OPEN_STATES, SEVERITIES
 from app.core.rules import (
     MATCH_MODES,
@@ -364,6 +365,7 @@ def save_source(
                     f"{key} {value!r} is already used by the source {other.name!r}; "
                     f"choose another {key}"
                 )
+        check_policy_exists(session, spec)
         try:
             saved = write_source(session, spec, clock=clock, row=row)
         except IntegrityError as error:  # a concurrent save took the name or address
@@ -371,6 +373,19 @@ def save_source(
                 f"name {spec.name!r} or address {spec.address!r} was just taken; nothing saved"
             ) from error
         return SourceSpec(**{**spec.__dict__, "id": saved.id})
+
+
+def check_policy_exists(session: Session, spec: SourceSpec, also: Iterable[str] = ()) -> None:
+    """A source may name only an escalation policy that exists (or is being imported)."""
+    wanted = spec.escalation_policy
+    if wanted is None or wanted in also:
+        return
+    if session.exec(select(EscalationPolicy.id).where(EscalationPolicy.name == wanted)).first():
+        return
+    raise SourceError(
+        f"source {spec.name}: escalation_policy {wanted!r} does not exist; create it first "
+        "(Integrations screen, or [[escalation_policy]] in the configuration file)"
+    )
 
 
 def set_source_enabled(

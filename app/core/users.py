@@ -356,3 +356,12 @@ def _refuse_if_last_admin(session: Session, user: User) -> None:
             f"{user.name} is the only administrator; make another user an administrator "
             "first (mailsiren users grant NAME admin)"
         )
+
+
+def user_by_id(database: Database, user_id: int | None) -> UserView | None:
+    """The user as stored now (whose SMTP configuration sends a notification), or None."""
+    if user_id is None:
+        return None
+    with database.read() as session:
+        user = session.get(User, user_id)
+        return _view(session, user) if user is not None else None

@@ -14,6 +14,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from app import paths
 from app.errors import MailsirenError
 from app.server.certificate import self_signed_pair, server_tls_context
+from app.server.notifier import NotifierProcess
 from app.server.storage import StorageProcess
 
 MAX_RECIPIENTS = 100
@@ -163,12 +164,19 @@ async def run_listener(
     *,
     stop: asyncio.Event,
     ready: asyncio.Event | None = None,
+    notify: bool = True,
 ) -> None:
-    """Listen until `stop` is set; then refuse new sessions and finish storing."""
+    """Listen until `stop` is set; then refuse new sessions and finish storing.
+
+    With `notify`, the notifier child runs beside the listener (escalation and delivery).
+    """
     state = ListenerState()
     state.idle.set()
     storage = StorageProcess(database_url)
     await storage.start()
+    notifier = NotifierProcess(database_url) if notify else None
+    if notifier is not None:
+        await notifier.start()
     handler = AlertHandler(state, storage)
     loop = asyncio.get_running_loop()
 
@@ -192,6 +200,8 @@ async def run_listener(
         server = await loop.create_server(protocol, host=host, port=port, reuse_address=True)
     except OSError as error:
         await storage.close()
+        if notifier is not None:
+            await notifier.close()
         raise ListenerError(
             f"cannot listen on {host}:{port}: {error.strerror or error}. If another "
             "`mailsiren serve` uses that port, stop it or choose another with --smtp-port."
@@ -208,6 +218,8 @@ async def run_listener(
         except TimeoutError:
             log.error("stopped with %d mails still being stored", state.storing)
         await storage.close()
+        if notifier is not None:
+            await notifier.close()
 
 
 def serve_forever(settings: paths.Settings, host: str, port: int) -> None:

@@ -1,0 +1,162 @@
+"""The delivery log: every notification, its attempts, and advice when one failed."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from app.core.db import Database, as_utc
+from app.core.models import Delivery, DeliveryAttempt, User
+from app.core.names import DELIVERY_STATUSES
+from app.core.users import UserView, require_current
+
+DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
+ATTEMPTS = DeliveryAttempt.__table__  # type: ignore[attr-defined]
+
+# The seed's troubleshooting table, matched against the server's reply (fixed patterns).
+TROUBLESHOOTING = (
+    (
+        re.compile(r"(user|mailbox|recipient|address).{0,40}(unknown|not found|does not exist|"
+                   r"no such|invalid|unavailable)|5\.1\.1|no such (user|mailbox)", re.I),
+        "Unknown mailbox: verify the email address (a typo?) and that the mailbox is active.",
+    ),
+    (
+        re.compile(r"mailbox (is )?full|quota|over ?quota|insufficient storage|4\.2\.2|5\.2\.2", re.I),
+        "Mailbox full: verify the mailbox status; its owner must make room.",
+    ),
+    (
+        re.compile(r"external|not (allowed|authori[sz]ed|permitted) to (send|post)|"
+                   r"distribution list|group.{0,30}(restrict|moderat)|authrequired", re.I),
+        "The distribution list does not accept external senders: update the list to allow "
+        "external messages, or send to its members.",
+    ),
+    (
+        re.compile(r"relay", re.I),
+        "Relay denied: the server will not pass mail on for this recipient. Log in (user "
+        "name and password in the SMTP settings) or use a server that accepts mail for it.",
+    ),
+    (
+        re.compile(r"spam|blocked|blacklist|blocklist|reputation|dmarc|spf|dkim|policy|"
+                   r"5\.7\.1|rejected", re.I),
+        "Refused as spam or by policy: allowlist mailsiren's sending domain in the mail "
+        "gateway, add it to SPF (or a DMARC exception), and check the quarantine/junk folder.",
+    ),
+)  # fmt: skip
+
+
+def troubleshooting_hint(reply: str) -> str:
+    """The seed's advice for a server's refusal, or "" when none fits."""
+    for pattern, advice in TROUBLESHOOTING:
+        if pattern.search(reply):
+            return advice
+    return ""
+
+
+@dataclass(frozen=True)
+class DeliveryView:
+    id: int
+    incident_id: int
+    event: str
+    address: str
+    status: str
+    attempts: int
+    last_reply: str
+    hint: str
+    why: str
+    owner: str | None
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    held_until: datetime | None
+
+    def to_json(self) -> dict:
+        """SPEC §6: exactly these fields."""
+        return {
+            "id": self.id,
+            "incident_id": self.incident_id,
+            "event": self.event,
+            "address": self.address,
+            "status": self.status,
+            "attempts": self.attempts,
+            "last_reply": self.last_reply,
+            "hint": self.hint,
+        }
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    at: datetime
+    outcome: str
+    stage: str
+    reply: str
+
+
+def list_deliveries(
+    database: Database,
+    actor: UserView,
+    *,
+    status: str | None = None,
+    incident_id: int | None = None,
+    limit: int = 500,
+) -> list[DeliveryView]:
+    """Newest first; needs `view_connections`."""
+    require_current(database, actor, "view_connections")
+    if status is not None and status not in DELIVERY_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(DELIVERY_STATUSES)}")
+    query = (
+        select(DELIVERIES, User.name.label("owner_name"))  # type: ignore[attr-defined]
+        .outerjoin(User, User.id == DELIVERIES.c.owner_id)
+        .order_by(DELIVERIES.c.id.desc())
+        .limit(limit)
+    )
+    if status is not None:
+        query = query.where(DELIVERIES.c.status == status)
+    if incident_id is not None:
+        query = query.where(DELIVERIES.c.incident_id == incident_id)
+    with database.read() as session:
+        rows = session.execute(query).all()
+    return [
+        DeliveryView(
+            row.id,
+            row.incident_id,
+            row.event,
+            row.address,
+            row.status,
+            row.attempts,
+            row.last_reply,
+            row.hint,
+            row.why,
+            row.owner_name,
+            as_utc(row.created_at),
+            as_utc(row.next_attempt_at),
+            row.sent_at and as_utc(row.sent_at),
+            row.held_until and as_utc(row.held_until),
+        )  # fmt: skip
+        for row in rows
+    ]
+
+
+def delivery_attempts(database: Database, delivery_id: int) -> list[AttemptView]:
+    with database.read() as session:
+        rows = session.execute(
+            select(ATTEMPTS).where(ATTEMPTS.c.delivery_id == delivery_id).order_by(ATTEMPTS.c.id)
+        ).all()
+    return [AttemptView(as_utc(row.at), row.outcome, row.stage, row.reply) for row in rows]
+
+
+def deliveries_token(database: Database) -> tuple:
+    """Changes whenever a delivery is queued, attempted or held back: the screens poll it."""
+    held = DELIVERIES.c.held_until.is_not(None) & DELIVERIES.c.status.in_(("queued", "retrying"))
+    with database.read() as session:
+        return tuple(
+            session.execute(
+                select(
+                    select(func.max(DELIVERIES.c.id)).scalar_subquery(),
+                    select(func.max(ATTEMPTS.c.id)).scalar_subquery(),
+                    select(func.count()).select_from(DELIVERIES).where(held).scalar_subquery(),
+                )
+            ).one()
+        )
