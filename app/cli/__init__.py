@@ -10,6 +10,7 @@ from app import __version__, paths
 from app.cli import admin as admin_commands
 from app.cli import engine as engine_commands
 from app.cli import incidents as incident_commands
+from app.cli import notify as notify_commands
 from app.cli import smtp as smtp_commands
 from app.cli.common import EXIT_FAILURE, EXIT_OK, CommandError, examples, opened_workspace
 from app.errors import MailsirenError
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     incident_commands.register(commands)
     smtp_commands.register(commands)
     admin_commands.register(commands)
+    notify_commands.register(commands)
 
     key = commands.add_parser("key", help="the encryption key file")
     key_commands = key.add_subparsers(dest="key_command", metavar="ACTION", required=True)

@@ -55,7 +55,7 @@ def register(commands) -> None:
     listing.add_argument("--limit", type=int, default=100)
     listing.add_argument("--json", action="store_true", help="print JSON")
 
-    config = commands.add_parser("config", help="alert sources as a TOML file")
+    config = commands.add_parser("config", help="the configuration (org, policies, sources, integrations) as TOML")
     actions = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     add_command(
         actions, "export", "print the configuration as TOML", "mailsiren config export > sources.toml",
@@ -70,7 +70,7 @@ def register(commands) -> None:
         handler=run_config_import,
     )
     importing.add_argument("file", type=Path)
-    importing.add_argument("--prune", action="store_true", help="delete sources not in the file")
+    importing.add_argument("--prune", action="store_true", help="delete sources, policies and integrations not in the file")
 
 
 def run_incidents_list(arguments: argparse.Namespace) -> int:
@@ -181,6 +181,8 @@ def run_config_import(arguments: argparse.Namespace) -> int:
     ):  # fmt: skip
         if names:
             print(f"{label}: {', '.join(names)}")
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     for section in report.ignored:
         print(
             f"warning: [{section}] was not imported: this version of mailsiren does not "

@@ -12,7 +12,7 @@ from app.core.addresses import AddressError, parse_address
 from app.core.db import Clock, Database, as_utc, utc_now
 from app.core.models import Delivery, DeliveryAttempt, Integration, User
 from app.core.names import FREQUENCIES, LEVELS, SEVERITIES
-from app.core.org import read_org
+from app.core.org import OrgView, read_org
 from app.core.secrets import normalise_address
 from app.core.users import UserView, require_current
 from app.errors import MailsirenError
@@ -161,13 +161,20 @@ def parse_integration(data: object, where: str) -> IntegrationSpec:
 
 
 def concerns_about(
-    database: Database, spec: IntegrationSpec, *, editing: int | None = None
+    database: Database,
+    spec: IntegrationSpec,
+    *,
+    editing: int | None = None,
+    ignore_duplicates: bool = False,
+    org: OrgView | None = None,
 ) -> tuple[str, ...]:
     """What a person should confirm before saving: a duplicate address, an external one."""
     concerns = []
     with database.read() as session:
-        others = _with_address(session, database, spec.address, editing)
-        org = read_org(session.connection())
+        others = (
+            [] if ignore_duplicates else _with_address(session, database, spec.address, editing)
+        )
+        org = org or read_org(session.connection())
     if others:
         named = ", ".join(other.label() for other in others)
         concerns.append(
@@ -195,6 +202,14 @@ def _view(row: Integration, owner: str | None) -> IntegrationView:
     return IntegrationView(
         row.id or 0, row.address, row.level, row.and_above, row.frequency, row.enabled, owner
     )
+
+
+def integration_specs(database: Database) -> list[IntegrationSpec]:
+    """Every integration as `config export` writes it."""
+    with database.read() as session:
+        query = select(Integration, User.name).outerjoin(User, col(User.id) == Integration.owner_id)
+        rows = session.exec(query.order_by(col(Integration.id))).all()
+    return [_view(row, owner).spec for row, owner in rows]
 
 
 def list_integrations(

@@ -243,10 +243,10 @@ def test_a_bad_file_changes_nothing(database, user, text, message):
 def test_export_then_import_is_the_same_configuration(database, user):
     source(database, user, **BY_KEY, filter=[{"field": "subject", "op": "matches", "value": "x"}])
     exported = export_config(database)
-    specs, _ = parse_config(exported)
+    specs = parse_config(exported).sources
     assert specs[0].to_dict()["key_rule"][0]["pattern"] == r"host=(\w+) check=(\w+)"
     report = import_config(database, user, exported)
-    assert report.updated == ("src",) and export_config(database) == exported
+    assert report.updated == ("source src",) and export_config(database) == exported
 
 
 def test_prune_needs_delete_permission_and_deletes_the_rest(database, user):
@@ -255,7 +255,7 @@ def test_prune_needs_delete_permission_and_deletes_the_rest(database, user):
     other = '[[source]]\nname = "other"\naddress = "other@x.io"\n'
     with pytest.raises(PermissionDenied):
         import_config(database, bob, other, prune=True)
-    assert import_config(database, user, other, prune=True).pruned == ("src",)
+    assert import_config(database, user, other, prune=True).pruned == ("source src",)
 
 
 def test_triage_needs_permission_records_the_actor_and_refuses_wrong_transitions(database, user):

@@ -38,5 +38,7 @@ def test_the_alert_source_example_in_the_readme_is_valid():
     from app.core.configfile import parse_config
 
     block = re.search(r"```toml\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
-    [spec], ignored = parse_config(block)
-    assert spec.creation == "by_key" and spec.key_rules[0].compiled is not None and not ignored
+    parsed = parse_config(block)
+    [spec] = parsed.sources
+    assert spec.creation == "by_key" and spec.key_rules[0].compiled is not None
+    assert not parsed.ignored

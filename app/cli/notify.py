@@ -1,0 +1,159 @@
+"""`mailsiren integrations list|add|remove` and `mailsiren deliveries list`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from app.cli.common import EXIT_OK, CommandError, add_command, opened_workspace, print_json
+from app.core.names import DELIVERY_STATUSES, LEVELS
+
+
+def register(commands) -> None:
+    integrations = commands.add_parser(
+        "integrations", help="email integrations: addresses that receive incident events"
+    )
+    actions = integrations.add_subparsers(
+        dest="integrations_command", metavar="ACTION", required=True
+    )
+    listing = add_command(
+        actions, "list", "every integration with its delivery health",
+        "mailsiren integrations list", "mailsiren integrations list --json",
+        handler=run_integrations_list,
+    )  # fmt: skip
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    adding = add_command(
+        actions, "add", "route incidents of a level to an address",
+        "mailsiren integrations add --address ops@example.com --level all",
+        "mailsiren integrations add --address oncall@example.com --level warning --and-above",
+        handler=run_integrations_add,
+    )  # fmt: skip
+    adding.add_argument("--address", required=True)
+    adding.add_argument("--level", choices=LEVELS, required=True, help="Notification Type")
+    adding.add_argument(
+        "--and-above", action="store_true", help="the level and every worse severity"
+    )
+    adding.add_argument("--frequency", choices=("instant",), default="instant")
+    adding.add_argument("--owner", help="whose SMTP configuration sends it (default: you)")
+    adding.add_argument(
+        "--yes", action="store_true", help="answer yes to the duplicate/external questions"
+    )
+    removing = add_command(
+        actions, "remove", "delete integrations by #id or by address",
+        "mailsiren integrations remove '#3'", "mailsiren integrations remove ops@example.com --yes",
+        handler=run_integrations_remove,
+    )  # fmt: skip
+    removing.add_argument("which", metavar="ID_OR_ADDRESS")
+    removing.add_argument(
+        "--yes", action="store_true", help="remove every entry with that address without asking"
+    )
+
+    deliveries = commands.add_parser("deliveries", help="the notification delivery log")
+    actions = deliveries.add_subparsers(dest="deliveries_command", metavar="ACTION", required=True)
+    listing = add_command(
+        actions, "list", "notifications, newest first, with why any failed",
+        "mailsiren deliveries list", "mailsiren deliveries list --status failed --json",
+        handler=run_deliveries_list,
+    )  # fmt: skip
+    listing.add_argument("--status", choices=DELIVERY_STATUSES)
+    listing.add_argument("--incident", type=int, help="only this incident's notifications")
+    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def run_integrations_list(arguments: argparse.Namespace) -> int:
+    from app.core.integrations import list_integrations
+
+    with opened_workspace() as workspace:
+        views = list_integrations(workspace.database, workspace.user)
+    if arguments.json:
+        print_json([view.to_json() for view in views])
+        return EXIT_OK
+    if not views:
+        print("No integrations. Add one: mailsiren integrations add --address A --level all")
+    for view in views:
+        state = "enabled" if view.enabled else "disabled"
+        health = f"last sent {_when(view.last_success)}, last failure {_when(view.last_failure)}"
+        if view.throttled_until:
+            health += f", THROTTLED until {view.throttled_until:%H:%M:%S} UTC"
+        print(
+            f"#{view.id:<4} {view.address:<32} {view.level_text:<18} {view.frequency:<8} "
+            f"{state:<9} owner {view.owner or '-'}; {health}"
+        )
+    return EXIT_OK
+
+
+def run_integrations_add(arguments: argparse.Namespace) -> int:
+    from app.core.integrations import NeedsConfirmation, parse_integration, save_integration
+
+    data = {
+        "address": arguments.address,
+        "level": arguments.level,
+        "and_above": arguments.and_above,
+        "frequency": arguments.frequency,
+    }
+    if arguments.owner:
+        data["owner"] = arguments.owner
+    spec = parse_integration(data, "integration")
+    with opened_workspace() as workspace:
+        try:
+            view = save_integration(
+                workspace.database, workspace.user, spec, confirmed=arguments.yes
+            )
+        except NeedsConfirmation as question:
+            if not _confirm(question.concerns):
+                raise CommandError("nothing was saved") from None
+            view = save_integration(workspace.database, workspace.user, spec, confirmed=True)
+    print(f"Added #{view.id}: {view.address} receives {view.level_text} ({view.frequency}).")
+    return EXIT_OK
+
+
+def _confirm(concerns: tuple[str, ...]) -> bool:
+    for concern in concerns:
+        print(f"warning: {concern}", file=sys.stderr)
+    if not sys.stdin.isatty():
+        print("Not a terminal: pass --yes to go ahead.", file=sys.stderr)
+        return False
+    return input("Save anyway? [y/N] ").strip().lower() in ("y", "yes")
+
+
+def run_integrations_remove(arguments: argparse.Namespace) -> int:
+    from app.core.integrations import find_integrations, remove_integration
+
+    with opened_workspace() as workspace:
+        found = find_integrations(workspace.database, workspace.user, arguments.which)
+        if len(found) > 1 and not arguments.yes:
+            named = ", ".join(view.label() for view in found)
+            if not _confirm((f"{arguments.which} matches {len(found)} entries: {named}.",)):
+                raise CommandError("nothing was removed")
+        for view in found:
+            remove_integration(workspace.database, workspace.user, view.id)
+            print(f"Removed {view.label()}.")
+    return EXIT_OK
+
+
+def run_deliveries_list(arguments: argparse.Namespace) -> int:
+    from app.core.deliveries import list_deliveries
+
+    with opened_workspace() as workspace:
+        views = list_deliveries(
+            workspace.database, workspace.user, status=arguments.status,
+            incident_id=arguments.incident, limit=arguments.limit,
+        )  # fmt: skip
+    if arguments.json:
+        print_json([view.to_json() for view in views])
+        return EXIT_OK
+    if not views:
+        print("No notifications yet.")
+    for view in views:
+        print(
+            f"{view.id:<6} #{view.incident_id:<5} {view.event:<21} {view.address:<30} "
+            f"{view.status:<9} {view.attempts:>2}×  {view.last_reply or '-'}"
+        )
+        if view.hint and view.status != "sent":
+            print(f"{'':<14}→ {view.hint}")
+    return EXIT_OK

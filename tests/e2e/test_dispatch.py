@@ -1,0 +1,287 @@
+"""The dispatcher on real SMTP peers over loopback: aiosmtpd (STARTTLS, AUTH) and Postfix's
+smtp-sink with its fault modes. Time is an injected clock; nothing sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+
+import pytest
+from sqlalchemy import select, update
+
+from app.core.deliveries import delivery_attempts, list_deliveries
+from app.core.dispatch import Dispatcher
+from app.core.incidents import change_state
+from app.core.ingest import ingest_mail
+from app.core.integrations import IntegrationSpec, save_integration
+from app.core.models import Delivery
+from app.core.org import OrgView, save_org
+from app.core.sharedconf import load_shared_config
+from app.core.smtpprefs import SmtpForm, save_preferences
+from app.core.sources import save_source
+from tests.conftest import GOOD_PASSWORD, GOOD_USER
+from tests.e2e.peers import smtp_sink
+from tests.e2e.test_shared_config import write_shared
+
+T0 = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def no_shared(tmp_path):
+    return lambda: load_shared_config(tmp_path / "no-shared.conf")
+
+
+def alert(subject: str) -> bytes:
+    return (
+        "From: nagios@monitor.example.com\r\nTo: src@alerts.example.com\r\n"
+        f"Subject: {subject}\r\n\r\n***** Nagios *****\r\nHost: web01\r\nState: DOWN\r\n"
+    ).encode()
+
+
+def setup_routing(database, user, *addresses, severity="alert"):
+    save_source(
+        database, user, {"name": "src", "address": "src@alerts.example.com", "severity": severity}
+    )
+    for address in addresses:
+        save_integration(database, user, IntegrationSpec(address, "all"), confirmed=True)
+
+
+def open_incidents(database, clock, count=1):
+    for number in range(count):
+        ingest_mail(
+            database, alert(f"PROBLEM web{number:02d} is DOWN"), ["src@alerts.example.com"],
+            via="ingest", clock=clock,
+        )  # fmt: skip
+
+
+def personal_plain(database, user, port):
+    save_preferences(
+        database, user,
+        SmtpForm("127.0.0.1", str(port), tls_mode="none", from_address="siren@example.com"),
+    )  # fmt: skip
+
+
+def dispatch(database, clock, shared) -> int:
+    return asyncio.run(Dispatcher(database, shared, clock=clock, stage_timeout=10).run_once())
+
+
+def statuses(database, user):
+    return [(d.address, d.status, d.attempts) for d in reversed(list_deliveries(database, user))]
+
+
+def test_a_new_incident_reaches_its_address_through_the_owners_settings(
+    database, user, smtp_server, trust_test_ca, clock, no_shared
+):
+    server = smtp_server()
+    save_preferences(
+        database, user,
+        SmtpForm("localhost", str(server.port), GOOD_USER, GOOD_PASSWORD, "starttls",
+                 from_address="siren@example.com"),
+    )  # fmt: skip
+    setup_routing(database, user, "ops@example.com")
+    open_incidents(database, clock)
+    assert dispatch(database, clock, no_shared) == 1
+    [received] = server.handler.received
+    assert received.mail_from == "siren@example.com" and received.rcpt_tos == ["ops@example.com"]
+    mail = message_from_bytes(received.data, policy=policy.default)
+    assert mail["Subject"] == "[ALERT] #1 PROBLEM web00 is DOWN"
+    assert mail["Auto-Submitted"] == "auto-generated"
+    body = mail.get_content()
+    assert "Source:    src" in body and "  | Host: web01" in body
+    assert "mailsiren incidents accept 1" in body
+    [delivery] = list_deliveries(database, user)
+    assert (delivery.status, delivery.attempts, delivery.last_reply) == (
+        "sent",
+        1,
+        "250 2.0.0 Message accepted",
+    )
+    with database.read() as session:
+        assert session.execute(select(Delivery.message_id)).scalar() == mail["Message-ID"]
+    assert dispatch(database, clock, no_shared) == 0  # nothing is sent twice
+
+
+def test_a_burst_goes_over_one_connection(
+    database, user, smtp_server, trust_test_ca, clock, no_shared
+):
+    server = smtp_server(auth=False)
+    save_preferences(
+        database, user,
+        SmtpForm("localhost", str(server.port), tls_mode="starttls", from_address="s@example.com"),
+    )  # fmt: skip
+    setup_routing(database, user, "ops@example.com")
+    save_org(database, user, OrgView(storm_limit=100))
+    open_incidents(database, clock, count=20)
+    assert dispatch(database, clock, no_shared) == 20
+    assert len(server.handler.received) == 20
+    assert len(server.handler.greetings) == 2  # EHLO, and EHLO after STARTTLS: one session
+
+
+def test_a_4xx_is_retried_with_backoff_and_every_attempt_is_kept(database, user, clock, no_shared):
+    setup_routing(database, user, "ops@example.com")
+    open_incidents(database, clock)
+    with smtp_sink("-r", "RCPT") as port:
+        personal_plain(database, user, port)
+        dispatch(database, clock, no_shared)
+        assert statuses(database, user) == [("ops@example.com", "retrying", 1)]
+        clock.advance(seconds=29)
+        assert dispatch(database, clock, no_shared) == 0  # not due before 30 s
+        clock.advance(seconds=1)
+        dispatch(database, clock, no_shared)
+        assert statuses(database, user) == [("ops@example.com", "retrying", 2)]
+        [delivery] = list_deliveries(database, user)
+        assert delivery.next_attempt_at == clock.now + timedelta(seconds=60)  # doubled
+    with smtp_sink() as port:
+        personal_plain(database, user, port)
+        clock.advance(seconds=60)
+        dispatch(database, clock, no_shared)
+    [delivery] = list_deliveries(database, user)
+    assert (delivery.status, delivery.attempts) == ("sent", 3)
+    attempts = delivery_attempts(database, delivery.id)
+    assert [(a.outcome, a.stage) for a in attempts] == [
+        ("temporary", "RCPT TO"), ("temporary", "RCPT TO"), ("sent", "DATA"),
+    ]  # fmt: skip
+    assert attempts[0].reply.startswith("450")
+
+
+def test_a_5xx_fails_at_once_with_the_seeds_advice(database, user, clock, no_shared):
+    setup_routing(database, user, "nobody@example.com")
+    open_incidents(database, clock)
+    unknown = "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown"
+    with smtp_sink("-f", "RCPT", "-B", unknown) as port:
+        personal_plain(database, user, port)
+        dispatch(database, clock, no_shared)
+    [delivery] = list_deliveries(database, user)
+    assert (delivery.status, delivery.attempts) == ("failed", 1)
+    assert delivery.last_reply == unknown
+    assert delivery.hint.startswith("Unknown mailbox: verify the email address")
+    clock.advance(hours=2)
+    assert dispatch(database, clock, no_shared) == 0
+
+
+def test_a_disconnect_is_retried_and_retries_stop_after_24_hours(database, user, clock, no_shared):
+    setup_routing(database, user, "ops@example.com")
+    open_incidents(database, clock)
+    with smtp_sink("-q", "DATA") as port:
+        personal_plain(database, user, port)
+        dispatch(database, clock, no_shared)
+        [delivery] = list_deliveries(database, user)
+        assert delivery.status == "retrying" and "closed the connection" in delivery.last_reply
+        tries = 1
+        while list_deliveries(database, user)[0].status == "retrying":
+            clock.now = list_deliveries(database, user)[0].next_attempt_at
+            dispatch(database, clock, no_shared)
+            tries += 1
+    [delivery] = list_deliveries(database, user)
+    assert delivery.status == "failed" and delivery.last_reply.startswith("gave up after 24 h")
+    assert clock.now - T0 <= timedelta(hours=24)
+    assert delivery.attempts == tries == len(delivery_attempts(database, delivery.id))
+    assert tries > 20  # an hour apart at most once the backoff has grown
+
+
+def test_no_configuration_waits_and_says_why(database, user, clock, no_shared):
+    setup_routing(database, user, "ops@example.com")
+    open_incidents(database, clock)
+    dispatch(database, clock, no_shared)
+    [delivery] = list_deliveries(database, user)
+    assert delivery.status == "retrying"
+    assert "no usable SMTP configuration" in delivery.last_reply
+    assert "You have no email configuration" in delivery.hint
+
+
+def test_the_shared_configuration_sends_with_force_from_and_refuses_outside_allowed_to(
+    database, user, smtp_server, trust_test_ca, clock, tmp_path
+):
+    server = smtp_server()
+    path = write_shared(tmp_path, server.port)
+    setup_routing(database, user, "abc@example.com", "ops@elsewhere.example")
+    open_incidents(database, clock)
+    dispatch(database, clock, lambda: load_shared_config(path))
+    [received] = server.handler.received
+    assert received.mail_from == "forced@example.com" and received.rcpt_tos == ["abc@example.com"]
+    assert message_from_bytes(received.data, policy=policy.default)["From"] == "forced@example.com"
+    refused = next(
+        d for d in list_deliveries(database, user) if d.address == "ops@elsewhere.example"
+    )
+    assert refused.status == "failed" and "not an allowed recipient" in refused.last_reply
+    assert "Allowed-To" in refused.hint
+
+
+def test_storm_control_holds_the_excess_and_sends_one_summary(
+    database, user, smtp_server, trust_test_ca, clock, no_shared
+):
+    server = smtp_server(auth=False)
+    save_preferences(
+        database, user,
+        SmtpForm("localhost", str(server.port), tls_mode="starttls", from_address="s@example.com"),
+    )  # fmt: skip
+    setup_routing(database, user, "ops@example.com")
+    save_org(database, user, OrgView(storm_limit=3, storm_window_minutes=3))
+    open_incidents(database, clock, count=5)
+    dispatch(database, clock, no_shared)
+    assert len(server.handler.received) == 3
+    held = [d for d in list_deliveries(database, user) if d.held_until]
+    assert len(held) == 2 and all("storm control" in d.hint for d in held)
+    assert held[0].held_until == T0 + timedelta(minutes=3)
+    clock.advance(minutes=2)
+    assert dispatch(database, clock, no_shared) == 0
+    clock.advance(minutes=1)
+    assert dispatch(database, clock, no_shared) == 1
+    summary = message_from_bytes(server.handler.received[-1].data, policy=policy.default)
+    assert summary["Subject"] == "[mailsiren] 2 notifications held back by storm control"
+    assert (
+        "#4 PROBLEM web03" in summary.get_content() and "#5 PROBLEM web04" in summary.get_content()
+    )
+    assert [d.status for d in list_deliveries(database, user)] == ["sent"] * 5
+
+
+def test_a_new_dispatcher_carries_on_mid_retry_and_sends_nothing_twice(
+    database, user, smtp_server, trust_test_ca, clock, no_shared
+):
+    """What a restart of serve does: a new process with nothing but the database."""
+    setup_routing(database, user, "a@example.com", "b@example.com")
+    open_incidents(database, clock)
+    with smtp_sink("-r", "RCPT") as port:
+        personal_plain(database, user, port)
+        dispatch(database, clock, no_shared)
+    server = smtp_server(auth=False)
+    save_preferences(
+        database, user,
+        SmtpForm("localhost", str(server.port), tls_mode="starttls", from_address="s@example.com"),
+    )  # fmt: skip
+    # one of the two had gone out before the "crash"
+    with database.write() as session:
+        first = session.execute(select(Delivery.id).order_by(Delivery.id)).scalars().first()
+        session.execute(update(Delivery).where(Delivery.id == first).values(status="sent"))
+    clock.advance(minutes=1)
+    dispatch(database, clock, no_shared)
+    dispatch(database, clock, no_shared)
+    assert [r.rcpt_tos for r in server.handler.received] == [["b@example.com"]]
+
+
+def test_the_resolution_of_an_incident_is_sent_too(database, user, clock, no_shared):
+    setup_routing(database, user, "ops@example.com")
+    open_incidents(database, clock)
+    change_state(database, user, "resolve", [1], clock=clock)
+    with smtp_sink() as port:
+        personal_plain(database, user, port)
+        assert dispatch(database, clock, no_shared) == 2
+    assert [d.event for d in reversed(list_deliveries(database, user))] == [
+        "incident_opened", "incident_resolved",
+    ]  # fmt: skip
