@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -122,6 +123,14 @@ class RecordingHandler:
     received: list[ReceivedMail] = field(default_factory=list)
     greetings: list[str] = field(default_factory=list)  # one per EHLO: who talked to us
     refuse_recipients_with: str | None = None
+    arrival: threading.Condition = field(default_factory=threading.Condition)
+
+    def wait_for_mails(self, count: int, seconds: float = 30.0) -> list[ReceivedMail]:
+        """Block until `count` mails have arrived (another process sends them), or fail."""
+        with self.arrival:
+            arrived = self.arrival.wait_for(lambda: len(self.received) >= count, seconds)
+        assert arrived, f"{len(self.received)} of {count} mails arrived within {seconds} s"
+        return list(self.received)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
         self.greetings.append(hostname)
@@ -135,13 +144,15 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.received.append(
-            ReceivedMail(
-                envelope.mail_from,
-                list(envelope.rcpt_tos),
-                envelope.original_content or envelope.content,
+        with self.arrival:
+            self.received.append(
+                ReceivedMail(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.original_content or envelope.content,
+                )
             )
-        )
+            self.arrival.notify_all()
         return "250 2.0.0 Message accepted"
 
 
