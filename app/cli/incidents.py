@@ -55,7 +55,9 @@ def register(commands) -> None:
     listing.add_argument("--limit", type=int, default=100)
     listing.add_argument("--json", action="store_true", help="print JSON")
 
-    config = commands.add_parser("config", help="the configuration (org, policies, sources, integrations) as TOML")
+    config = commands.add_parser(
+        "config", help="the configuration (org, policies, sources, integrations) as TOML"
+    )
     actions = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     add_command(
         actions, "export", "print the configuration as TOML", "mailsiren config export > sources.toml",
@@ -70,7 +72,11 @@ def register(commands) -> None:
         handler=run_config_import,
     )
     importing.add_argument("file", type=Path)
-    importing.add_argument("--prune", action="store_true", help="delete sources, policies and integrations not in the file")
+    importing.add_argument(
+        "--prune",
+        action="store_true",
+        help="delete sources, policies and integrations not in the file",
+    )
 
 
 def run_incidents_list(arguments: argparse.Namespace) -> int:

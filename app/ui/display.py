@@ -78,3 +78,8 @@ def age(iso: str | None) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def ago(moment: datetime | None, never: str = "never") -> str:
+    """ "5m ago" for an aware datetime, or `never`."""
+    return f"{age(moment.isoformat())} ago" if moment else never

@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from tests.e2e.peers import free_port, wait_for_port
 from tests.e2e.process import MAILSIREN
@@ -44,3 +45,17 @@ def running_serve(*, graceful: bool = True) -> Iterator[ServeProcess]:
             code = process.wait(timeout=60)
             if graceful:
                 assert code == 0, serving.output()
+
+
+def child_pids(serve_pid: int, module: str) -> list[int]:
+    """The pids of serve's children that run `python -m MODULE` (storage, notifier)."""
+    found = []
+    children = Path(f"/proc/{serve_pid}/task/{serve_pid}/children").read_text().split()
+    for child in children:
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # it exited meanwhile
+        if module.encode() in command:
+            found.append(int(child))
+    return found

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.process import MAILSIREN, mailsiren
-from tests.e2e.serve import running_serve
+from tests.e2e.serve import child_pids, running_serve
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 NAGIOS = "nagios@alerts.example.com"
@@ -117,8 +117,8 @@ def test_ingest_routes_by_headers_or_by_to_and_answers_with_sysexits(sources, tm
 
 def storage_child(serve_pid: int) -> int:
     """The pid of serve's storage process."""
-    [child] = Path(f"/proc/{serve_pid}/task/{serve_pid}/children").read_text().split()
-    return int(child)
+    [child] = child_pids(serve_pid, "app.server.storage")
+    return child
 
 
 def send_until_stored(port: int, number: int, attempts: int = 200) -> int:

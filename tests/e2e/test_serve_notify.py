@@ -12,7 +12,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 from tests.e2e.process import mailsiren
-from tests.e2e.serve import running_serve
+from tests.e2e.serve import child_pids, running_serve
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CORPUS = FIXTURES / "corpus"
@@ -25,22 +25,6 @@ def swaks(port: int, eml: str) -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert sent.returncode == 0, sent.stdout + sent.stderr
-
-
-def notifier_pids(serve_pid: int) -> list[int]:
-    """The notifier children of that serve, found in /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if parent == serve_pid and b"app.server.notifier" in command:
-            found.append(int(entry.name))
-    return found
 
 
 def recorded_as_sent(count: int, seconds: float = 30.0) -> None:
@@ -61,7 +45,9 @@ def test_an_alert_mail_becomes_a_notification_through_serve(smtp_server, trust_t
     )  # fmt: skip
     assert configured.returncode == 0, configured.stderr
     assert mailsiren("config", "import", str(FIXTURES / "sources.toml")).returncode == 0
-    added = mailsiren("integrations", "add", "--address", "ops@example.com", "--level", "all", "--yes")
+    added = mailsiren(
+        "integrations", "add", "--address", "ops@example.com", "--level", "all", "--yes"
+    )
     assert added.returncode == 0, added.stderr
     with running_serve() as serve:
         swaks(serve.port, "01-nagios-problem-disk.eml")
@@ -71,7 +57,7 @@ def test_an_alert_mail_becomes_a_notification_through_serve(smtp_server, trust_t
         # Killed once the 250 is recorded: between the server's 250 and that commit is the
         # at-least-once window (a resend, with the same Message-ID), not tested here.
         recorded_as_sent(1)
-        [notifier] = notifier_pids(serve.process.pid)
+        [notifier] = child_pids(serve.process.pid, "app.server.notifier")
         os.kill(notifier, signal.SIGKILL)  # serve starts another
         swaks(serve.port, "02-nagios-problem-load.eml")
         server.handler.wait_for_mails(2)

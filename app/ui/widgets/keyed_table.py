@@ -26,12 +26,15 @@ class KeyedTable(DataTable):
     def on_mount(self) -> None:
         self.add_columns(*self.COLUMNS)
 
-    def replace_rows(self, rows: Iterable[tuple[str, Sequence[str]]]) -> None:
+    def replace_rows(self, rows: Iterable[tuple[str, Sequence[str | Text]]]) -> None:
         """Replace every row; the cursor stays on the same key when that row still exists."""
         selected = self.selected_key
         self.clear()
         for key, cells in rows:
-            self.add_row(*(Text(cell) for cell in cells), key=key)  # never read as markup
+            # A plain string becomes Text: never read as markup.
+            self.add_row(
+                *(cell if isinstance(cell, Text) else Text(cell) for cell in cells), key=key
+            )
         if selected is not None and selected in self.rows:
             self.move_cursor(row=self.get_row_index(selected))
 

@@ -1,0 +1,93 @@
+"""The organization's notification settings: internal domains, notify_on, storm control."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Static
+
+from app.core.names import NOTIFY_EVENTS
+from app.core.org import NOTIFY_EVENT_HELP, OrgSettingsError, OrgView, parse_org
+from app.ui.modals.integration_form import FORM_CSS
+from app.ui.widgets.form_row import form_row
+
+
+class OrgFormModal(ModalScreen[OrgView | None]):
+    DEFAULT_CSS = (
+        FORM_CSS.format(name="OrgFormModal")
+        + """
+    OrgFormModal .heading { margin-top: 1; text-style: bold; }
+    """
+    )
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="org-form.save", priority=True),
+        Binding("escape", "cancel", "Cancel", id="org-form.cancel"),
+    ]
+
+    def __init__(self, org: OrgView) -> None:
+        super().__init__()
+        self._org = org
+
+    def compose(self) -> ComposeResult:
+        org = self._org
+        with Vertical() as frame:
+            frame.border_title = "Organization notifications"
+            yield form_row(
+                "Internal",
+                Input(", ".join(org.internal_domains), placeholder="example.com, example.org",
+                      id="domains", compact=True),
+            )  # fmt: skip
+            yield Static(
+                "Addresses outside these domains (and their subdomains) ask for confirmation "
+                "when added: notifications may contain vulnerability details.",
+                classes="dim",
+            )
+            yield Static("Events that send email", classes="heading")
+            for kind in NOTIFY_EVENTS:
+                yield Checkbox(
+                    f"{kind}: {NOTIFY_EVENT_HELP[kind]}", kind in org.notify_on, name=kind,
+                    classes="event", compact=True,
+                )  # fmt: skip
+            yield Static("Storm control", classes="heading")
+            with Horizontal(classes="row"):
+                yield Input(str(org.storm_limit), id="limit", compact=True, restrict=r"[0-9]*")
+                yield Static(" mails per address at most, per ", classes="dim")
+                yield Input(
+                    str(org.storm_window_minutes), id="window", compact=True, restrict=r"[0-9]*"
+                )
+                yield Static(" minutes; the rest go out as one summary.", classes="dim")
+            yield Static("", id="error", classes="error", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Save (ctrl+s)", id="save", variant="primary", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#domains", Input).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.action_save() if event.button.id == "save" else self.action_cancel()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_save(self) -> None:
+        domains = self.query_one("#domains", Input).value
+        data = {
+            "internal_domains": [d.strip() for d in domains.split(",") if d.strip()],
+            "notify_on": [box.name for box in self.query(".event").results(Checkbox) if box.value],
+            "storm_limit": int(self.query_one("#limit", Input).value or 0),
+            "storm_window_minutes": int(self.query_one("#window", Input).value or 0),
+        }
+        try:
+            org = parse_org(data, "settings")
+        except OrgSettingsError as error:
+            self.query_one("#error", Static).update(f"✗ {error}")
+            return
+        if "incident_escalated" not in org.notify_on:
+            self.notify(
+                "incident_escalated is off: escalation steps are still recorded, but page nobody.",
+                severity="warning",
+            )
+        self.dismiss(org)

@@ -1,0 +1,123 @@
+"""Add or edit an escalation policy: its name, repeat, and one step per line."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static, TextArea
+
+from app.core.escalation import EscalationError, PolicySpec, parse_policy
+from app.ui.modals.integration_form import FORM_CSS
+from app.ui.widgets.form_row import form_row
+
+STEPS_HELP = (
+    "One step per line: the minutes to wait, then the targets (addresses or mailsiren user "
+    "names), comma-separated. Step 1 waits from the incident's opening; each next step "
+    "from the one before, while the incident stays pending. Accept or resolve stops it."
+)
+
+
+def steps_text(spec: PolicySpec | None) -> str:
+    if spec is None:
+        return "0 oncall@example.com\n15 ops-lead@example.com, bob\n"
+    return "".join(f"{step.delay_minutes} {', '.join(step.targets)}\n" for step in spec.steps)
+
+
+def parse_steps(text: str) -> list[dict]:
+    """The text area's lines as [[escalation_policy.step]] tables; a wrong line is named."""
+    steps = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        delay, _, targets = line.strip().partition(" ")
+        if not delay.isdigit():
+            raise EscalationError(
+                f"line {number}: start with the minutes to wait, e.g. `5 ops@example.com`"
+            )
+        steps.append(
+            {
+                "delay_minutes": int(delay),
+                "targets": [t.strip() for t in targets.split(",") if t.strip()],
+            }
+        )
+    return steps
+
+
+class PolicyFormModal(ModalScreen[PolicySpec | None]):
+    DEFAULT_CSS = (
+        FORM_CSS.format(name="PolicyFormModal")
+        + """
+    PolicyFormModal TextArea { height: 8; margin-top: 1; }
+    """
+    )
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="policy-form.save", priority=True),
+        Binding("escape", "cancel", "Cancel", id="policy-form.cancel"),
+    ]
+
+    def __init__(self, spec: PolicySpec | None) -> None:
+        super().__init__()
+        self._spec = spec
+
+    def compose(self) -> ComposeResult:
+        spec = self._spec
+        with Vertical() as frame:
+            frame.border_title = f"Edit policy {spec.name}" if spec else "New escalation policy"
+            yield form_row(
+                "Name", Input(spec.name if spec else "", placeholder="ops", id="name", compact=True)
+            )
+            yield form_row(
+                "Repeat",
+                Input(str(spec.repeat if spec else 0), placeholder="times to go through the steps again",
+                      id="repeat", compact=True, restrict=r"[0-9]*"),
+            )  # fmt: skip
+            yield Static(STEPS_HELP, classes="dim")
+            yield TextArea(steps_text(spec), id="steps", show_line_numbers=True)
+            yield Static("", id="error", classes="error", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Save (ctrl+s)", id="save", variant="primary", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#name", Input).focus()
+        self.check()
+
+    def on_input_changed(self) -> None:
+        self.check()
+
+    def on_text_area_changed(self) -> None:
+        self.check()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.action_save() if event.button.id == "save" else self.action_cancel()
+
+    def draft(self) -> PolicySpec:
+        repeat = self.query_one("#repeat", Input).value or "0"
+        data = {
+            "name": self.query_one("#name", Input).value,
+            "repeat": int(repeat),
+            "step": parse_steps(self.query_one("#steps", TextArea).text),
+        }
+        if self._spec and self._spec.owner:
+            data["owner"] = self._spec.owner
+        return parse_policy(data, "policy")
+
+    def check(self) -> PolicySpec | None:
+        error = self.query_one("#error", Static)
+        try:
+            spec = self.draft()
+        except EscalationError as problem:
+            error.update(f"✗ {problem}")
+            return None
+        error.update(f"✓ {spec.describe()}")
+        return spec
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_save(self) -> None:
+        spec = self.check()
+        if spec is not None:
+            self.dismiss(spec)

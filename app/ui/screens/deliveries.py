@@ -1,0 +1,160 @@
+"""The delivery log: every notification, its attempts, and what to do about a failure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from app.core.deliveries import (
+    AttemptView,
+    DeliveryView,
+    deliveries_token,
+    delivery_attempts,
+    list_deliveries,
+)
+from app.core.names import DELIVERY_STATUSES
+from app.core.users import PermissionDenied
+from app.ui.widgets.deliveries_table import DeliveriesTable, status_text
+
+POLL_SECONDS = 1.0
+FILTERS = (None, "failed", "retrying", "queued", "sent")
+
+
+@dataclass
+class DeliveriesLoaded(Message):
+    views: list[DeliveryView]
+    token: tuple
+    refusal: str = ""
+
+
+@dataclass
+class AttemptsLoaded(Message):
+    delivery_id: int
+    attempts: list[AttemptView]
+
+
+def describe(view: DeliveryView, attempts: list[AttemptView]) -> Text:
+    text = Text()
+    text.append(f"#{view.id} ", style="bold")
+    text.append_text(status_text(view))
+    text.append(f"  {view.event} of incident #{view.incident_id} to {view.address}\n")
+    text.append(
+        f"Why: {view.why or '-'}; sent with {view.owner or '(no owner)'}'s SMTP configuration\n"
+    )
+    if view.status == "retrying":
+        text.append(f"Next try: {view.next_attempt_at.astimezone():%H:%M:%S}\n")
+    if view.held_until and view.status in ("queued", "retrying"):
+        text.append(
+            f"Held by storm control until {view.held_until.astimezone():%H:%M:%S}\n", style="yellow"
+        )
+    if view.hint:
+        text.append("What to do: ", style="bold")
+        text.append(view.hint + "\n", style="yellow" if view.status != "sent" else "")
+    for attempt in attempts:
+        style = {"sent": "green", "temporary": "yellow", "permanent": "red"}.get(
+            attempt.outcome, ""
+        )
+        text.append(f"  {attempt.at.astimezone():%Y-%m-%d %H:%M:%S}  ")
+        text.append(f"{attempt.outcome:<9}", style=style)
+        text.append(f" {attempt.stage:<12} {attempt.reply}\n")
+    if not attempts:
+        text.append("  not tried yet\n", style="dim")
+    return text
+
+
+class DeliveriesScreen(Screen):
+    DEFAULT_CSS = """
+    DeliveriesScreen #deliveries-header { height: auto; padding: 0 1; background: $boost; }
+    DeliveriesScreen DeliveriesTable { height: 1fr; border: round $primary; }
+    DeliveriesScreen #delivery-detail {
+        height: 12; border: round $primary-muted; padding: 0 1;
+    }
+    """
+    BINDINGS = [
+        Binding("f", "cycle_filter", "Status filter", id="deliveries.filter"),
+        Binding("escape", "app.pop_screen", "Back", id="deliveries.back"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="deliveries-header", markup=False)
+        yield DeliveriesTable(id="deliveries")
+        with VerticalScroll(id="delivery-detail"):
+            yield Static("", id="delivery-text", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "mailsiren · Delivery log"
+        self.status: str | None = None
+        self.views: list[DeliveryView] = []
+        self.token: tuple | None = None
+        self.query_one(DeliveriesTable).focus()
+        self.set_interval(POLL_SECONDS, self.check_for_changes)
+        self.load(self.status)
+
+    @work(thread=True, exclusive=True, group="deliveries-read", exit_on_error=False)
+    def load(self, status: str | None) -> None:
+        workspace = self.app.workspace
+        token = deliveries_token(workspace.database)
+        try:
+            views = list_deliveries(workspace.database, workspace.user, status=status)
+        except PermissionDenied as error:
+            self.post_message(DeliveriesLoaded([], token, str(error)))
+            return
+        self.post_message(DeliveriesLoaded(views, token))
+
+    @work(thread=True, exclusive=True, group="deliveries-poll", exit_on_error=False)
+    def poll(self, known: tuple | None) -> None:
+        if deliveries_token(self.app.workspace.database) != known:
+            self.app.call_from_thread(self.load, self.status)
+
+    def check_for_changes(self) -> None:
+        if self.is_current:
+            self.poll(self.token)
+
+    def on_deliveries_loaded(self, message: DeliveriesLoaded) -> None:
+        self.views, self.token = message.views, message.token
+        shown = self.status or "every status"
+        counts = {
+            status: sum(v.status == status for v in message.views) for status in DELIVERY_STATUSES
+        }
+        header = f"Notifications, newest first ({shown}; f changes): " + ", ".join(
+            f"{count} {status}" for status, count in counts.items() if count
+        )
+        if message.refusal:
+            header = message.refusal
+        elif not message.views:
+            header += "none yet. They appear when an incident event reaches an integration."
+        self.query_one("#deliveries-header", Static).update(header)
+        self.query_one(DeliveriesTable).show(message.views)
+        self.show_selected()
+
+    def action_cycle_filter(self) -> None:
+        self.status = FILTERS[(FILTERS.index(self.status) + 1) % len(FILTERS)]
+        self.load(self.status)
+
+    @on(DataTable.RowHighlighted)
+    def show_selected(self) -> None:
+        key = self.query_one(DeliveriesTable).selected_key
+        if key is None:
+            self.query_one("#delivery-text", Static).update("")
+            return
+        self.load_attempts(int(key))
+
+    @work(thread=True, exclusive=True, group="deliveries-attempts", exit_on_error=False)
+    def load_attempts(self, delivery_id: int) -> None:
+        attempts = delivery_attempts(self.app.workspace.database, delivery_id)
+        self.post_message(AttemptsLoaded(delivery_id, attempts))
+
+    def on_attempts_loaded(self, message: AttemptsLoaded) -> None:
+        view = next((v for v in self.views if v.id == message.delivery_id), None)
+        if view is not None:
+            self.query_one("#delivery-text", Static).update(describe(view, message.attempts))

@@ -1,0 +1,56 @@
+"""The email integrations: one row per entry, with its delivery health."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from app.core.integrations import IntegrationView
+from app.ui.display import ago, now
+from app.ui.widgets.keyed_table import KeyedTable
+
+COLUMNS = (
+    ("address", "Email Address"),
+    ("level", "Notification Type"),
+    ("health", "Health"),
+    ("enabled", "Enabled"),
+    ("frequency", "Frequency"),
+    ("owner", "Owner (sends)"),
+    ("success", "Last success"),
+    ("failure", "Last failure"),
+)
+
+
+def health(view: IntegrationView) -> Text:
+    if view.throttled_until and view.throttled_until > now():
+        return Text(
+            f"⏸ throttled to {view.throttled_until.astimezone():%H:%M}", style="bold yellow"
+        )
+    if view.last_failure and (not view.last_success or view.last_failure > view.last_success):
+        return Text("✗ failing", style="bold red")
+    if view.last_success:
+        return Text("✓ ok", style="green")
+    return Text("· no mail yet", style="dim")
+
+
+class IntegrationsTable(KeyedTable):
+    TITLE = "Email integrations"
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    def show(self, views: list[IntegrationView]) -> None:
+        self.replace_rows(self._row(view) for view in views)
+
+    @staticmethod
+    def _row(view: IntegrationView) -> tuple[str, tuple[Text, ...]]:
+        return str(view.id), (
+            Text(view.address, style="bold"),
+            Text(view.level_text),
+            health(view),
+            Text("✓ yes", style="green") if view.enabled else Text("✗ no", style="red"),
+            Text(view.frequency.title()),
+            Text(view.owner or "(none)"),
+            Text(ago(view.last_success)),
+            Text(ago(view.last_failure)),
+        )
