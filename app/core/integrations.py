@@ -257,12 +257,16 @@ def list_integrations(
     return [
         replace(
             _view(row, owner),
-            last_success=sent.get(row.address_hash),
-            last_failure=failed.get(row.address_hash),
-            throttled_until=held.get(row.address_hash),
+            last_success=_aware(sent.get(row.address_hash)),
+            last_failure=_aware(failed.get(row.address_hash)),
+            throttled_until=_aware(held.get(row.address_hash)),
         )
         for row, owner in rows
     ]
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return as_utc(moment) if moment is not None else None
 
 
 def save_integration(

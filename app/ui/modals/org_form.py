@@ -19,6 +19,8 @@ class OrgFormModal(ModalScreen[OrgView | None]):
         FORM_CSS.format(name="OrgFormModal")
         + """
     OrgFormModal .heading { margin-top: 1; text-style: bold; }
+    OrgFormModal #storm Input { width: 7; }
+    OrgFormModal #storm Static { width: auto; }
     """
     )
     BINDINGS = [
@@ -51,7 +53,7 @@ class OrgFormModal(ModalScreen[OrgView | None]):
                     classes="event", compact=True,
                 )  # fmt: skip
             yield Static("Storm control", classes="heading")
-            with Horizontal(classes="row"):
+            with Horizontal(classes="row", id="storm"):
                 yield Input(str(org.storm_limit), id="limit", compact=True, restrict=r"[0-9]*")
                 yield Static(" mails per address at most, per ", classes="dim")
                 yield Input(
