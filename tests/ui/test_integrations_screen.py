@@ -1,0 +1,183 @@
+"""The Integrations area by keyboard: add with the external-address question, edit a policy,
+org settings, the delivery log with a failure's advice, and permissions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from textual.widgets import Input, Static, TextArea
+
+from app.core.deliveries import list_deliveries
+from app.core.escalation import list_policies, parse_policy, save_policy
+from app.core.ingest import ingest_mail
+from app.core.integrations import IntegrationSpec, list_integrations, save_integration
+from app.core.models import Delivery, DeliveryAttempt
+from app.core.org import OrgView, load_org, save_org
+from app.core.sources import save_source
+from app.core.users import add_user
+from app.ui.app import MailsirenApp
+from app.ui.modals.confirm import ConfirmModal
+from app.ui.modals.integration_form import IntegrationFormModal
+from app.ui.modals.org_form import OrgFormModal
+from app.ui.modals.policy_form import PolicyFormModal
+from app.ui.screens.deliveries import DeliveriesScreen
+from app.ui.widgets.deliveries_table import DeliveriesTable
+from app.ui.widgets.integrations_table import IntegrationsTable
+from tests.ui.pilot import settle, type_into
+
+UNKNOWN = "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown"
+
+
+def notices(app) -> list[str]:
+    return [str(notification.message) for notification in app._notifications]
+
+
+def with_a_failed_delivery(workspace) -> None:
+    database, user = workspace.database, workspace.user
+    save_org(database, user, OrgView(internal_domains=("example.com",)))
+    save_integration(database, user, IntegrationSpec("nobody@example.com", "alert"))
+    save_source(database, user, {"name": "src", "address": "src@alerts.example.com"})
+    mail = b"From: m@example.com\r\nSubject: PROBLEM web01\r\n\r\nHost web01 is DOWN\r\n"
+    ingest_mail(database, mail, ["src@alerts.example.com"], via="ingest")
+    with database.write() as session:  # what the dispatcher records after a 550
+        delivery = session.get(Delivery, 1)
+        delivery.status, delivery.attempts, delivery.last_reply = "failed", 1, UNKNOWN
+        delivery.hint = "Unknown mailbox: verify the email address (a typo?)"
+        session.add(delivery)
+        session.add(
+            DeliveryAttempt(
+                delivery_id=1, at=datetime(2026, 11, 21, 3, tzinfo=UTC), outcome="permanent",
+                stage="RCPT TO", reply=UNKNOWN,
+            )
+        )  # fmt: skip
+
+
+async def test_an_external_address_is_added_only_after_the_seeds_caution(workspace):
+    save_org(workspace.database, workspace.user, OrgView(internal_domains=("example.com",)))
+    app = MailsirenApp(workspace, initial_mode="integrations")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("n")
+        assert isinstance(app.screen, IntegrationFormModal)
+        await type_into(pilot, "#address", "pager@gmail.com")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        question = str(app.screen.query_one(Static).render())
+        assert "outside the internal domains (example.com)" in question
+        assert "vulnerability details" in question
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert list_integrations(workspace.database, workspace.user) == []
+        await pilot.press("n")
+        await type_into(pilot, "#address", "pager@gmail.com")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot)
+        [saved] = list_integrations(workspace.database, workspace.user)
+        assert (saved.address, saved.level, saved.owner) == ("pager@gmail.com", "all", "alice")
+        assert app.screen.query_one(IntegrationsTable).row_count == 1
+        await pilot.press("t")
+        await settle(app, pilot)
+        assert not list_integrations(workspace.database, workspace.user)[0].enabled
+
+
+async def test_a_wrong_address_is_named_in_the_form(workspace):
+    app = MailsirenApp(workspace, initial_mode="integrations")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("n")
+        await type_into(pilot, "#address", "ops")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, IntegrationFormModal)
+        assert "lacks the @domain part" in str(app.screen.query_one("#error", Static).render())
+
+
+async def test_a_policy_is_edited_line_by_line_with_live_validation(workspace):
+    save_policy(workspace.database, workspace.user, parse_policy(
+        {"name": "ops", "step": [{"targets": ["a@example.com"]}]}, "p"
+    ))  # fmt: skip
+    app = MailsirenApp(workspace, initial_mode="integrations")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("tab", "e")
+        assert isinstance(app.screen, PolicyFormModal)
+        steps = app.screen.query_one("#steps", TextArea)
+        steps.text = "0 a@example.com\nsoon b@example.com\n"
+        await pilot.pause()
+        assert "line 2: start with the minutes to wait" in str(
+            app.screen.query_one("#error", Static).render()
+        )
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, PolicyFormModal)  # not saved
+        steps.text = "0 a@example.com\n10 b@example.com, alice\n"
+        app.screen.query_one("#repeat", Input).value = "2"
+        await pilot.pause()
+        assert "✓ after 0 min a@example.com; then after 10 min b@example.com, alice" in str(
+            app.screen.query_one("#error", Static).render()
+        )
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        [policy] = list_policies(workspace.database)
+        assert [s.targets for s in policy.spec.steps] == [
+            ("a@example.com",),
+            ("b@example.com", "alice"),
+        ]
+        assert policy.spec.repeat == 2
+
+
+async def test_org_settings_are_saved_from_their_form(workspace):
+    app = MailsirenApp(workspace, initial_mode="integrations")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("o")
+        assert isinstance(app.screen, OrgFormModal)
+        await type_into(pilot, "#domains", "corp.example, example.org")
+        app.screen.query_one("#limit", Input).value = "5"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        org = load_org(workspace.database)
+        assert org.internal_domains == ("corp.example", "example.org") and org.storm_limit == 5
+        assert "corp.example, example.org" in str(app.screen.query_one("#org", Static).render())
+
+
+async def test_the_delivery_log_shows_a_failure_and_what_to_do(workspace):
+    with_a_failed_delivery(workspace)
+    app = MailsirenApp(workspace, initial_mode="integrations")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        assert "✗ failing" in str(app.screen.query_one(IntegrationsTable).get_row_at(0)[2])
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert isinstance(app.screen, DeliveriesScreen)
+        assert app.screen.query_one(DeliveriesTable).row_count == 1
+        detail = str(app.screen.query_one("#delivery-text", Static).render())
+        assert "What to do: Unknown mailbox" in detail and "permanent RCPT TO" in detail
+        await pilot.press("f", "f")  # failed, then retrying: none
+        await settle(app, pilot)
+        assert app.screen.query_one(DeliveriesTable).row_count == 0
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DeliveriesScreen)
+
+
+async def test_a_view_only_user_is_told_which_permission_is_missing(workspace):
+    with_a_failed_delivery(workspace)
+    add_user(workspace.database, workspace.user, "viewer")
+    from app.core.users import ensure_user
+
+    workspace.user = ensure_user(workspace.database, "viewer")
+    app = MailsirenApp(workspace, initial_mode="integrations")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        assert app.screen.query_one(IntegrationsTable).row_count == 1
+        await pilot.press("x")
+        await pilot.press("o")
+        assert not isinstance(app.screen, (ConfirmModal, OrgFormModal))
+        assert any("delete_connections" in text for text in notices(app))
+        assert any("mailsiren users grant viewer admin" in text for text in notices(app))
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert len(list_deliveries(workspace.database, workspace.user)) == 1
+        assert app.screen.query_one(DeliveriesTable).row_count == 1
