@@ -11,9 +11,11 @@ from app.core.smtpprefs import SmtpForm, save_preferences
 from app.core.users import add_group, add_user, update_user
 from app.core.workspace import open_workspace
 from app.ui.app import MailsirenApp
+from tests.fixtures.notifications import with_notifications
 from tests.ui.pilot import settle as settle_app
 
 FROZEN = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
+
 # Paths shown on screen must not depend on the test's temporary folder.
 SHARED_CONFIG = Path("/tmp/mailsiren-snapshots/mailsiren.conf")
 
@@ -222,4 +224,27 @@ def test_source_mail_log(snap_compare, workspace, monkeypatch):
         await settle(pilot)
 
     app = MailsirenApp(workspace, initial_mode="sources")
+    assert snap_compare(app, terminal_size=(120, 36), run_before=open_log)
+
+
+@pytest.mark.parametrize("size", [(120, 36), (80, 24)])
+def test_integrations_with_delivery_health(snap_compare, workspace, monkeypatch, size):
+    monkeypatch.setattr("app.ui.display.now", lambda: FROZEN)
+    with_notifications(workspace, FROZEN)
+    app = MailsirenApp(workspace, initial_mode="integrations")
+    assert snap_compare(app, terminal_size=size, run_before=settle)
+
+
+def test_delivery_log_with_a_failure_selected(snap_compare, workspace, monkeypatch):
+    monkeypatch.setattr("app.ui.display.now", lambda: FROZEN)
+    with_notifications(workspace, FROZEN)
+
+    async def open_log(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        await pilot.press("G", "k", "k")  # the first incident's failed delivery (#3)
+        await settle(pilot)
+
+    app = MailsirenApp(workspace, initial_mode="integrations")
     assert snap_compare(app, terminal_size=(120, 36), run_before=open_log)

@@ -45,7 +45,7 @@ def describe(view: DeliveryView, attempts: list[AttemptView]) -> Text:
     text = Text()
     text.append(f"#{view.id} ", style="bold")
     text.append_text(status_text(view))
-    text.append(f"  {view.event} of incident #{view.incident_id} to {view.address}\n")
+    text.append(f"   {view.event} of incident #{view.incident_id} to {view.address}\n")
     text.append(
         f"Why: {view.why or '-'}; sent with {view.owner or '(no owner)'}'s SMTP configuration\n"
     )
@@ -63,7 +63,7 @@ def describe(view: DeliveryView, attempts: list[AttemptView]) -> Text:
             attempt.outcome, ""
         )
         text.append(f"  {attempt.at.astimezone():%Y-%m-%d %H:%M:%S}  ")
-        text.append(f"{attempt.outcome:<9}", style=style)
+        text.append(f"{attempt.outcome:<10}", style=style)
         text.append(f" {attempt.stage:<12} {attempt.reply}\n")
     if not attempts:
         text.append("  not tried yet\n", style="dim")

@@ -103,8 +103,7 @@ class IntegrationsScreen(AreaScreen):
         yield PoliciesTable(id="policies")
         yield EmptyState("Integrations are not yours to see", "")
         yield Static(
-            "tab moves between integrations and policies; n/e/x act on the one with the cursor. "
-            "Mail goes out through each entry owner's SMTP configuration (screen 4).",
+            "tab: integrations ↔ policies. Mail goes out with each owner's SMTP configuration (4).",
             id="integrations-hint",
         )
 
