@@ -246,6 +246,40 @@ async def shoot_sources(list_name: str, editor_name: str, preview_name: str, log
     workspace.close()
 
 
+async def shoot_notifications(list_name: str, log_name: str, policy_name: str) -> None:
+    """The Integrations area with a fixed history: one sent, one retrying, one failed."""
+    import app.ui.display
+    from app.core.workspace import open_workspace
+    from app.ui.app import MailsirenApp
+    from tests.fixtures.notifications import with_notifications
+
+    app.ui.display.now = lambda: FROZEN
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="mailsiren-notify-")
+    workspace = open_workspace()
+    with_notifications(workspace, FROZEN)
+    mailsiren = MailsirenApp(workspace, initial_mode="integrations")
+    async with mailsiren.run_test(size=SIZE) as pilot:
+
+        async def settle() -> None:
+            await mailsiren.workers.wait_for_complete()
+            await pilot.pause()
+
+        await settle()
+        mailsiren.save_screenshot(list_name, path=str(OUTPUT))
+        print(f"wrote {OUTPUT / list_name}")
+        await pilot.press("tab", "e")
+        await settle()
+        mailsiren.save_screenshot(policy_name, path=str(OUTPUT))
+        print(f"wrote {OUTPUT / policy_name}")
+        await pilot.press("escape", "d")
+        await settle()
+        await pilot.press("G", "k", "k")
+        await settle()
+        mailsiren.save_screenshot(log_name, path=str(OUTPUT))
+        print(f"wrote {OUTPUT / log_name}")
+    workspace.close()
+
+
 def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="mailsiren-screenshots-"))
     for variable in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS"):
@@ -267,6 +301,9 @@ def main() -> int:
             shoot_sources(
                 "sources.svg", "source-key-rule.svg", "source-preview.svg", "source-mail-log.svg"
             )
+        )
+        asyncio.run(
+            shoot_notifications("integrations.svg", "delivery-log.svg", "escalation-policy.svg")
         )
     finally:
         controller.stop()

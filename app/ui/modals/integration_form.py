@@ -22,6 +22,7 @@ FORM_CSS = """
 {name} .row Label {{ width: 14; }}
 {name} .row Input, {name} .row Select {{ width: 1fr; }}
 {name} .error {{ color: $error; height: auto; margin-top: 1; }}
+{name} .error.-ok {{ color: $success; }}
 {name} .dim {{ color: $text-muted; height: auto; }}
 {name} .buttons {{ height: auto; margin: 1 0; align-horizontal: right; }}
 {name} Button {{ margin-left: 2; }}

@@ -109,8 +109,10 @@ class PolicyFormModal(ModalScreen[PolicySpec | None]):
         try:
             spec = self.draft()
         except EscalationError as problem:
+            error.remove_class("-ok")
             error.update(f"✗ {problem}")
             return None
+        error.add_class("-ok")
         error.update(f"✓ {spec.describe()}")
         return spec
 
