@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from app.core.escalation import (
     EscalationError,
@@ -238,6 +238,10 @@ class IntegrationsScreen(AreaScreen):
                 ),
                 lambda yes: yes and self.drop_integration(view.id),
             )
+
+    @on(DataTable.RowSelected)
+    def row_chosen(self) -> None:
+        self.action_edit()
 
     def action_org_settings(self) -> None:
         if not refused(self, "admin", "change the organization's notification settings"):
