@@ -333,14 +333,20 @@ class Dispatcher:
         except aiosmtplib.SMTPResponseException as error:
             text, hint = explain_failure(stage, error, settings, self.stage_timeout)
             outcome = PERMANENT if error.code >= 500 else TEMPORARY
-            try:
-                await client.rset()
-            except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                return AttemptResult(outcome, stage, text, troubleshooting_hint(text) or hint)
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await client.rset()  # a dead session shows at the next mail's MAIL FROM
             return AttemptResult(outcome, stage, text, troubleshooting_hint(text) or hint)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             text, hint = explain_failure(stage, error, settings, self.stage_timeout)
             return AttemptResult(TEMPORARY, "connection", f"at {stage}: {text}", hint)
+        except Exception as error:  # noqa: BLE001 - one bad mail must not block the outbox
+            log.exception("delivery %s could not be sent", mail.ids)
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await client.rset()  # leave the session clean for the next mail
+            return AttemptResult(
+                PERMANENT, stage, f"not sent: {type(error).__name__}: {error}",
+                "mailsiren could not build or send this mail; the serve log has the details.",
+            )  # fmt: skip
 
     # Recording ----------------------------------------------------------------------
 

@@ -320,3 +320,32 @@ def test_no_line_break_from_any_input_reaches_a_header(database, user):
 )
 def test_a_refusal_gets_the_seeds_troubleshooting_advice(reply, advice):
     assert advice in troubleshooting_hint(reply)
+
+
+def test_an_escalation_survives_a_restart_step_for_step(database, user, tmp_path):
+    """A restarted serve opens the database afresh: the runs' rows say where each one was."""
+    from app.core.db import open_database
+    from app.core.secrets import load_or_create_keyring
+
+    save_policy(database, user, parse_policy(
+        {"name": "ops", "step": [{"targets": ["a@x.example"], "delay_minutes": 0},
+                                 {"targets": ["b@x.example"], "delay_minutes": 10}]}, "p",
+    ))  # fmt: skip
+    source(database, user, policy="ops")
+    clock = Clock()
+    incident_id = open_incident(database, clock=clock)
+    assert [s.step for s in take_due_steps(database, clock=clock)] == [1]
+    database.dispose()  # serve stops mid-escalation
+    keyring = load_or_create_keyring(tmp_path / "db" / "mailsiren.key")
+    reopened = open_database(f"sqlite:///{tmp_path / 'db' / 'mailsiren.db'}", keyring)
+    try:
+        assert take_due_steps(reopened, clock=clock) == []  # step 1 is not taken twice
+        clock.advance(minutes=10)
+        assert [(s.step, s.finished) for s in take_due_steps(reopened, clock=clock)] == [(2, True)]
+        escalated = [
+            d.address for d in list_deliveries(reopened, user, incident_id=incident_id)
+            if d.event == "incident_escalated"
+        ]  # fmt: skip
+        assert sorted(escalated) == ["a@x.example", "b@x.example"]
+    finally:
+        reopened.dispose()
