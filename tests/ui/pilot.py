@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import Input
+from textual.widgets import DataTable, Input
 from textual.worker import WorkerState
 
 BUSY = (WorkerState.PENDING, WorkerState.RUNNING)
@@ -17,9 +17,18 @@ async def settle(app, pilot) -> None:
     for _ in range(100):
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if not any(worker.state in BUSY for worker in app.workers):
+        if not any(worker.state in BUSY for worker in app.workers) and not tables_pending(app):
             return
     raise AssertionError("workers kept starting one another: the app never settled")
+
+
+def tables_pending(app) -> bool:
+    """A DataTable measures new rows' column widths when its own queue goes idle, which may
+    come after the app's: a screenshot taken before shows columns cut to their labels."""
+    return any(
+        table._require_update_dimensions or table._updated_cells  # noqa: SLF001
+        for table in app.screen.query(DataTable)
+    )
 
 
 async def type_into(pilot, selector: str, text: str) -> None:

@@ -154,7 +154,7 @@ async def test_the_delivery_log_shows_a_failure_and_what_to_do(workspace):
         assert isinstance(app.screen, DeliveriesScreen)
         assert app.screen.query_one(DeliveriesTable).row_count == 1
         detail = str(app.screen.query_one("#delivery-text", Static).render())
-        assert "What to do: Unknown mailbox" in detail and "permanent RCPT TO" in detail
+        assert "What to do: Unknown mailbox" in detail and "permanent  RCPT TO" in detail
         await pilot.press("f", "f")  # failed, then retrying: none
         await settle(app, pilot)
         assert app.screen.query_one(DeliveriesTable).row_count == 0

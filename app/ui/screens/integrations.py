@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from textual import on, work
@@ -10,6 +11,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
+from app.core.db import Database
 from app.core.escalation import (
     EscalationError,
     PolicySpec,
@@ -29,7 +31,7 @@ from app.core.integrations import (
     save_integration,
 )
 from app.core.org import OrgSettingsError, OrgView, load_org, save_org
-from app.core.users import PermissionDenied
+from app.core.users import PermissionDenied, UserView
 from app.ui.modals.confirm import ConfirmModal
 from app.ui.modals.integration_form import IntegrationFormModal
 from app.ui.modals.org_form import OrgFormModal
@@ -274,45 +276,37 @@ class IntegrationsScreen(AreaScreen):
             NotificationsChanged(f"Saved {view.label()}: {state}, sent by {view.owner}.")
         )
 
-    @work(thread=True, group="integrations-change", exit_on_error=False)
     def drop_integration(self, integration_id: int) -> None:
-        workspace = self.app.workspace
-        try:
-            remove_integration(workspace.database, workspace.user, integration_id)
-        except REFUSALS as error:
-            self.post_message(NotificationsChanged(str(error), failed=True))
-            return
-        self.post_message(NotificationsChanged(f"Deleted integration #{integration_id}."))
+        self.change(
+            lambda db, user: remove_integration(db, user, integration_id),
+            f"Deleted integration #{integration_id}.",
+        )
 
-    @work(thread=True, group="integrations-change", exit_on_error=False)
     def keep_policy(self, spec: PolicySpec, original: str | None) -> None:
-        workspace = self.app.workspace
-        try:
-            save_policy(workspace.database, workspace.user, spec, original=original)
-        except REFUSALS as error:
-            self.post_message(NotificationsChanged(str(error), failed=True))
-            return
-        self.post_message(NotificationsChanged(f"Saved the policy {spec.name}: {spec.describe()}."))
+        self.change(
+            lambda db, user: save_policy(db, user, spec, original=original),
+            f"Saved the policy {spec.name}: {spec.describe()}.",
+        )
 
-    @work(thread=True, group="integrations-change", exit_on_error=False)
     def drop_policy(self, name: str) -> None:
-        workspace = self.app.workspace
-        try:
-            delete_policy(workspace.database, workspace.user, name)
-        except REFUSALS as error:
-            self.post_message(NotificationsChanged(str(error), failed=True))
-            return
-        self.post_message(NotificationsChanged(f"Deleted the policy {name}."))
+        self.change(lambda db, user: delete_policy(db, user, name), f"Deleted the policy {name}.")
+
+    def keep_org(self, org: OrgView) -> None:
+        self.change(
+            lambda db, user: save_org(db, user, org),
+            "Saved the organization's notification settings.",
+        )
 
     @work(thread=True, group="integrations-change", exit_on_error=False)
-    def keep_org(self, org: OrgView) -> None:
+    def change(self, do: Callable[[Database, UserView], object], done: str) -> None:
+        """Run one core change as the user; say what happened, or why nothing did."""
         workspace = self.app.workspace
         try:
-            save_org(workspace.database, workspace.user, org)
+            do(workspace.database, workspace.user)
         except REFUSALS as error:
             self.post_message(NotificationsChanged(str(error), failed=True))
             return
-        self.post_message(NotificationsChanged("Saved the organization's notification settings."))
+        self.post_message(NotificationsChanged(done))
 
     def on_notifications_changed(self, message: NotificationsChanged) -> None:
         self.notify(
