@@ -14,7 +14,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlmodel import Session, col
 
 from app.core.addresses import AddressError, parse_address
-from app.core.db import Clock, Database, as_utc, utc_now
+from app.core.db import Clock, Database, utc_now
 from app.core.models import (
     AlertSource,
     EscalationPolicy,
@@ -183,13 +183,6 @@ def list_policies(database: Database, actor: UserView | None = None) -> list[Pol
         )
         for row, owner in rows
     ]
-
-
-def policy_names(database: Database) -> list[str]:
-    with database.read() as session:
-        return list(
-            session.execute(select(EscalationPolicy.name).order_by(EscalationPolicy.name)).scalars()
-        )
 
 
 def write_policy(
@@ -370,13 +363,6 @@ def take_due_steps(
         if step is not None:
             taken.append(step)
     return taken
-
-
-def next_due(database: Database) -> datetime | None:
-    """When the next escalation step is due (to sleep until then), or None."""
-    with database.read() as session:
-        moment = session.execute(select(func.min(RUNS.c.due_at))).scalar()
-    return as_utc(moment) if moment else None
 
 
 def _take_step(connection: Connection, incident_id: int, now: datetime) -> StepTaken | None:

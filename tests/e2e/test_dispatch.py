@@ -4,7 +4,7 @@ smtp-sink with its fault modes. Time is an injected clock; nothing sleeps."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email import message_from_bytes, policy
 
 import pytest
@@ -20,22 +20,10 @@ from app.core.org import OrgView, save_org
 from app.core.sharedconf import load_shared_config
 from app.core.smtpprefs import SmtpForm, save_preferences
 from app.core.sources import save_source
+from tests.clock import T0, Clock
 from tests.conftest import GOOD_PASSWORD, GOOD_USER
 from tests.e2e.peers import smtp_sink
 from tests.e2e.test_shared_config import write_shared
-
-T0 = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture

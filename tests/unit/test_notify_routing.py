@@ -3,7 +3,7 @@ the loop shield and header safety, on a real SQLite file with an injected clock.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import insert, select, text
@@ -33,19 +33,7 @@ from app.core.notice import build_message, header_safe
 from app.core.org import OrgView, save_org
 from app.core.sources import SourceError, save_source
 from app.core.users import PermissionDenied, add_user, ensure_user
-
-T0 = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
+from tests.clock import T0, Clock
 
 
 def alert(subject: str, *, extra: str = "") -> bytes:
