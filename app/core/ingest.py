@@ -13,7 +13,7 @@ from app.core.escalation import start_run, stop_run
 from app.core.mail import ParsedMail, parse_mail
 from app.core.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
 from app.core.names import OPEN_STATES
-from app.core.notify import queue_event, sent_by_us
+from app.core.notify import Routing, queue_event, sent_by_us
 from app.core.outcomes import EMAIL_ACTOR, decide
 from app.core.rules import subject_key
 from app.core.sources import SourceSpec, spec_from_row
@@ -148,20 +148,23 @@ def ingest_batch(
         connection = session.connection()
         try:  # the usual case: every mail stores cleanly, no savepoints needed
             with connection.begin_nested():
-                return [_store(connection, incoming, clock()) for incoming in batch]
+                routing = LazyRouting(connection)
+                return [_store(connection, incoming, clock(), routing) for incoming in batch]
         except Exception:  # noqa: BLE001 - redo the batch one savepoint per mail, below
             pass
         results: list[IngestResult | Exception] = []
         for incoming in batch:
             try:
                 with connection.begin_nested():
-                    results.append(_store(connection, incoming, clock()))
+                    results.append(_store(connection, incoming, clock(), LazyRouting(connection)))
             except Exception as error:  # noqa: BLE001 - this mail only: the caller says 451
                 results.append(error)
         return results
 
 
-def _store(connection: Connection, incoming: IncomingMail, now: datetime) -> IngestResult:
+def _store(
+    connection: Connection, incoming: IncomingMail, now: datetime, routing: LazyRouting
+) -> IngestResult:
     # The hot path speaks SQLAlchemy Core, not ORM objects: a few statements per mail.
     parsed = incoming.parsed or parse_mail(incoming.raw)
     lowered = sorted({address.lower() for address in incoming.recipients})
@@ -186,7 +189,7 @@ def _store(connection: Connection, incoming: IncomingMail, now: datetime) -> Ing
         ),
     ).inserted_primary_key[0]
     outcomes = []
-    store = SqlIncidentStore(connection)
+    store = SqlIncidentStore(connection, routing)
     for row in rows:
         spec = _compiled(row.id, row.updated_at.isoformat(), row)
         outcome, incident_id, reason = decide(store, spec, mail_id, parsed, earlier, now)
@@ -228,11 +231,25 @@ def _earlier_copies(connection: Connection, parsed: ParsedMail) -> list[int]:
     return list(connection.execute(query, parameters).scalars())
 
 
-class SqlIncidentStore:
-    """The IncidentStore of ingest: the prebuilt statements, on the batch's connection."""
+class LazyRouting:
+    """The batch's Routing, read on its first event only: most mails change no incident."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+        self.routing: Routing | None = None
+
+    def get(self) -> Routing:
+        if self.routing is None:
+            self.routing = Routing.read(self.connection)
+        return self.routing
+
+
+class SqlIncidentStore:
+    """The IncidentStore of ingest: the prebuilt statements, on the batch's connection."""
+
+    def __init__(self, connection: Connection, routing: LazyRouting) -> None:
+        self.connection = connection
+        self.routing = routing
 
     def first_outcome(self, source_id, earlier):
         parameters = {"source": source_id, "mails": list(earlier)}
@@ -285,13 +302,16 @@ class SqlIncidentStore:
         event = self._event(incident_id, now, "created", None, mail_id, f"opened by mail {mail_id}")
         queue_event(
             self.connection, incident_id=incident_id, event_id=event, kind="incident_opened",
-            severity=spec.severity, now=now,
+            severity=spec.severity, now=now, routing=self.routing.get(),
         )  # fmt: skip
         start_run(self.connection, incident_id, spec.escalation_policy, now)
         return incident_id
 
     def _notify(self, incident_id, event_id, kind, now) -> None:
-        queue_event(self.connection, incident_id=incident_id, event_id=event_id, kind=kind, now=now)
+        queue_event(
+            self.connection, incident_id=incident_id, event_id=event_id, kind=kind, now=now,
+            routing=self.routing.get(),
+        )  # fmt: skip
 
     def _event(self, incident_id, now, kind, actor, mail_id, detail) -> int:
         return self.connection.execute(

@@ -58,6 +58,31 @@ def _insert_ignoring_duplicates(connection: Connection):
     )
 
 
+@dataclass(frozen=True)
+class Routing:
+    """What decides the recipients of an event: notify_on and the enabled integrations.
+
+    Read once per ingest batch (one transaction), not once per mail.
+    """
+
+    notify_on: tuple[str, ...]
+    integrations: tuple[tuple[str, str, bool, int | None], ...]  # address, level, and_above, owner
+
+    @classmethod
+    def read(cls, connection: Connection) -> Routing:
+        org = read_org(connection)
+        if not org.notify_on:
+            return cls((), ())
+        rows = connection.execute(ENABLED_INTEGRATIONS).all()
+        return cls(
+            org.notify_on,
+            tuple(
+                (normalise_address(row.address), row.level, row.and_above, row.owner_id)
+                for row in rows
+            ),
+        )
+
+
 def queue_event(
     connection: Connection,
     *,
@@ -67,23 +92,24 @@ def queue_event(
     now: datetime,
     severity: str | None = None,
     pages: Sequence[Page] = (),
+    routing: Routing | None = None,
 ) -> tuple[str, ...]:
     """Queue one mail per address for the event; returns the addresses queued.
 
     Nothing is queued when the organization's notify_on leaves the event kind out.
     Recipients: every enabled integration whose level takes the severity, and the pages.
     """
-    if kind not in read_org(connection).notify_on:
+    routing = routing or Routing.read(connection)
+    if kind not in routing.notify_on:
         return ()
     if severity is None:
         severity = connection.execute(SEVERITY_OF, {"incident": incident_id}).scalar() or "alert"
     keyring = keyring_of(connection.dialect)
     recipients: dict[str, tuple[str, int | None, str]] = {}
-    for row in connection.execute(ENABLED_INTEGRATIONS):
-        if level_matches(row.level, row.and_above, severity):
-            address = normalise_address(row.address)
-            why = f"integration: {describe_level(row.level, row.and_above)}"
-            recipients.setdefault(keyring.keyed_hash(address), (address, row.owner_id, why))
+    for address, level, and_above, owner_id in routing.integrations:
+        if level_matches(level, and_above, severity):
+            why = f"integration: {describe_level(level, and_above)}"
+            recipients.setdefault(keyring.keyed_hash(address), (address, owner_id, why))
     for page in pages:
         address = normalise_address(page.address)
         recipients.setdefault(keyring.keyed_hash(address), (address, page.owner_id, page.why))
@@ -114,7 +140,12 @@ def mentioned_message_ids(headers: Iterable[str]) -> list[str]:
 
 
 def sent_by_us(connection: Connection, message_ids: Sequence[str]) -> bool:
-    """True when one of the ids is a notification mailsiren queued or sent."""
-    if not message_ids:
+    """True when one of the ids is a notification mailsiren queued or sent.
+
+    Every id mailsiren makes ends in its own domain: others need no query (alert mails).
+    """
+    suffix = f"@{message_id_domain()}>"
+    ours = [message_id for message_id in message_ids if message_id.endswith(suffix)]
+    if not ours:
         return False
-    return connection.execute(OURS, {"ids": list(message_ids)}).first() is not None
+    return connection.execute(OURS, {"ids": ours}).first() is not None
