@@ -47,10 +47,12 @@ def message_id_domain() -> str:
     return f"mailsiren.{socket.gethostname() or 'localhost'}"
 
 
-def _insert_ignoring_duplicates(connection: Connection):
+@cache
+def _insert_ignoring_duplicates(dialect_name: str):
     """INSERT that skips a row whose (event, address) is already queued: the constraint
-    holds the rule, this only keeps a second recipient path from failing the transaction."""
-    dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(connection.dialect.name)
+    holds the rule, this only keeps a second recipient path from failing the transaction.
+    Built once per dialect: constructing a statement costs more than running it."""
+    dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(dialect_name)
     if dialect is None:
         return insert(DELIVERIES)
     return dialect.insert(DELIVERIES).on_conflict_do_nothing(
@@ -66,21 +68,22 @@ class Routing:
     """
 
     notify_on: tuple[str, ...]
-    integrations: tuple[tuple[str, str, bool, int | None], ...]  # address, level, and_above, owner
+    # (address, its keyed hash, level, and_above, owner id)
+    integrations: tuple[tuple[str, str, str, bool, int | None], ...]
 
     @classmethod
     def read(cls, connection: Connection) -> Routing:
         org = read_org(connection)
         if not org.notify_on:
             return cls((), ())
-        rows = connection.execute(ENABLED_INTEGRATIONS).all()
-        return cls(
-            org.notify_on,
-            tuple(
-                (normalise_address(row.address), row.level, row.and_above, row.owner_id)
-                for row in rows
-            ),
-        )
+        keyring = keyring_of(connection.dialect)
+        integrations = []
+        for row in connection.execute(ENABLED_INTEGRATIONS):
+            address = normalise_address(row.address)
+            integrations.append(
+                (address, keyring.keyed_hash(address), row.level, row.and_above, row.owner_id)
+            )
+        return cls(org.notify_on, tuple(integrations))
 
 
 def queue_event(
@@ -106,17 +109,17 @@ def queue_event(
         severity = connection.execute(SEVERITY_OF, {"incident": incident_id}).scalar() or "alert"
     keyring = keyring_of(connection.dialect)
     recipients: dict[str, tuple[str, int | None, str]] = {}
-    for address, level, and_above, owner_id in routing.integrations:
+    for address, digest, level, and_above, owner_id in routing.integrations:
         if level_matches(level, and_above, severity):
             why = f"integration: {describe_level(level, and_above)}"
-            recipients.setdefault(keyring.keyed_hash(address), (address, owner_id, why))
+            recipients.setdefault(digest, (address, owner_id, why))
     for page in pages:
         address = normalise_address(page.address)
         recipients.setdefault(keyring.keyed_hash(address), (address, page.owner_id, page.why))
     if not recipients:
         return ()
     connection.execute(
-        _insert_ignoring_duplicates(connection),
+        _insert_ignoring_duplicates(connection.dialect.name),
         [
             dict(
                 incident_id=incident_id, event_id=event_id, event=kind, address=address,

@@ -34,10 +34,7 @@ def status_text(view: DeliveryView) -> Text:
 
 class DeliveriesTable(KeyedTable):
     TITLE = "Deliveries"
-
-    def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+    KEYED_COLUMNS = COLUMNS
 
     def show(self, views: list[DeliveryView]) -> None:
         self.replace_rows(self._row(view) for view in views)

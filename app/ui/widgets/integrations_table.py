@@ -34,10 +34,7 @@ def health(view: IntegrationView) -> Text:
 
 class IntegrationsTable(KeyedTable):
     TITLE = "Email integrations"
-
-    def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+    KEYED_COLUMNS = COLUMNS
 
     def show(self, views: list[IntegrationView]) -> None:
         self.replace_rows(self._row(view) for view in views)

@@ -17,6 +17,7 @@ class KeyedTable(DataTable):
         Binding("G", "scroll_bottom", "Last", show=False, id="table.last"),
     ]
     COLUMNS: tuple[str, ...] = ()
+    KEYED_COLUMNS: tuple[tuple[str, str], ...] = ()  # (key, label): cells found by column key
     TITLE = ""
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -25,6 +26,8 @@ class KeyedTable(DataTable):
 
     def on_mount(self) -> None:
         self.add_columns(*self.COLUMNS)
+        for key, label in self.KEYED_COLUMNS:
+            self.add_column(label, key=key)
 
     def replace_rows(self, rows: Iterable[tuple[str, Sequence[str | Text]]]) -> None:
         """Replace every row; the cursor stays on the same key when that row still exists."""

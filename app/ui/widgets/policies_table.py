@@ -18,10 +18,7 @@ COLUMNS = (
 
 class PoliciesTable(KeyedTable):
     TITLE = "Escalation policies"
-
-    def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+    KEYED_COLUMNS = COLUMNS
 
     def show(self, views: list[PolicyView]) -> None:
         self.replace_rows(self._row(view) for view in views)

@@ -24,10 +24,7 @@ COLUMNS = (
 
 class SourcesTable(KeyedTable):
     TITLE = "Alert sources"
-
-    def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+    KEYED_COLUMNS = COLUMNS
 
     def show(self, summaries: list[SourceSummary]) -> None:
         selected = self.selected_key
