@@ -14,11 +14,15 @@ async def settle(app, pilot) -> None:
     A handler may start the next worker (a screen mounted after a key, a preview after its
     samples): wait again until a pause leaves no worker pending or running.
     """
+    quiet_before = False
     for _ in range(100):
         await app.workers.wait_for_complete()
+        await pilot.wait_for_scheduled_animations()  # a scroll into view moves scrollbars
         await pilot.pause()
-        if not any(worker.state in BUSY for worker in app.workers) and not tables_pending(app):
+        quiet = not any(worker.state in BUSY for worker in app.workers) and not tables_pending(app)
+        if quiet and quiet_before:  # twice: what the last change asked to redraw is drawn
             return
+        quiet_before = quiet
     raise AssertionError("workers kept starting one another: the app never settled")
 
 

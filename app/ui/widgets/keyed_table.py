@@ -29,6 +29,16 @@ class KeyedTable(DataTable):
         for key, label in self.KEYED_COLUMNS:
             self.add_column(label, key=key)
 
+    async def _on_idle(self, _event) -> None:
+        # DataTable measures new rows on idle (its own handler runs right after this one),
+        # but keeps the cells it drew before at the old widths: forget them once it has.
+        if self._require_update_dimensions:
+            self.call_next(self._forget_drawn_cells)
+
+    def _forget_drawn_cells(self) -> None:
+        self._clear_caches()
+        self.refresh()
+
     def replace_rows(self, rows: Iterable[tuple[str, Sequence[str | Text]]]) -> None:
         """Replace every row; the cursor stays on the same key when that row still exists."""
         selected = self.selected_key

@@ -27,21 +27,19 @@ class SourcesTable(KeyedTable):
     KEYED_COLUMNS = COLUMNS
 
     def show(self, summaries: list[SourceSummary]) -> None:
-        selected = self.selected_key
-        self.clear()
-        for summary in summaries:
-            spec = summary.spec
-            last = iso_utc(summary.last_mail_at) if summary.last_mail_at else None
-            self.add_row(
-                Text(printable(spec.name), style="bold"),
-                Text(spec.address),
-                Text("✓ yes", style="green") if spec.enabled else Text("✗ no", style="red"),
-                Text(str(summary.open_incidents), justify="right"),
-                Text(str(summary.mails_today), justify="right"),
-                Text(f"{age(last)} ago" if last else "never"),
-                Text(spec.creation),
-                Text(spec.severity),
-                key=spec.name,
-            )
-        if selected is not None and selected in self.rows:
-            self.move_cursor(row=self.get_row_index(selected))
+        self.replace_rows(self._row(summary) for summary in summaries)
+
+    @staticmethod
+    def _row(summary: SourceSummary) -> tuple[str, tuple[Text, ...]]:
+        spec = summary.spec
+        last = iso_utc(summary.last_mail_at) if summary.last_mail_at else None
+        return spec.name, (
+            Text(printable(spec.name), style="bold"),
+            Text(spec.address),
+            Text("✓ yes", style="green") if spec.enabled else Text("✗ no", style="red"),
+            Text(str(summary.open_incidents), justify="right"),
+            Text(str(summary.mails_today), justify="right"),
+            Text(f"{age(last)} ago" if last else "never"),
+            Text(spec.creation),
+            Text(spec.severity),
+        )
