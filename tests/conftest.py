@@ -18,6 +18,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from app.core.db import Database, open_database
 from app.core.secrets import load_or_create_keyring
 from app.core.users import UserView, ensure_user
+from tests.postgres import TEMPLATE, PostgresServer, start_postgres
 
 TEST_LOGIN = "alice"
 GOOD_USER = "alice@example.com"
@@ -43,10 +44,35 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory) -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session, with a migrated template database."""
+    server = start_postgres()
+    try:
+        server.execute(f"CREATE DATABASE {TEMPLATE}")
+        keyring = load_or_create_keyring(tmp_path_factory.mktemp("pg-key") / "template.key")
+        open_database(server.url(TEMPLATE), keyring).dispose()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The engine's tests run on both backends: an SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'db' / 'mailsiren.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    url = server.new_database()
+    yield url
+    server.drop_database(url)
+
+
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
+def database(tmp_path: Path, database_url: str) -> Iterator[Database]:
     keyring = load_or_create_keyring(tmp_path / "db" / "mailsiren.key")
-    db = open_database(f"sqlite:///{tmp_path / 'db' / 'mailsiren.db'}", keyring)
+    db = open_database(database_url, keyring)
     yield db
     db.dispose()
 

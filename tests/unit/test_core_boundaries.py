@@ -9,6 +9,7 @@ import sys
 
 import app.core
 from app.core.db import SCHEMA_HEAD
+from tests.postgres import sqlite_only
 
 
 def core_modules() -> list[str]:
@@ -62,6 +63,7 @@ def test_migrations_upgrade_an_empty_database(database):
     assert database.schema_revision() == SCHEMA_HEAD
 
 
+@sqlite_only
 def test_sqlite_runs_in_wal_with_full_synchronous(database):
     with database.read() as session:
         connection = session.connection()

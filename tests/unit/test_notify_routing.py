@@ -325,7 +325,7 @@ def test_an_escalation_survives_a_restart_step_for_step(database, user, tmp_path
     assert [s.step for s in take_due_steps(database, clock=clock)] == [1]
     database.dispose()  # serve stops mid-escalation
     keyring = load_or_create_keyring(tmp_path / "db" / "mailsiren.key")
-    reopened = open_database(f"sqlite:///{tmp_path / 'db' / 'mailsiren.db'}", keyring)
+    reopened = open_database(database.url, keyring)
     try:
         assert take_due_steps(reopened, clock=clock) == []  # step 1 is not taken twice
         clock.advance(minutes=10)

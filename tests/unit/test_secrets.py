@@ -17,6 +17,7 @@ from app.core.secrets import (
 )
 from app.core.smtpprefs import SmtpForm, load_settings_for_sending, save_preferences
 from app.core.users import ensure_user
+from tests.postgres import sqlite_only
 
 PASSWORD = "Zq7-unmistakable-password"
 ADDRESS = "alice.secret@example.com"
@@ -70,6 +71,7 @@ def save_secrets(database, user):
     )
 
 
+@sqlite_only
 def test_no_plaintext_secret_in_the_database_file_or_its_wal(database, user, tmp_path):
     save_secrets(database, user)
     files = list((tmp_path / "db").glob("mailsiren.db*"))
@@ -79,6 +81,21 @@ def test_no_plaintext_secret_in_the_database_file_or_its_wal(database, user, tmp
     for secret in (PASSWORD, ADDRESS, "alice.secret"):
         assert secret.encode() not in raw
         assert secret.encode("utf-16-le") not in raw
+    assert load_settings_for_sending(database, user).password == PASSWORD
+
+
+def test_no_plaintext_secret_in_any_row_as_the_server_stores_it(database, user):
+    """On either backend: every table read raw, past the encrypted columns' decryption."""
+    save_secrets(database, user)
+    with database.engine.connect() as connection:
+        rows = [
+            repr(row)
+            for table in ("user_account", "smtp_preference")
+            for row in connection.exec_driver_sql(f"SELECT * FROM {table}")
+        ]
+    assert len(rows) == 2
+    for secret in (PASSWORD, ADDRESS, "alice.secret"):
+        assert not any(secret in row for row in rows)
     assert load_settings_for_sending(database, user).password == PASSWORD
 
 
