@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session
 
 from app.core.secrets import KeyRing
@@ -16,7 +17,7 @@ from app.errors import MailsirenError
 
 # The newest migration's revision. Compared with the database's on open, so that the
 # migration machinery is imported only when there is work for it (a test checks it).
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -32,8 +33,32 @@ def as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# Every write transaction on PostgreSQL sends this notification at its commit: screens on
+# any host learn of a change in commit order (ids are not committed in their own order).
+CHANGES_CHANNEL = "mailsiren_changed"
+NOTIFY_CHANGE = text(f"NOTIFY {CHANGES_CHANNEL}")
+# PostgreSQL's deadlock and serialization failures: the transaction may simply be run again.
+RETRYABLE_STATES = {"40P01", "40001"}
+
+
 class DatabaseError(MailsirenError):
     """The database cannot be opened or upgraded; the message says what to do."""
+
+
+class WriteConflict(Exception):
+    """Another writer changed a row between this transaction's read and its write."""
+
+
+def is_retryable(error: BaseException) -> bool:
+    """A conflict with another writer (another listener, on PostgreSQL): run the work again.
+
+    A unique constraint that another transaction satisfied first, a deadlock, or a
+    serialization failure; the retry sees the other transaction's committed rows."""
+    if isinstance(error, IntegrityError | WriteConflict):
+        return True
+    if isinstance(error, DBAPIError):
+        return getattr(error.orig, "sqlstate", None) in RETRYABLE_STATES
+    return False
 
 
 class Database:
@@ -42,12 +67,20 @@ class Database:
     def __init__(self, url: str, keyring: KeyRing) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        connect_args = {"timeout": 30, "check_same_thread": False} if self.is_sqlite else {}
-        self.engine: Engine = create_engine(url, connect_args=connect_args)
-        self.keyring = keyring
         if self.is_sqlite:
+            self.engine: Engine = create_engine(
+                url, connect_args={"timeout": 30, "check_same_thread": False}
+            )
             _install_sqlite_behaviour(self.engine)
+        else:
+            # Times are stored and read in UTC whatever the server's zone; a connection the
+            # server dropped (a restart) is noticed on checkout rather than mid-transaction.
+            self.engine = create_engine(
+                url, connect_args={"options": "-c timezone=UTC"}, pool_pre_ping=True
+            )
+        self.keyring = keyring
         self._write_engine = self.engine.execution_options(mailsiren_write=True)
+        self._changes = ChangeFeed(self.engine) if not self.is_sqlite else None
 
     @property
     def keyring(self) -> KeyRing:
@@ -70,6 +103,13 @@ class Database:
         """A short write transaction (BEGIN IMMEDIATE on SQLite), committed on exit."""
         with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
             yield session
+            if self._changes is not None:
+                session.execute(NOTIFY_CHANGE)
+
+    def change_count(self) -> int:
+        """Grows after every write transaction committed by any process on PostgreSQL (0 on
+        SQLite, whose writers commit one at a time, in id order): part of the screens' tokens."""
+        return self._changes.count() if self._changes is not None else 0
 
     def schema_revision(self) -> str | None:
         """The migration the database is at; None for a new, empty database."""
@@ -93,7 +133,43 @@ class Database:
             command.upgrade(config, "head")
 
     def dispose(self) -> None:
+        if self._changes is not None:
+            self._changes.close()
         self.engine.dispose()
+
+
+class ChangeFeed:
+    """A connection of its own that LISTENs for the writers' NOTIFY and counts them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.connection = None
+        self.seen = 0
+        self.lock = threading.Lock()
+
+    def count(self) -> int:
+        with self.lock:
+            try:
+                if self.connection is None:
+                    pooled = self.engine.raw_connection()
+                    pooled.detach()  # ours for as long as we listen, never back to the pool
+                    self.connection = pooled.driver_connection
+                    self.connection.autocommit = True
+                    self.connection.execute(f"LISTEN {CHANGES_CHANNEL}")
+                    self.seen += 1  # anything may have changed while nobody listened
+                for _ in self.connection.notifies(timeout=0):
+                    self.seen += 1
+            except Exception:  # noqa: BLE001 - a lost connection: listen again next time
+                self.close()
+                self.seen += 1
+            return self.seen
+
+    def close(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            finally:
+                self.connection = None
 
 
 def _install_sqlite_behaviour(engine: Engine) -> None:

@@ -150,8 +150,9 @@ def delivery_attempts(database: Database, delivery_id: int) -> list[AttemptView]
 def deliveries_token(database: Database) -> tuple:
     """Changes whenever a delivery is queued, attempted or held back: the screens poll it."""
     held = DELIVERIES.c.held_until.is_not(None) & DELIVERIES.c.status.in_(("queued", "retrying"))
+    committed = database.change_count()  # first: a commit after this shows next time
     with database.read() as session:
-        return tuple(
+        return (committed,) + tuple(
             session.execute(
                 select(
                     select(func.max(DELIVERIES.c.id)).scalar_subquery(),

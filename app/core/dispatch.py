@@ -7,12 +7,20 @@ what exceeds the per-address limit and sends it as one summary when the window c
 
 Delivery is at least once: a crash between the server's 250 and the commit that records it
 sends that mail again after the restart, with the same Message-ID.
+
+Several dispatchers may share one database (a team's serve processes on PostgreSQL): each
+run first claims its rows (FOR UPDATE SKIP LOCKED, then a lease written on the rows), so
+one row is sent by one dispatcher. The lease is renewed while the run goes on; a dispatcher
+that died loses its rows when the lease runs out, or at once when its node starts again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import socket
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +29,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 import aiosmtplib
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 
 from app.core.db import Clock, Database, as_utc, utc_now
 from app.core.deliveries import troubleshooting_hint
@@ -69,11 +77,21 @@ SOURCES = AlertSource.__table__  # type: ignore[attr-defined]
 OUTCOMES = MailOutcome.__table__  # type: ignore[attr-defined]
 MAILS = Mail.__table__  # type: ignore[attr-defined]
 EVENTS = TimelineEvent.__table__  # type: ignore[attr-defined]
+LEASE = timedelta(minutes=5)  # a claim's life; renewed when half of it has gone
 _WAITING = DELIVERIES.c.status.in_(("queued", "retrying"))
 DUE = (
     select(DELIVERIES).where(_WAITING, DELIVERIES.c.held_until.is_(None)).order_by(DELIVERIES.c.id)
 )
 RELEASED = select(DELIVERIES).where(_WAITING, DELIVERIES.c.held_until.is_not(None))
+
+
+def _unclaimed(now: datetime):
+    return or_(DELIVERIES.c.claimed_until.is_(None), DELIVERIES.c.claimed_until < now)
+
+
+def default_node() -> str:
+    """Who claims rows when nobody says: this host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 SENT = "sent"
 TEMPORARY = "temporary"
 PERMANENT = "permanent"
@@ -116,12 +134,86 @@ class Dispatcher:
         clock: Clock = utc_now,
         stage_timeout: float = 30.0,
         local_hostname: str | None = None,
+        node: str | None = None,
     ) -> None:
         self.database = database
         self.shared_config = shared_config
         self.clock = clock
         self.stage_timeout = stage_timeout
         self.local_hostname = local_hostname
+        # One name per serve (host and data folder): its claims carry it, so that a
+        # restarted notifier takes back at once what its predecessor had claimed.
+        self.node = node or default_node()
+        self.claim: str | None = None  # this run's claim on its rows
+        self.lease_until: datetime | None = None
+
+    # Claims -------------------------------------------------------------------------
+
+    def release_own_claims(self) -> int:
+        """At start: the rows this node claimed before (it died mid-run) are free again."""
+        with self.database.write() as session:
+            return session.execute(
+                update(DELIVERIES)
+                .where(_WAITING, DELIVERIES.c.claimed_by.startswith(f"{self.node}/"))
+                .values(claimed_by=None, claimed_until=None)
+            ).rowcount
+
+    def _claim_due(self, now: datetime) -> bool:
+        """Claim the due and released rows no other dispatcher holds: True if any."""
+        claim = f"{self.node}/{uuid.uuid4().hex}"
+        free = _unclaimed(now)
+        with self.database.write() as session:
+            connection = session.connection()
+            ids = [
+                *connection.execute(
+                    select(DELIVERIES.c.id)
+                    .where(_WAITING, DELIVERIES.c.held_until.is_(None), free)
+                    .where(DELIVERIES.c.next_attempt_at <= now)
+                    .order_by(DELIVERIES.c.id)
+                    .limit(BATCH)
+                    .with_for_update(skip_locked=True)
+                ).scalars(),
+                *connection.execute(
+                    select(DELIVERIES.c.id)
+                    .where(_WAITING, DELIVERIES.c.held_until <= now, free)
+                    .order_by(DELIVERIES.c.id)
+                    .limit(BATCH)
+                    .with_for_update(skip_locked=True)
+                ).scalars(),
+            ]
+            if ids:
+                connection.execute(
+                    update(DELIVERIES)
+                    .where(DELIVERIES.c.id.in_(ids))
+                    .values(claimed_by=claim, claimed_until=now + LEASE)
+                )
+        self.claim, self.lease_until = (claim, now + LEASE) if ids else (None, None)
+        return bool(ids)
+
+    def _keep_claim(self) -> None:
+        """Renew the lease once half of it has gone: a long run keeps its rows."""
+        now = self.clock()
+        if self.claim is None or self.lease_until is None or now < self.lease_until - LEASE / 2:
+            return
+        with self.database.write() as session:
+            session.execute(
+                update(DELIVERIES)
+                .where(DELIVERIES.c.claimed_by == self.claim)
+                .values(claimed_until=now + LEASE)
+            )
+        self.lease_until = now + LEASE
+
+    def _release_claim(self) -> None:
+        """The run is over: what it did not record (held back, or a failed run) is free."""
+        if self.claim is None:
+            return
+        with self.database.write() as session:
+            session.execute(
+                update(DELIVERIES)
+                .where(DELIVERIES.c.claimed_by == self.claim)
+                .values(claimed_by=None, claimed_until=None)
+            )
+        self.claim = self.lease_until = None
 
     # What is due ---------------------------------------------------------------------
 
@@ -134,23 +226,29 @@ class Dispatcher:
                         DELIVERIES.c.held_until.is_(None)
                     ),
                     func.min(DELIVERIES.c.held_until),
-                ).where(_WAITING)
+                ).where(_WAITING, _unclaimed(self.clock()))
             ).first()
         moments = [as_utc(moment) for moment in row or () if moment is not None]
         return min(moments) if moments else None
 
     async def run_once(self) -> int:
-        """Send everything due now; returns how many mails were attempted."""
+        """Send everything due now that no other dispatcher holds; returns how many mails
+        were attempted."""
         now = self.clock()
+        if not self._claim_due(now):
+            return 0
+        try:
+            return await self._send_claimed(now)
+        finally:
+            self._release_claim()
+
+    async def _send_claimed(self, now: datetime) -> int:
+        ours = DELIVERIES.c.claimed_by == self.claim
         with self.database.read() as session:
             connection = session.connection()
             org = read_org(connection)
-            due = connection.execute(
-                DUE.where(DELIVERIES.c.next_attempt_at <= now).limit(BATCH)
-            ).all()
-            released = connection.execute(
-                RELEASED.where(DELIVERIES.c.held_until <= now).limit(BATCH)
-            ).all()
+            due = connection.execute(DUE.where(ours)).all()
+            released = connection.execute(RELEASED.where(ours)).all()
             notices = _notices(connection, [*due, *released])
         outgoing = self._summaries(released, notices, org, now)
         outgoing += self._hold_storms(due, notices, org, now)
@@ -313,6 +411,7 @@ class Dispatcher:
     ) -> AttemptResult:
         settings = choice.settings
         assert settings is not None
+        self._keep_claim()
         message = mail.message
         try:
             sender = choice.stamp_sender(message)
@@ -358,6 +457,7 @@ class Dispatcher:
             for mail, result in results:
                 attempts = mail.attempts + 1
                 values: dict = {"attempts": attempts, "last_reply": result.reply[:2000]}
+                values.update(claimed_by=None, claimed_until=None)
                 values["hint"] = result.hint or troubleshooting_hint(result.reply)
                 if result.outcome == SENT:
                     values.update(

@@ -366,13 +366,15 @@ def take_due_steps(
 
 
 def _take_step(connection: Connection, incident_id: int, now: datetime) -> StepTaken | None:
+    # Another serve's notifier taking the same step holds the row: skip it, it pages once.
     run = connection.execute(
         select(RUNS, INCIDENTS.c.state, INCIDENTS.c.severity)
         .join(INCIDENTS, INCIDENTS.c.id == RUNS.c.incident_id)
         .where(RUNS.c.incident_id == incident_id, RUNS.c.due_at <= now)
+        .with_for_update(skip_locked=True, of=RUNS)
     ).first()
     if run is None:
-        return None  # stopped or taken meanwhile
+        return None  # stopped, taken meanwhile, or being taken by another notifier
     if run.state != "pending":
         stop_run(connection, incident_id, now, f"the incident is {run.state}")
         return None

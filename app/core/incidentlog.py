@@ -55,14 +55,21 @@ class LogWindow:
     total: int  # rows matching the filter
     counts: dict[str, int]  # per state, under the filter's source, severity and text
     changed_since: int  # rows under the filter updated after the `seen` mark
-    token: int  # the change token this window was read at
+    token: ChangeToken  # the change token this window was read at
     sources: tuple[str, ...] = field(default=())
 
 
-def change_token(database: Database) -> int:
-    """Grows whenever any incident changes: every change writes a timeline event."""
+# (writes committed, as PostgreSQL told us; the newest timeline event): a change of either
+# means the log may have changed. Every incident change writes a timeline event; on
+# PostgreSQL a lower event id can commit after a higher one, which the first part catches.
+ChangeToken = tuple[int, int]
+
+
+def change_token(database: Database) -> ChangeToken:
+    """Changes whenever any incident changes, whichever process or host changed it."""
+    committed = database.change_count()  # first: a commit after this shows next time
     with database.read() as session:
-        return session.exec(CHANGE_TOKEN).one() or 0
+        return committed, session.exec(CHANGE_TOKEN).one() or 0
 
 
 def _narrowed(query, log_filter: LogFilter, *, sqlite: bool, with_state: bool = True):
@@ -117,8 +124,9 @@ def read_window(
 ) -> LogWindow:
     """Rows [offset, offset+limit) of the filtered log, newest first, in one read."""
     sqlite = database.is_sqlite
+    committed = database.change_count()
     with database.read() as session:
-        token = session.exec(CHANGE_TOKEN).one() or 0
+        token = committed, session.exec(CHANGE_TOKEN).one() or 0
         by_state = _narrowed(
             _joined(Incident.state, func.count()), log_filter, sqlite=sqlite, with_state=False
         ).group_by(Incident.state)

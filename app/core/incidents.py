@@ -168,6 +168,14 @@ def change_state(
     now = clock()
     changed = []
     with database.write() as session:
+        # Locked first, in id order: an operator on another host changing one of them at the
+        # same moment waits, then is told what state it found (never two accepts).
+        session.execute(
+            select(Incident.id)
+            .where(col(Incident.id).in_(incident_ids))
+            .order_by(col(Incident.id))
+            .with_for_update()
+        ).all()
         for incident_id in incident_ids:
             incident = session.get(Incident, incident_id)
             if incident is None:

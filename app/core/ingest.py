@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, insert, update
 from sqlmodel import select
 
-from app.core.db import Clock, Database, utc_now
+from app.core.db import Clock, Database, WriteConflict, is_retryable, utc_now
 from app.core.escalation import start_run, stop_run
 from app.core.mail import ParsedMail, parse_mail
 from app.core.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
@@ -23,14 +23,18 @@ MAILS = Mail.__table__  # type: ignore[attr-defined]
 INCIDENTS = Incident.__table__  # type: ignore[attr-defined]
 OUTCOMES = MailOutcome.__table__  # type: ignore[attr-defined]
 EVENTS = TimelineEvent.__table__  # type: ignore[attr-defined]
+RETRIES = 3  # a mail that conflicts with another listener's, redone at most this often
 # Built once: constructing a statement costs more than SQLite takes to run it.
 INSERT_MAIL = insert(MAILS)
 INSERT_OUTCOME = insert(OUTCOMES)
 INSERT_INCIDENT = insert(INCIDENTS)
 INSERT_EVENT = insert(EVENTS)
+_IS_OPEN = INCIDENTS.c.state.in_(OPEN_STATES)
+# Both only touch an incident still open: on PostgreSQL another listener may have resolved
+# it since this mail found it (no rows changed: WriteConflict, and the mail is redone).
 APPEND = (
     update(INCIDENTS)
-    .where(INCIDENTS.c.id == bindparam("target"))
+    .where(INCIDENTS.c.id == bindparam("target"), _IS_OPEN)
     .values(mail_count=INCIDENTS.c.mail_count + 1, updated_at=bindparam("now"))
 )
 SOURCES_FOR = (
@@ -41,7 +45,6 @@ SOURCES_FOR = (
     )
     .order_by(SOURCES.c.name)
 )
-_IS_OPEN = INCIDENTS.c.state.in_(OPEN_STATES)
 _OF_SOURCE = select(INCIDENTS.c.id).where(INCIDENTS.c.source_id == bindparam("source"))
 _NEWEST = (INCIDENTS.c.updated_at.desc(), INCIDENTS.c.id.desc())
 OPEN_WITH_KEY = _OF_SOURCE.where(INCIDENTS.c.key == bindparam("key"), _IS_OPEN)
@@ -71,9 +74,14 @@ FIRST_OUTCOME_OF = (
     .order_by(OUTCOMES.c.id)
     .limit(1)
 )
+# Taken before a lookup that no constraint guards (per_subject, single_pending, single_open):
+# two listeners creating for one source take turns. by_key has its unique index instead.
+LOCK_SOURCE = (
+    select(SOURCES.c.id).where(SOURCES.c.id == bindparam("source")).with_for_update()
+)
 RESOLVE = (
     update(INCIDENTS)
-    .where(INCIDENTS.c.id == bindparam("target"))
+    .where(INCIDENTS.c.id == bindparam("target"), _IS_OPEN)
     .values(state="resolved", resolved_by=bindparam("actor"), resolved_at=bindparam("now"))
 )
 
@@ -152,14 +160,23 @@ def ingest_batch(
                 return [_store(connection, incoming, clock(), routing) for incoming in batch]
         except Exception:  # noqa: BLE001 - redo the batch one savepoint per mail, below
             pass
-        results: list[IngestResult | Exception] = []
-        for incoming in batch:
-            try:
-                with connection.begin_nested():
-                    results.append(_store(connection, incoming, clock(), LazyRouting(connection)))
-            except Exception as error:  # noqa: BLE001 - this mail only: the caller says 451
-                results.append(error)
-        return results
+        return [_store_alone(connection, incoming, clock) for incoming in batch]
+
+
+def _store_alone(
+    connection: Connection, incoming: IncomingMail, clock: Clock
+) -> IngestResult | Exception:
+    """One mail in its own savepoint. A conflict with another listener (PostgreSQL: the
+    same mail, or an incident of the same key, stored meanwhile) is redone, and the redo
+    sees what the other committed; any other failure is this mail's alone: 451."""
+    for attempt in range(1, RETRIES + 1):
+        try:
+            with connection.begin_nested():
+                return _store(connection, incoming, clock(), LazyRouting(connection))
+        except Exception as error:  # noqa: BLE001 - this mail only: the caller says 451
+            if attempt == RETRIES or not is_retryable(error):
+                return error
+    raise AssertionError("unreachable")
 
 
 def _store(
@@ -172,6 +189,7 @@ def _store(
     if not rows:
         return IngestResult(None, ())
     earlier = _earlier_copies(connection, parsed)
+    first_copy = None if earlier else parsed.sha256
     mail_id = connection.execute(
         INSERT_MAIL,
         dict(
@@ -181,6 +199,7 @@ def _store(
             envelope_to=lowered,
             message_id=parsed.message_id,
             raw_sha256=parsed.sha256,
+            first_copy_sha256=first_copy,
             size=parsed.size,
             subject=parsed.subject,
             from_header=parsed.from_,
@@ -250,6 +269,14 @@ class SqlIncidentStore:
     def __init__(self, connection: Connection, routing: LazyRouting) -> None:
         self.connection = connection
         self.routing = routing
+        # SQLite's writers already take turns (BEGIN IMMEDIATE): no row lock to take there.
+        self.locks_rows = connection.dialect.name != "sqlite"
+        self.locked: set[int] = set()
+
+    def _take_turn(self, source_id) -> None:
+        if self.locks_rows and source_id not in self.locked:
+            self.connection.execute(LOCK_SOURCE, {"source": source_id})
+            self.locked.add(source_id)
 
     def first_outcome(self, source_id, earlier):
         parameters = {"source": source_id, "mails": list(earlier)}
@@ -259,25 +286,29 @@ class SqlIncidentStore:
         return self.connection.execute(OPEN_WITH_KEY, {"source": source_id, "key": key}).scalar()
 
     def open_with_subject(self, source_id, subject):
+        self._take_turn(source_id)
         parameters = {"source": source_id, "subject_key": subject}
         return self.connection.execute(OPEN_WITH_SUBJECT, parameters).scalar()
 
     def newest_pending(self, source_id):
+        self._take_turn(source_id)
         return self.connection.execute(NEWEST_PENDING, {"source": source_id}).scalar()
 
     def newest_open(self, source_id):
+        self._take_turn(source_id)
         return self.connection.execute(NEWEST_OPEN, {"source": source_id}).scalar()
 
     def sent_by_us(self, message_ids):
         return sent_by_us(self.connection, message_ids)
 
     def append(self, incident_id, mail_id, now):
-        self.connection.execute(APPEND, {"target": incident_id, "now": now})
+        self._changed(self.connection.execute(APPEND, {"target": incident_id, "now": now}))
         event = self._event(incident_id, now, "mail", None, mail_id, f"mail {mail_id} appended")
         self._notify(incident_id, event, "incident_retriggered", now)
 
     def resolve(self, incident_id, mail_id, now):
-        self.connection.execute(RESOLVE, {"target": incident_id, "now": now, "actor": EMAIL_ACTOR})
+        parameters = {"target": incident_id, "now": now, "actor": EMAIL_ACTOR}
+        self._changed(self.connection.execute(RESOLVE, parameters))
         event = self._event(
             incident_id, now, "resolved", EMAIL_ACTOR, mail_id, "resolved by a recovery mail"
         )
@@ -306,6 +337,11 @@ class SqlIncidentStore:
         )  # fmt: skip
         start_run(self.connection, incident_id, spec.escalation_policy, now)
         return incident_id
+
+    @staticmethod
+    def _changed(result) -> None:
+        if result.rowcount != 1:
+            raise WriteConflict("the incident was resolved meanwhile by another writer")
 
     def _notify(self, incident_id, event_id, kind, now) -> None:
         queue_event(

@@ -79,6 +79,11 @@ class Mail(SQLModel, table=True):
     """One received mail, raw bytes included, exactly as it arrived."""
 
     __tablename__ = "mail"
+    __table_args__ = (
+        # Two listeners storing the same bytes at the same instant: only one is the first
+        # copy; the other's insert fails, and its retry finds a duplicate.
+        Index("one_first_copy", "first_copy_sha256", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     received_at: datetime = Field(
@@ -89,6 +94,7 @@ class Mail(SQLModel, table=True):
     envelope_to: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     message_id: str | None = Field(default=None, index=True, max_length=998)
     raw_sha256: str = Field(index=True, max_length=64)
+    first_copy_sha256: str | None = Field(default=None, max_length=64)  # None on a redelivery
     size: int
     subject: str = ""
     from_header: str = ""
@@ -251,6 +257,12 @@ class Delivery(SQLModel, table=True):
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
     message_id: str | None = Field(default=None, index=True, max_length=255)
+    # A dispatcher's claim: it alone sends the row until claimed_until (renewed while it
+    # works; a dispatcher that died loses its claim when it runs out).
+    claimed_by: str | None = Field(default=None, max_length=255)
+    claimed_until: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
     last_reply: str = ""
     hint: str = ""
 

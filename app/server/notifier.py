@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 from datetime import datetime
 
@@ -25,7 +26,13 @@ STOP_SECONDS = 20.0
 
 
 async def notify_until(
-    stop: asyncio.Event, database, shared_config, *, clock=None, stage_timeout=30.0
+    stop: asyncio.Event,
+    database,
+    shared_config,
+    *,
+    clock=None,
+    stage_timeout=30.0,
+    node: str | None = None,
 ) -> None:
     """Escalate and dispatch until `stop` is set (the child's loop; tests drive it too)."""
     from app.core.db import utc_now
@@ -33,7 +40,12 @@ async def notify_until(
     from app.core.escalation import take_due_steps
 
     clock = clock or utc_now
-    dispatcher = Dispatcher(database, shared_config, clock=clock, stage_timeout=stage_timeout)
+    dispatcher = Dispatcher(
+        database, shared_config, clock=clock, stage_timeout=stage_timeout, node=node
+    )
+    released = dispatcher.release_own_claims()
+    if released:
+        log.info("took back %s notifications a previous notifier had claimed", released)
     while not stop.is_set():
         try:
             for step in take_due_steps(database, clock=clock):
@@ -93,7 +105,9 @@ def main() -> int:
             stop.set()
 
         watcher = asyncio.create_task(until_stdin_closes())
-        await notify_until(stop, database, lambda: load_shared_config(shared_path))
+        # This serve's name among the team's: one serve runs per data folder (its lock).
+        node = f"{socket.gethostname()}:{paths.data_dir()}"
+        await notify_until(stop, database, lambda: load_shared_config(shared_path), node=node)
         watcher.cancel()
 
     try:

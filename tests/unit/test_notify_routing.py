@@ -105,7 +105,7 @@ def test_an_event_sends_one_mail_per_address_whatever_the_configuration(database
     with database.write() as session:
         row = session.execute(select(Delivery.__table__)).first()._asdict()
         row.pop("id")
-        with pytest.raises(IntegrityError):
+        with pytest.raises(IntegrityError), session.begin_nested():
             session.execute(insert(Delivery.__table__).values(**row))
 
 

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from app.core.incidentlog import (
     MailDetail,
+    ChangeToken,
     change_token,
     incident_mails,
     key_explanation,
@@ -33,7 +34,7 @@ class DetailLoaded(Message):
     detail: IncidentDetail
     mails: list[MailDetail]
     key: str
-    token: int
+    token: ChangeToken
 
 
 @dataclass
@@ -65,7 +66,7 @@ class IncidentDetailScreen(TriageActions, Screen):
         self.incident_id = incident_id
         self.mails: list[MailDetail] = []
         self.raw = False
-        self.token = -1
+        self.token: ChangeToken | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -120,7 +121,7 @@ class IncidentDetailScreen(TriageActions, Screen):
         self.post_message(DetailLoaded(detail, mails, key, token))
 
     @work(thread=True, exclusive=True, group="detail-poll", exit_on_error=False)
-    def poll(self, known: int) -> None:
+    def poll(self, known: ChangeToken | None) -> None:
         if change_token(self.app.workspace.database) != known:
             self.app.call_from_thread(self.load)
 

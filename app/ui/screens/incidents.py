@@ -15,6 +15,7 @@ from textual.worker import get_current_worker
 from app.core.incidentlog import (
     LogFilter,
     LogWindow,
+    ChangeToken,
     change_token,
     position_of,
     read_window,
@@ -134,7 +135,7 @@ class IncidentsScreen(TriageActions, AreaScreen):
             )
 
     @work(thread=True, exclusive=True, group="log-poll", exit_on_error=False)
-    def poll_worker(self, known_token: int) -> None:
+    def poll_worker(self, known_token: ChangeToken) -> None:
         if change_token(self.app.workspace.database) != known_token:
             self.app.call_from_thread(self.reload_in_place)
         else:
