@@ -113,3 +113,5 @@ def start_postgres() -> PostgresServer:
 
 # For a test about SQLite itself (its pragmas, its file): run it on that backend only.
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+# For a test of what only PostgreSQL allows (writers that overlap): that backend only.
+postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

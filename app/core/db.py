@@ -127,6 +127,10 @@ class Database:
         from alembic.config import Config
 
         with self._write_engine.begin() as connection:
+            if not self.is_sqlite:
+                # Two serves starting at once on one PostgreSQL database: one upgrades, the
+                # other waits here and then finds nothing left to do.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": 7270001})
             config = Config()
             config.set_main_option("script_location", str(MIGRATIONS_DIR))
             config.attributes["connection"] = connection

@@ -92,6 +92,8 @@ def _unclaimed(now: datetime):
 def default_node() -> str:
     """Who claims rows when nobody says: this host and process."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
 SENT = "sent"
 TEMPORARY = "temporary"
 PERMANENT = "permanent"

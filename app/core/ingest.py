@@ -76,9 +76,7 @@ FIRST_OUTCOME_OF = (
 )
 # Taken before a lookup that no constraint guards (per_subject, single_pending, single_open):
 # two listeners creating for one source take turns. by_key has its unique index instead.
-LOCK_SOURCE = (
-    select(SOURCES.c.id).where(SOURCES.c.id == bindparam("source")).with_for_update()
-)
+LOCK_SOURCE = select(SOURCES.c.id).where(SOURCES.c.id == bindparam("source")).with_for_update()
 RESOLVE = (
     update(INCIDENTS)
     .where(INCIDENTS.c.id == bindparam("target"), _IS_OPEN)

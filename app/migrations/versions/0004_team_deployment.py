@@ -25,9 +25,7 @@ def upgrade() -> None:
     op.create_index("one_first_copy", "mail", ["first_copy_sha256"], unique=True)
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.add_column(sa.Column("claimed_by", sa.String(length=255), nullable=True))
-        batch_op.add_column(
-            sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:

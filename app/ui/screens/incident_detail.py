@@ -14,8 +14,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from app.core.incidentlog import (
-    MailDetail,
     ChangeToken,
+    MailDetail,
     change_token,
     incident_mails,
     key_explanation,

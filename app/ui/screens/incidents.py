@@ -13,9 +13,9 @@ from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from app.core.incidentlog import (
+    ChangeToken,
     LogFilter,
     LogWindow,
-    ChangeToken,
     change_token,
     position_of,
     read_window,
