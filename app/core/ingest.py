@@ -193,7 +193,7 @@ def _store(
         dict(
             received_at=now,
             via=incoming.via,
-            envelope_from=incoming.envelope_from,
+            envelope_from=incoming.envelope_from and incoming.envelope_from[:320],
             envelope_to=lowered,
             message_id=parsed.message_id,
             raw_sha256=parsed.sha256,

@@ -15,6 +15,7 @@ MAX_HEADER_BYTES = 128 * 1024
 MAX_HEADER_COUNT = 500
 MAX_MATCH_TEXT = 256 * 1024
 TRUNCATION_MARK = "\n[… mailsiren: the text used for matching is cut here, at 256 KiB]"
+MESSAGE_ID_LENGTH = 998  # the mail.message_id column; PostgreSQL refuses longer values
 _LINE_BREAKS = re.compile(r"[\r\n]+")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 
@@ -76,7 +77,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         return values[0] if values else ""
 
     body, truncated = _body_text(message, defects)
-    message_id = first("message-id").strip() or None
+    message_id = first("message-id").strip()[:MESSAGE_ID_LENGTH] or None
     references = tuple(
         token
         for name in ("in-reply-to", "references")

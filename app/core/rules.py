@@ -46,6 +46,11 @@ def compile_re2(pattern: str, *, case_sensitive: bool = True) -> object:
         raise RuleError(f"`{pattern}` is not a valid RE2 expression: {reason}") from error
 
 
+# Keys are clipped to this (incident.key's column): PostgreSQL refuses longer values, and a
+# clipped key must match its incident again next time.
+KEY_LENGTH = 512
+
+
 def _require_text(data: dict, key: str, where: str) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value:
@@ -174,7 +179,7 @@ class KeyRule:
             if stop < 0:
                 return None
             key = text[:stop].rsplit("\n", 1)[-1]
-        key = key.strip()
+        key = key.strip()[:KEY_LENGTH].rstrip()
         return key or None
 
     def to_dict(self) -> dict:
@@ -269,5 +274,6 @@ def extract_key(rules: Sequence[KeyRule], mail: ParsedMail) -> tuple[str, KeyRul
 
 
 def subject_key(subject: str) -> str:
-    """per_subject's comparison: case-insensitive, all whitespace removed."""
-    return _WHITESPACE.sub("", subject).casefold()
+    """per_subject's comparison: case-insensitive, all whitespace removed (and, as it may
+    serve as a key, at most KEY_LENGTH characters)."""
+    return _WHITESPACE.sub("", subject).casefold()[:KEY_LENGTH]

@@ -9,9 +9,10 @@ import sys
 MAILSIREN = [sys.executable, "-m", "app"]
 
 
-def mailsiren(*arguments: str, stdin: str = "", login: str | None = None):
-    """`python -m app ARGUMENTS`; `login` runs it as another operating-system user name."""
-    environment = dict(os.environ)
+def mailsiren(*arguments: str, stdin: str = "", login: str | None = None, env: dict | None = None):
+    """`python -m app ARGUMENTS`; `login` runs it as another operating-system user name;
+    `env` adds variables."""
+    environment = {**os.environ, **(env or {})}
     if login is not None:
         environment["LOGNAME"] = login
     return subprocess.run(

@@ -199,3 +199,16 @@ def test_an_integration_saved_on_one_host_routes_on_another(database, other, use
             select(Delivery.address).where(Delivery.incident_id == incident_id)
         ).scalars()
         assert list(queued) == ["ops@example.com"]
+
+
+def test_overlong_header_values_are_stored_on_either_backend(database, user):
+    """PostgreSQL enforces column lengths that SQLite ignores: a 2,000-character Message-ID
+    or an 800-character key must still be stored (clipped), never a 451 forever."""
+    source(database, user, creation="by_key", key_rule=[
+        {"field": "subject", "extractor": "after", "start": "PROBLEM "}
+    ])  # fmt: skip
+    raw = mail("PROBLEM " + "k" * 800).replace(b"Message-ID: <", b"Message-ID: <" + b"m" * 2000, 1)
+    outcome, incident_id = outcome_of(database, raw)
+    assert outcome == "created"
+    assert show_incident(database, incident_id).incident.key == "k" * 512
+    assert outcome_of(database, raw)[0] == "duplicate"  # and the copy is still recognised
