@@ -273,3 +273,71 @@ def test_the_resolution_of_an_incident_is_sent_too(database, user, clock, no_sha
     assert [d.event for d in reversed(list_deliveries(database, user))] == [
         "incident_opened", "incident_resolved",
     ]  # fmt: skip
+
+
+def test_two_dispatchers_on_one_database_send_each_notification_once(
+    database, user, smtp_server, trust_test_ca, clock, no_shared, monkeypatch
+):
+    """Two serves' notifiers (a team on PostgreSQL): each row is claimed by one of them."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.core import dispatch as dispatch_module
+    from app.core.db import open_database
+
+    monkeypatch.setattr(dispatch_module, "BATCH", 5)  # small claims, so that they alternate
+    server = smtp_server(auth=False)
+    save_preferences(
+        database, user,
+        SmtpForm("localhost", str(server.port), tls_mode="starttls", from_address="s@example.com"),
+    )  # fmt: skip
+    setup_routing(database, user, "a@example.com", "b@example.com")
+    save_org(database, user, OrgView(storm_limit=1000))
+    open_incidents(database, clock, count=40)
+    other = open_database(database.url, database.keyring)
+    start = threading.Barrier(2)
+
+    def notifier(db, node) -> int:
+        dispatcher = Dispatcher(db, no_shared, clock=clock, stage_timeout=10, node=node)
+        start.wait()
+        attempted = 0
+        while any(d.status == "queued" for d in list_deliveries(db, user)):
+            attempted += asyncio.run(dispatcher.run_once())
+        return attempted
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            shares = list(pool.map(notifier, [database, other], ["host-a:/data", "host-b:/data"]))
+    finally:
+        other.dispose()
+    assert sum(shares) == 80, shares
+    ids = [
+        message_from_bytes(m.data, policy=policy.default)["Message-ID"]
+        for m in server.handler.received
+    ]
+    assert len(ids) == len(set(ids)) == 80
+    assert {(d.status, d.attempts) for d in list_deliveries(database, user)} == {("sent", 1)}
+
+
+def test_a_restarted_notifier_takes_back_its_own_claims_at_once(database, user, clock, no_shared):
+    """A notifier killed mid-run leaves its rows claimed; the next one on that node frees them
+    (another node's claim it leaves alone until the lease runs out)."""
+    from app.core.dispatch import LEASE
+
+    setup_routing(database, user, "a@example.com", "b@example.com")
+    open_incidents(database, clock)
+    with database.write() as session:
+        first, second = session.execute(select(Delivery.id).order_by(Delivery.id)).scalars()
+        until = clock.now + LEASE
+        session.execute(update(Delivery).where(Delivery.id == first).values(
+            claimed_by="host-a:/data/dead-run", claimed_until=until))  # fmt: skip
+        session.execute(update(Delivery).where(Delivery.id == second).values(
+            claimed_by="host-b:/data/live-run", claimed_until=until))  # fmt: skip
+    with smtp_sink() as port:
+        personal_plain(database, user, port)
+        restarted = Dispatcher(database, no_shared, clock=clock, node="host-a:/data")
+        assert restarted.release_own_claims() == 1
+        assert asyncio.run(restarted.run_once()) == 1  # not host-b's row
+        clock.advance(seconds=LEASE.total_seconds() + 1)
+        assert asyncio.run(restarted.run_once()) == 1  # host-b died: its lease ran out
+    assert [d.status for d in list_deliveries(database, user)] == ["sent", "sent"]
