@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import tempfile
@@ -26,14 +27,16 @@ class ServeProcess:
 
 
 @contextmanager
-def running_serve(*, graceful: bool = True) -> Iterator[ServeProcess]:
-    """Start serve; at the end stop it with SIGTERM and check that it exits 0."""
+def running_serve(*, graceful: bool = True, env: dict | None = None) -> Iterator[ServeProcess]:
+    """Start serve (with `env` added to the environment); at the end stop it with SIGTERM
+    and check that it exits 0."""
     port = free_port()
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
             [*MAILSIREN, "serve", "--smtp-port", str(port)],
             stdout=log,
             stderr=log,
+            env={**os.environ, **(env or {})},
         )
         serving = ServeProcess(port, process, log)
         try:
