@@ -45,6 +45,7 @@ class PostgresServer:
 
     folder: Path
     port: int
+    durable: bool = False  # tests trade fsync for speed; a benchmark must not
     bindir: Path = field(default_factory=postgres_bindir)
     _numbers: count = field(default_factory=lambda: count(1))
 
@@ -68,9 +69,10 @@ class PostgresServer:
         )  # fmt: skip
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} -c max_connections=300"
-            f" -c unix_socket_directories={self.folder} -c fsync=off"
-            " -c full_page_writes=off -c synchronous_commit=off"
+            f" -c unix_socket_directories={self.folder}"
         )
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
         subprocess.run(
             [*run, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options,
              "-l", str(self.folder / "server.log"), "-w", "-t", "60", "start"],
@@ -103,9 +105,11 @@ class PostgresServer:
         self.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def start_postgres() -> PostgresServer:
+def start_postgres(*, durable: bool = False) -> PostgresServer:
     """A started server on a free port, in a folder its own user may enter."""
-    server = PostgresServer(Path(tempfile.mkdtemp(prefix="mailsiren-pg-")), free_port())
+    server = PostgresServer(
+        Path(tempfile.mkdtemp(prefix="mailsiren-pg-")), free_port(), durable=durable
+    )
     os.chmod(server.folder, 0o755)
     server.start()
     return server

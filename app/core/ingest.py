@@ -154,8 +154,8 @@ def ingest_batch(
         connection = session.connection()
         try:  # the usual case: every mail stores cleanly, no savepoints needed
             with connection.begin_nested():
-                routing = LazyRouting(connection)
-                return [_store(connection, incoming, clock(), routing) for incoming in batch]
+                reads = BatchReads(connection)
+                return [_store(connection, incoming, clock(), reads) for incoming in batch]
         except Exception:  # noqa: BLE001 - redo the batch one savepoint per mail, below
             pass
         return [_store_alone(connection, incoming, clock) for incoming in batch]
@@ -170,7 +170,7 @@ def _store_alone(
     for attempt in range(1, RETRIES + 1):
         try:
             with connection.begin_nested():
-                return _store(connection, incoming, clock(), LazyRouting(connection))
+                return _store(connection, incoming, clock(), BatchReads(connection))
         except Exception as error:  # noqa: BLE001 - this mail only: the caller says 451
             if attempt == RETRIES or not is_retryable(error):
                 return error
@@ -178,12 +178,12 @@ def _store_alone(
 
 
 def _store(
-    connection: Connection, incoming: IncomingMail, now: datetime, routing: LazyRouting
+    connection: Connection, incoming: IncomingMail, now: datetime, reads: BatchReads
 ) -> IngestResult:
     # The hot path speaks SQLAlchemy Core, not ORM objects: a few statements per mail.
     parsed = incoming.parsed or parse_mail(incoming.raw)
     lowered = sorted({address.lower() for address in incoming.recipients})
-    rows = connection.execute(SOURCES_FOR, {"addresses": lowered}).all()
+    rows = reads.sources_for(lowered)
     if not rows:
         return IngestResult(None, ())
     earlier = _earlier_copies(connection, parsed)
@@ -206,7 +206,7 @@ def _store(
         ),
     ).inserted_primary_key[0]
     outcomes = []
-    store = SqlIncidentStore(connection, routing)
+    store = SqlIncidentStore(connection, reads)
     for row in rows:
         spec = _compiled(row.id, row.updated_at.isoformat(), row)
         outcome, incident_id, reason = decide(store, spec, mail_id, parsed, earlier, now)
@@ -248,33 +248,43 @@ def _earlier_copies(connection: Connection, parsed: ParsedMail) -> list[int]:
     return list(connection.execute(query, parameters).scalars())
 
 
-class LazyRouting:
-    """The batch's Routing, read on its first event only: most mails change no incident."""
+class BatchReads:
+    """What one transaction reads once for all its mails: the sources of each set of
+    recipients, the routing (on its first event only: most mails change no incident), and
+    the source rows it has locked (PostgreSQL)."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self.routing: Routing | None = None
+        self._routing: Routing | None = None
+        self.sources: dict[tuple[str, ...], list] = {}
+        self.locked_sources: set[int] = set()
 
-    def get(self) -> Routing:
-        if self.routing is None:
-            self.routing = Routing.read(self.connection)
-        return self.routing
+    def sources_for(self, addresses: list[str]) -> list:
+        key = tuple(addresses)
+        if key not in self.sources:
+            self.sources[key] = self.connection.execute(SOURCES_FOR, {"addresses": addresses}).all()
+        return self.sources[key]
+
+    def routing(self) -> Routing:
+        if self._routing is None:
+            self._routing = Routing.read(self.connection)
+        return self._routing
 
 
 class SqlIncidentStore:
     """The IncidentStore of ingest: the prebuilt statements, on the batch's connection."""
 
-    def __init__(self, connection: Connection, routing: LazyRouting) -> None:
+    def __init__(self, connection: Connection, reads: BatchReads) -> None:
         self.connection = connection
-        self.routing = routing
+        self.reads = reads
         # SQLite's writers already take turns (BEGIN IMMEDIATE): no row lock to take there.
         self.locks_rows = connection.dialect.name != "sqlite"
-        self.locked: set[int] = set()
 
     def _take_turn(self, source_id) -> None:
-        if self.locks_rows and source_id not in self.locked:
+        locked = self.reads.locked_sources
+        if self.locks_rows and source_id not in locked:
             self.connection.execute(LOCK_SOURCE, {"source": source_id})
-            self.locked.add(source_id)
+            locked.add(source_id)
 
     def first_outcome(self, source_id, earlier):
         parameters = {"source": source_id, "mails": list(earlier)}
@@ -331,7 +341,7 @@ class SqlIncidentStore:
         event = self._event(incident_id, now, "created", None, mail_id, f"opened by mail {mail_id}")
         queue_event(
             self.connection, incident_id=incident_id, event_id=event, kind="incident_opened",
-            severity=spec.severity, now=now, routing=self.routing.get(),
+            severity=spec.severity, now=now, routing=self.reads.routing(),
         )  # fmt: skip
         start_run(self.connection, incident_id, spec.escalation_policy, now)
         return incident_id
@@ -344,7 +354,7 @@ class SqlIncidentStore:
     def _notify(self, incident_id, event_id, kind, now) -> None:
         queue_event(
             self.connection, incident_id=incident_id, event_id=event_id, kind=kind, now=now,
-            routing=self.routing.get(),
+            routing=self.reads.routing(),
         )  # fmt: skip
 
     def _event(self, incident_id, now, kind, actor, mail_id, detail) -> int:

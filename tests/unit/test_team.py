@@ -21,7 +21,7 @@ from app.core.db import Database, open_database, utc_now
 from app.core.escalation import parse_policy, save_policy, take_due_steps
 from app.core.incidentlog import change_token
 from app.core.incidents import IncidentError, change_state, show_incident
-from app.core.ingest import IncomingMail, LazyRouting, _store, ingest_mail
+from app.core.ingest import BatchReads, IncomingMail, _store, ingest_mail
 from app.core.integrations import IntegrationSpec, save_integration
 from app.core.models import Delivery, Incident, TimelineEvent
 from tests.postgres import postgresql_only
@@ -47,7 +47,7 @@ def half_stored(database: Database, raw: bytes) -> Iterator[tuple[str, int | Non
     with database.write() as session:
         connection = session.connection()
         incoming = IncomingMail(raw, (ADDRESS,), "smtp")
-        [outcome] = _store(connection, incoming, utc_now(), LazyRouting(connection)).outcomes
+        [outcome] = _store(connection, incoming, utc_now(), BatchReads(connection)).outcomes
         yield outcome.outcome, outcome.incident_id
 
 
