@@ -46,11 +46,11 @@ def host(home: Path, database_url: str | None, key_from: Path | None = None) -> 
     return environment
 
 
-def configure(environment: dict, home: Path) -> None:
+def configure(environment: dict, home: Path, creation: str) -> None:
     config = home / "sources.toml"
     home.mkdir(parents=True, exist_ok=True)
     config.write_text(
-        f'[[source]]\nname = "bench"\naddress = "{ADDRESS}"\ncreation = "per_subject"\n'
+        f'[[source]]\nname = "bench"\naddress = "{ADDRESS}"\ncreation = "{creation}"\n'
     )
     subprocess.run([*MAILSIREN, "config", "import", str(config)], check=True, env=environment,
                    stdout=subprocess.DEVNULL)  # fmt: skip
@@ -113,13 +113,18 @@ def main() -> int:
     parser.add_argument("--mails", type=int, default=4000)
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--size", type=int, default=2048)
+    parser.add_argument(
+        "--creation", default="per_subject",
+        help="the source's creation mode: per_subject (every mail appends to one incident: "
+        "the listeners take turns on its row) or per_email (no shared row)",
+    )  # fmt: skip
     options = parser.parse_args()
     if not Path(SMTP_SOURCE).exists():
         sys.exit(f"{SMTP_SOURCE} is missing: apt-get install -y postfix")
     work = Path(tempfile.mkdtemp(prefix="mailsiren-team-bench-"))
 
     embedded = host(work / "sqlite", None)
-    configure(embedded, work / "sqlite")
+    configure(embedded, work / "sqlite", options.creation)
     sqlite_rate = serve_and_drive([embedded], options)
     with sqlite3.connect(work / "sqlite" / "data" / "mailsiren" / "mailsiren.db") as connection:
         sqlite_stored = connection.execute("SELECT count(*) FROM mail").fetchone()[0]
@@ -132,7 +137,7 @@ def main() -> int:
             server.execute(f"CREATE DATABASE {name}")
             url = server.url(name)
             first = host(work / f"{name}-a", url)
-            configure(first, work / f"{name}-a")
+            configure(first, work / f"{name}-a", options.creation)
             key = work / f"{name}-a" / "data" / "mailsiren" / "mailsiren.key"
             others = [host(work / f"{name}-{n}", url, key) for n in "bc"[: listeners - 1]]
             rate = serve_and_drive([first, *others], options)
@@ -143,7 +148,10 @@ def main() -> int:
         server.stop()
 
     sent = options.mails // 2 * 2
-    print(f"load: smtp-source, {options.sessions} sessions, {sent} mails of {options.size} B")
+    print(
+        f"load: smtp-source, {options.sessions} sessions, {sent} mails of {options.size} B, "
+        f"one source, creation {options.creation}"
+    )
     print(f"SQLite, 1 listener (embedded default): {sqlite_rate:7.0f} mails/s  "
           f"stored {sqlite_stored}/{sent}")  # fmt: skip
     for listeners, rate, stored in results:
