@@ -97,12 +97,21 @@ def run_locate(arguments: argparse.Namespace) -> int:
     locations = {
         "config": paths.settings_file(),
         "data": paths.data_dir(),
-        "db": settings.database_url.removeprefix("sqlite:///"),
+        "db": _shown_database(settings.database_url),
         "key": paths.key_file(),
         "shared-config": paths.shared_config_file(),
     }
     print(locations[arguments.what])
     return EXIT_OK
+
+
+def _shown_database(url: str) -> str:
+    """An SQLite database as its file's path; any other as its URL, password masked."""
+    if url.startswith("sqlite:///"):
+        return url.removeprefix("sqlite:///")
+    from app.core.db import printable_url
+
+    return printable_url(url)
 
 
 def run_key_rotate(_arguments: argparse.Namespace) -> int:

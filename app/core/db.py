@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session
 
@@ -194,6 +194,14 @@ def _install_sqlite_behaviour(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def printable_url(url: str) -> str:
+    """The URL with its password masked, fit for a message or a log."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot read: show no part of it
+        return "(the database URL, which cannot be read)"
+
+
 def open_database(url: str, keyring: KeyRing, *, migrate: bool = True) -> Database:
     """Open (creating the folder of an SQLite file if needed) and migrate the database."""
     if url.startswith("sqlite:///"):
@@ -207,8 +215,15 @@ def open_database(url: str, keyring: KeyRing, *, migrate: bool = True) -> Databa
         try:
             database.migrate()
         except OperationalError as error:
-            raise DatabaseError(
-                f"Cannot open or upgrade the database {url}: {error.orig}. "
+            advice = (
                 "If another mailsiren holds it locked, wait and try again."
+                if database.is_sqlite
+                else "Check that the server runs and accepts this host, and the URL's host, "
+                "port, user, password and database name (database_url in config.toml, or "
+                "MAILSIREN_DB)."
+            )
+            reason = str(error.orig).strip().rstrip(".")
+            raise DatabaseError(
+                f"Cannot open or upgrade the database {printable_url(url)}: {reason}. {advice}"
             ) from error
     return database

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, MetaData, Table, Text, func, insert, select, 
 from sqlmodel import SQLModel
 
 import app.core.models  # noqa: F401 - registers the tables on SQLModel.metadata
-from app.core.db import Database, DatabaseError, as_utc
+from app.core.db import Database, DatabaseError, as_utc, printable_url
 from app.core.secrets import EncryptedText
 
 BATCH = 200  # rows per INSERT at most
@@ -85,7 +85,7 @@ def _require_empty(connection: Connection, tables: list[Table], url: str) -> Non
         count = connection.execute(select(func.count()).select_from(table)).scalar()
         if count:
             raise DatabaseError(
-                f"The target database {_shown(url)} already holds data ({count} rows in "
+                f"The target database {printable_url(url)} already holds data ({count} rows in "
                 f"{table.name}). Copy into a new, empty database: createdb mailsiren_new"
             )
 
@@ -145,10 +145,3 @@ def _advance_sequences(connection: Connection, tables: list[Table]) -> None:
             ),
             {"table": table.name},
         )
-
-
-def _shown(url: str) -> str:
-    """A URL without its password, fit to print."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

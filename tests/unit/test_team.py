@@ -212,3 +212,16 @@ def test_overlong_header_values_are_stored_on_either_backend(database, user):
     assert outcome == "created"
     assert show_incident(database, incident_id).incident.key == "k" * 512
     assert outcome_of(database, raw)[0] == "duplicate"  # and the copy is still recognised
+
+
+def test_an_unreachable_server_is_named_without_its_password(tmp_path):
+    from app.core.db import DatabaseError
+    from app.core.secrets import load_or_create_keyring
+    from tests.e2e.peers import free_port
+
+    url = f"postgresql+psycopg://mailsiren:s3cret-pw@127.0.0.1:{free_port()}/mailsiren"
+    with pytest.raises(DatabaseError) as refused:
+        open_database(url, load_or_create_keyring(tmp_path / "k.key"))
+    message = str(refused.value)
+    assert "s3cret-pw" not in message and "mailsiren:***@127.0.0.1" in message
+    assert "Connection refused" in message and "MAILSIREN_DB" in message
