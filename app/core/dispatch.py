@@ -156,7 +156,9 @@ class Dispatcher:
         with self.database.write() as session:
             return session.execute(
                 update(DELIVERIES)
-                .where(_WAITING, DELIVERIES.c.claimed_by.startswith(f"{self.node}/"))
+                .where(
+                    _WAITING, DELIVERIES.c.claimed_by.startswith(f"{self.node}/", autoescape=True)
+                )
                 .values(claimed_by=None, claimed_until=None)
             ).rowcount
 
