@@ -66,6 +66,13 @@ def personal_plain(database, user, port):
     )  # fmt: skip
 
 
+def personal_starttls(database, user, port):
+    save_preferences(
+        database, user,
+        SmtpForm("localhost", str(port), tls_mode="starttls", from_address="s@example.com"),
+    )  # fmt: skip
+
+
 def dispatch(database, clock, shared) -> int:
     return asyncio.run(Dispatcher(database, shared, clock=clock, stage_timeout=10).run_once())
 
@@ -109,10 +116,7 @@ def test_a_burst_goes_over_one_connection(
     database, user, smtp_server, trust_test_ca, clock, no_shared
 ):
     server = smtp_server(auth=False)
-    save_preferences(
-        database, user,
-        SmtpForm("localhost", str(server.port), tls_mode="starttls", from_address="s@example.com"),
-    )  # fmt: skip
+    personal_starttls(database, user, server.port)
     setup_routing(database, user, "ops@example.com")
     save_org(database, user, OrgView(storm_limit=100))
     open_incidents(database, clock, count=20)
@@ -215,10 +219,7 @@ def test_storm_control_holds_the_excess_and_sends_one_summary(
     database, user, smtp_server, trust_test_ca, clock, no_shared
 ):
     server = smtp_server(auth=False)
-    save_preferences(
-        database, user,
-        SmtpForm("localhost", str(server.port), tls_mode="starttls", from_address="s@example.com"),
-    )  # fmt: skip
+    personal_starttls(database, user, server.port)
     setup_routing(database, user, "ops@example.com")
     save_org(database, user, OrgView(storm_limit=3, storm_window_minutes=3))
     open_incidents(database, clock, count=5)
@@ -249,10 +250,7 @@ def test_a_new_dispatcher_carries_on_mid_retry_and_sends_nothing_twice(
         personal_plain(database, user, port)
         dispatch(database, clock, no_shared)
     server = smtp_server(auth=False)
-    save_preferences(
-        database, user,
-        SmtpForm("localhost", str(server.port), tls_mode="starttls", from_address="s@example.com"),
-    )  # fmt: skip
+    personal_starttls(database, user, server.port)
     # one of the two had gone out before the "crash"
     with database.write() as session:
         first = session.execute(select(Delivery.id).order_by(Delivery.id)).scalars().first()
@@ -287,10 +285,7 @@ def test_two_dispatchers_on_one_database_send_each_notification_once(
 
     monkeypatch.setattr(dispatch_module, "BATCH", 5)  # small claims, so that they alternate
     server = smtp_server(auth=False)
-    save_preferences(
-        database, user,
-        SmtpForm("localhost", str(server.port), tls_mode="starttls", from_address="s@example.com"),
-    )  # fmt: skip
+    personal_starttls(database, user, server.port)
     setup_routing(database, user, "a@example.com", "b@example.com")
     save_org(database, user, OrgView(storm_limit=1000))
     open_incidents(database, clock, count=40)
