@@ -49,6 +49,14 @@ class WriteConflict(Exception):
     """Another writer changed a row between this transaction's read and its write."""
 
 
+def needs_new_transaction(error: BaseException) -> bool:
+    """A deadlock or serialization failure: the rows this transaction already holds may be
+    what the other one waits for, so only a new transaction can break the cycle."""
+    return (
+        isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) in RETRYABLE_STATES
+    )
+
+
 def is_retryable(error: BaseException) -> bool:
     """A conflict with another writer (another listener, on PostgreSQL): run the work again.
 

@@ -8,7 +8,14 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, insert, update
 from sqlmodel import select
 
-from app.core.db import Clock, Database, WriteConflict, is_retryable, utc_now
+from app.core.db import (
+    Clock,
+    Database,
+    WriteConflict,
+    is_retryable,
+    needs_new_transaction,
+    utc_now,
+)
 from app.core.escalation import start_run, stop_run
 from app.core.mail import ParsedMail, parse_mail
 from app.core.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
@@ -150,6 +157,26 @@ def ingest_batch(
     mail, so a mail whose processing fails is rolled back alone and its slot holds the
     exception, while the others commit together. Returns only after the commit.
     """
+    for attempt in range(1, RETRIES + 1):
+        try:
+            return _ingest_in_one_transaction(database, batch, clock)
+        except _RedoTransaction as redo:  # rolled back whole: nothing of it was stored
+            if attempt == RETRIES:
+                return [redo.error] * len(batch)
+    raise AssertionError("unreachable")
+
+
+class _RedoTransaction(Exception):
+    """A deadlock with another listener while this transaction holds earlier mails' rows."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _ingest_in_one_transaction(
+    database: Database, batch: list[IncomingMail], clock: Clock
+) -> list[IngestResult | Exception]:
     with database.write() as session:
         connection = session.connection()
         try:  # the usual case: every mail stores cleanly, no savepoints needed
@@ -166,12 +193,16 @@ def _store_alone(
 ) -> IngestResult | Exception:
     """One mail in its own savepoint. A conflict with another listener (PostgreSQL: the
     same mail, or an incident of the same key, stored meanwhile) is redone, and the redo
-    sees what the other committed; any other failure is this mail's alone: 451."""
+    sees what the other committed; a deadlock redoes the whole transaction, which alone
+    lets go of the rows the other listener waits for; any other failure is this mail's
+    alone: 451."""
     for attempt in range(1, RETRIES + 1):
         try:
             with connection.begin_nested():
                 return _store(connection, incoming, clock(), BatchReads(connection))
         except Exception as error:  # noqa: BLE001 - this mail only: the caller says 451
+            if needs_new_transaction(error):
+                raise _RedoTransaction(error) from error
             if attempt == RETRIES or not is_retryable(error):
                 return error
     raise AssertionError("unreachable")
