@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from app import paths
-from app.cli.common import EXIT_FAILURE, EXIT_OK, CommandError, add_command
+from app.cli.common import EXIT_FAILURE, EXIT_OK, CommandError, add_command, opened_workspace
 
 
 def register(commands) -> None:
@@ -49,8 +49,7 @@ def run_db_migrate(_arguments: argparse.Namespace) -> int:
 def run_db_copy(arguments: argparse.Namespace) -> int:
     from app.core.db import open_database
     from app.core.dbcopy import copy_database
-    from app.core.secrets import load_or_create_keyring
-    from app.core.users import current_login, ensure_user, require_current
+    from app.core.users import require_current
     from app.server.supervisor import running_serve_pid
 
     settings = paths.load_settings()
@@ -64,16 +63,12 @@ def run_db_copy(arguments: argparse.Namespace) -> int:
             "during the copy would stay behind. Stop it (quit the UI, or kill it) and run "
             "the copy again."
         )
-    keyring = load_or_create_keyring(paths.key_file())
-    source = open_database(settings.database_url, keyring)
-    target = None
-    try:
-        require_current(source, ensure_user(source, current_login()), "admin")
-        target = open_database(target_url, keyring)
-        report = copy_database(source, target)
-    finally:
-        source.dispose()
-        if target is not None:
+    with opened_workspace() as workspace:
+        require_current(workspace.database, workspace.user, "admin")
+        target = open_database(target_url, workspace.database.keyring)
+        try:
+            report = copy_database(workspace.database, target)
+        finally:
             target.dispose()
     width = max(len(table.name) for table in report.tables)
     for table in report.tables:

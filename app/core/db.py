@@ -37,7 +37,7 @@ def as_utc(moment: datetime) -> datetime:
 # any host learn of a change in commit order (ids are not committed in their own order).
 CHANGES_CHANNEL = "mailsiren_changed"
 NOTIFY_CHANGE = text(f"NOTIFY {CHANGES_CHANNEL}")
-# PostgreSQL's deadlock and serialization failures: the transaction may simply be run again.
+# PostgreSQL's deadlock and serialization failures: the transaction may be run again, whole.
 RETRYABLE_STATES = {"40P01", "40001"}
 
 
@@ -58,15 +58,10 @@ def needs_new_transaction(error: BaseException) -> bool:
 
 
 def is_retryable(error: BaseException) -> bool:
-    """A conflict with another writer (another listener, on PostgreSQL): run the work again.
-
-    A unique constraint that another transaction satisfied first, a deadlock, or a
-    serialization failure; the retry sees the other transaction's committed rows."""
-    if isinstance(error, IntegrityError | WriteConflict):
-        return True
-    if isinstance(error, DBAPIError):
-        return getattr(error.orig, "sqlstate", None) in RETRYABLE_STATES
-    return False
+    """The other writer has committed what this work collided with (a unique constraint it
+    satisfied first, or a row it changed meanwhile): the same work, run again in the same
+    transaction, sees its rows."""
+    return isinstance(error, IntegrityError | WriteConflict)
 
 
 class Database:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -92,18 +92,21 @@ def _require_empty(connection: Connection, tables: list[Table], url: str) -> Non
 
 def _copy_table(reader: Connection, writer: Connection, table: Table) -> tuple[int, str]:
     """Copy in batches; returns the source's row count and digest, computed on the way."""
-    digest, count, batch, size = hashlib.sha256(), 0, [], 0
-    for row in _rows(reader, table):
-        digest.update(_canonical(row))
-        count += 1
+    return _digest(_inserted(writer, table, _rows(reader, table)))
+
+
+def _inserted(writer: Connection, table: Table, rows: Iterable[dict]) -> Iterator[dict]:
+    """Insert the rows in batches (by count and by bytes), passing each one on."""
+    batch, size = [], 0
+    for row in rows:
         batch.append(row)
         size += sum(len(value) for value in row.values() if isinstance(value, bytes))
         if len(batch) == BATCH or size >= BATCH_BYTES:
             writer.execute(insert(table), batch)
             batch, size = [], 0
+        yield row
     if batch:
         writer.execute(insert(table), batch)
-    return count, digest.hexdigest()
 
 
 def _rows(connection: Connection, table: Table) -> Iterable[dict]:

@@ -29,7 +29,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 import aiosmtplib
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 
 from app.core.db import Clock, Database, as_utc, utc_now
 from app.core.deliveries import troubleshooting_hint
@@ -165,26 +165,21 @@ class Dispatcher:
     def _claim_due(self, now: datetime) -> bool:
         """Claim the due and released rows no other dispatcher holds: True if any."""
         claim = f"{self.node}/{uuid.uuid4().hex}"
-        free = _unclaimed(now)
+        due = and_(DELIVERIES.c.held_until.is_(None), DELIVERIES.c.next_attempt_at <= now)
+        released = DELIVERIES.c.held_until <= now  # storm control's window has closed
         with self.database.write() as session:
             connection = session.connection()
-            ids = [
-                *connection.execute(
+            ids = (
+                connection.execute(
                     select(DELIVERIES.c.id)
-                    .where(_WAITING, DELIVERIES.c.held_until.is_(None), free)
-                    .where(DELIVERIES.c.next_attempt_at <= now)
+                    .where(_WAITING, _unclaimed(now), or_(due, released))
                     .order_by(DELIVERIES.c.id)
                     .limit(BATCH)
                     .with_for_update(skip_locked=True)
-                ).scalars(),
-                *connection.execute(
-                    select(DELIVERIES.c.id)
-                    .where(_WAITING, DELIVERIES.c.held_until <= now, free)
-                    .order_by(DELIVERIES.c.id)
-                    .limit(BATCH)
-                    .with_for_update(skip_locked=True)
-                ).scalars(),
-            ]
+                )
+                .scalars()
+                .all()
+            )
             if ids:
                 connection.execute(
                     update(DELIVERIES)

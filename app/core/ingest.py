@@ -288,7 +288,15 @@ class BatchReads:
         self.connection = connection
         self._routing: Routing | None = None
         self.sources: dict[tuple[str, ...], list] = {}
+        # SQLite's writers already take turns (BEGIN IMMEDIATE): no row lock to take there.
+        self.locks_rows = connection.dialect.name != "sqlite"
         self.locked_sources: set[int] = set()
+
+    def take_turn(self, source_id: int) -> None:
+        """Lock the source's row once per transaction, before a lookup no constraint guards."""
+        if self.locks_rows and source_id not in self.locked_sources:
+            self.connection.execute(LOCK_SOURCE, {"source": source_id})
+            self.locked_sources.add(source_id)
 
     def sources_for(self, addresses: list[str]) -> list:
         key = tuple(addresses)
@@ -308,14 +316,6 @@ class SqlIncidentStore:
     def __init__(self, connection: Connection, reads: BatchReads) -> None:
         self.connection = connection
         self.reads = reads
-        # SQLite's writers already take turns (BEGIN IMMEDIATE): no row lock to take there.
-        self.locks_rows = connection.dialect.name != "sqlite"
-
-    def _take_turn(self, source_id) -> None:
-        locked = self.reads.locked_sources
-        if self.locks_rows and source_id not in locked:
-            self.connection.execute(LOCK_SOURCE, {"source": source_id})
-            locked.add(source_id)
 
     def first_outcome(self, source_id, earlier):
         parameters = {"source": source_id, "mails": list(earlier)}
@@ -325,16 +325,16 @@ class SqlIncidentStore:
         return self.connection.execute(OPEN_WITH_KEY, {"source": source_id, "key": key}).scalar()
 
     def open_with_subject(self, source_id, subject):
-        self._take_turn(source_id)
+        self.reads.take_turn(source_id)
         parameters = {"source": source_id, "subject_key": subject}
         return self.connection.execute(OPEN_WITH_SUBJECT, parameters).scalar()
 
     def newest_pending(self, source_id):
-        self._take_turn(source_id)
+        self.reads.take_turn(source_id)
         return self.connection.execute(NEWEST_PENDING, {"source": source_id}).scalar()
 
     def newest_open(self, source_id):
-        self._take_turn(source_id)
+        self.reads.take_turn(source_id)
         return self.connection.execute(NEWEST_OPEN, {"source": source_id}).scalar()
 
     def sent_by_us(self, message_ids):
