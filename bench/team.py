@@ -141,7 +141,7 @@ def main() -> int:
             key = work / f"{name}-a" / "data" / "mailsiren" / "mailsiren.key"
             others = [host(work / f"{name}-{n}", url, key) for n in "bc"[: listeners - 1]]
             rate = serve_and_drive([first, *others], options)
-            with psycopg.connect(server.url(name).replace("+psycopg", "")) as connection:
+            with psycopg.connect(server.libpq_url(name)) as connection:
                 stored = connection.execute("SELECT count(*) FROM mail").fetchone()[0]
             results.append((listeners, rate, stored))
     finally:

@@ -88,10 +88,11 @@ class PostgresServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def execute(self, statement: str) -> None:
-        with psycopg.connect(self._plain_url("postgres"), autocommit=True) as connection:
+        with psycopg.connect(self.libpq_url("postgres"), autocommit=True) as connection:
             connection.execute(statement)
 
-    def _plain_url(self, database: str) -> str:
+    def libpq_url(self, database: str) -> str:
+        """The URL as psycopg itself takes it (no SQLAlchemy driver name)."""
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def new_database(self, template: str | None = TEMPLATE) -> str:

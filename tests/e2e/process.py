@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,3 +24,10 @@ def mailsiren(*arguments: str, stdin: str = "", login: str | None = None, env: d
         timeout=60,
         env=environment,
     )
+
+
+def mailsiren_json(*arguments: str, env: dict | None = None):
+    """`mailsiren ARGUMENTS --json`, which must succeed: its output, parsed."""
+    shown = mailsiren(*arguments, "--json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    return json.loads(shown.stdout)

@@ -6,13 +6,14 @@ import os
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.e2e.peers import free_port, wait_for_port
-from tests.e2e.process import MAILSIREN
+from tests.e2e.process import MAILSIREN, mailsiren_json
 
 
 @dataclass
@@ -62,3 +63,13 @@ def child_pids(serve_pid: int, module: str) -> list[int]:
         if module.encode() in command:
             found.append(int(child))
     return found
+
+
+def recorded_as_sent(count: int, *, env: dict | None = None, seconds: float = 30.0) -> list:
+    """Poll the delivery log (serve's notifiers write it) until `count` rows are sent."""
+    deadline = time.monotonic() + seconds
+    while True:
+        rows = mailsiren_json("deliveries", "list", env=env)
+        if sum(row["status"] == "sent" for row in rows) >= count:
+            return rows
+        assert time.monotonic() < deadline, rows

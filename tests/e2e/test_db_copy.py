@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from app.core.ingest import ingest_mail
 from app.core.integrations import IntegrationSpec, save_integration
 from app.core.smtpprefs import SmtpForm, save_preferences
 from app.core.workspace import open_workspace
-from tests.e2e.process import mailsiren
+from tests.e2e.process import mailsiren, mailsiren_json
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 PASSWORD = "copy-me-encrypted"
@@ -39,18 +38,12 @@ def fill_the_default_database() -> None:
         workspace.close()
 
 
-def listed(*command: str) -> list:
-    shown = mailsiren(*command, "--json")
-    assert shown.returncode == 0, shown.stderr
-    return json.loads(shown.stdout)
-
-
 def test_db_copy_moves_everything_to_postgresql_and_back(postgres_server, monkeypatch, tmp_path):
     fill_the_default_database()
     before = {
-        "incidents": listed("incidents", "list", "--state", "all"),
-        "mails": listed("mails", "list"),
-        "deliveries": listed("deliveries", "list"),
+        "incidents": mailsiren_json("incidents", "list", "--state", "all"),
+        "mails": mailsiren_json("mails", "list"),
+        "deliveries": mailsiren_json("deliveries", "list"),
     }
     assert len(before["mails"]) == 11 and before["incidents"] and before["deliveries"]
     target = postgres_server.new_database(template=None)  # empty: the copy migrates it
@@ -64,7 +57,7 @@ def test_db_copy_moves_everything_to_postgresql_and_back(postgres_server, monkey
     monkeypatch.setenv("MAILSIREN_DB", target)
     for name, rows in before.items():
         command = {"incidents": ("incidents", "list", "--state", "all")}.get(name, (name, "list"))
-        assert listed(*command) == rows, name
+        assert mailsiren_json(*command) == rows, name
     shown = mailsiren("smtp", "show")  # the same key file reads the copied ciphertext
     assert shown.returncode == 0 and "smtp.example.com" in shown.stdout
     # The id sequences start after the copied rows: the next mail gets the next id.
@@ -93,7 +86,7 @@ def test_db_copy_refuses_a_database_that_holds_data(postgres_server, monkeypatch
     assert refused.returncode == 1
     assert "already holds data" in refused.stderr and "Copy into a new, empty" in refused.stderr
     monkeypatch.setenv("MAILSIREN_DB", target)
-    assert len(listed("mails", "list")) == 11  # nothing was added twice
+    assert len(mailsiren_json("mails", "list")) == 11  # nothing was added twice
 
 
 def test_the_copy_digest_sees_a_changed_row(postgres_server, database, user):

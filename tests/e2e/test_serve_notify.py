@@ -3,16 +3,14 @@ and neither a killed notifier nor a restart of serve loses or repeats one."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from tests.e2e.process import mailsiren
-from tests.e2e.serve import child_pids, running_serve
+from tests.e2e.process import mailsiren, mailsiren_json
+from tests.e2e.serve import child_pids, recorded_as_sent, running_serve
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CORPUS = FIXTURES / "corpus"
@@ -25,16 +23,6 @@ def swaks(port: int, eml: str) -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert sent.returncode == 0, sent.stdout + sent.stderr
-
-
-def recorded_as_sent(count: int, seconds: float = 30.0) -> None:
-    """Poll the delivery log (another process writes it) until `count` rows are sent."""
-    deadline = time.monotonic() + seconds
-    while True:
-        listed = json.loads(mailsiren("deliveries", "list", "--json").stdout)
-        if sum(row["status"] == "sent" for row in listed) >= count:
-            return
-        assert time.monotonic() < deadline, listed
 
 
 def test_an_alert_mail_becomes_a_notification_through_serve(smtp_server, trust_test_ca):
@@ -66,7 +54,7 @@ def test_an_alert_mail_becomes_a_notification_through_serve(smtp_server, trust_t
         received = server.handler.wait_for_mails(3)
     subjects = [message_from_bytes(m.data, policy=policy.default)["Subject"] for m in received]
     assert subjects[1].startswith("[ALERT] #2 ") and subjects[2].endswith("(resolved)")
-    listed = json.loads(mailsiren("deliveries", "list", "--json").stdout)
+    listed = mailsiren_json("deliveries", "list")
     assert [(d["incident_id"], d["event"], d["status"], d["attempts"]) for d in listed] == [
         (1, "incident_resolved", "sent", 1),
         (2, "incident_opened", "sent", 1),

@@ -3,20 +3,18 @@ its own data folder, one shared key file) and three operators on one PostgreSQL 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import smtplib
 import subprocess
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes, policy
 from email.utils import make_msgid
 from pathlib import Path
 
-from tests.e2e.process import MAILSIREN, mailsiren
-from tests.e2e.serve import running_serve
+from tests.e2e.process import MAILSIREN, mailsiren, mailsiren_json
+from tests.e2e.serve import recorded_as_sent, running_serve
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SOURCE = "nagios@alerts.example.com"
@@ -57,12 +55,6 @@ def deliver_at_once(deliveries: list[tuple[int, bytes]]) -> None:
     with ThreadPoolExecutor(len(deliveries)) as pool:
         replies = list(pool.map(lambda delivery: one(*delivery), deliveries))
     assert [code for code, _ in replies] == [250] * len(deliveries), replies
-
-
-def as_json(*command: str, env: dict) -> list:
-    shown = mailsiren(*command, "--json", env=env)
-    assert shown.returncode == 0, shown.stderr
-    return json.loads(shown.stdout)
 
 
 def second_host(tmp_path: Path, url: str) -> dict:
@@ -108,12 +100,12 @@ def test_two_listeners_and_three_operators_behave_as_one_mailsiren(
             for delivery in sent:
                 delivery.result(timeout=60)  # every mail was answered 250: it is stored
 
-        incidents = as_json("incidents", "list", "--state", "all", env=host_a)
+        incidents = mailsiren_json("incidents", "list", "--state", "all", env=host_a)
         by_title = {incident["title"]: incident for incident in incidents}
         assert len(incidents) == 5, incidents  # no duplicate incident
         disk = by_title["** PROBLEM Service Alert: web01/Disk /var is CRITICAL **"]
         assert disk["mail_count"] == 40
-        mails = as_json("mails", "list", "--limit", "1000", env=host_b)
+        mails = mailsiren_json("mails", "list", "--limit", "1000", env=host_b)
         assert len(mails) == 48  # no lost mail
         outcomes = sorted(mail["outcome"] for mail in mails)  # one source: one per mail
         assert outcomes == ["appended"] * 39 + ["created"] * 5 + ["duplicate"] * 4
@@ -138,7 +130,7 @@ def test_two_listeners_and_three_operators_behave_as_one_mailsiren(
         notified.handler.wait_for_mails(5)
         deliver(ports[1], nagios("RECOVERY", "web01", "Disk /var", "OK"))
         received = notified.handler.wait_for_mails(6)
-        sent_rows = wait_until_sent(6, env=host_b)
+        sent_rows = recorded_as_sent(6, env=host_b)
     subjects = sorted(
         message_from_bytes(mail.data, policy=policy.default)["Subject"] for mail in received
     )
@@ -147,13 +139,3 @@ def test_two_listeners_and_three_operators_behave_as_one_mailsiren(
     assert sum(subject.endswith("(resolved)") for subject in subjects) == 1
     message_ids = {message_from_bytes(m.data)["Message-ID"] for m in notified.handler.received}
     assert len(message_ids) == 6
-
-
-def wait_until_sent(count: int, *, env: dict, seconds: float = 30.0) -> list:
-    """Poll the delivery log (the notifiers write it) until `count` rows are sent."""
-    deadline = time.monotonic() + seconds
-    while True:
-        rows = as_json("deliveries", "list", env=env)
-        if sum(row["status"] == "sent" for row in rows) >= count:
-            return rows
-        assert time.monotonic() < deadline, rows

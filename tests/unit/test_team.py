@@ -21,11 +21,11 @@ from app.core.db import Database, open_database, utc_now
 from app.core.escalation import parse_policy, save_policy, take_due_steps
 from app.core.incidentlog import change_token
 from app.core.incidents import IncidentError, change_state, show_incident
-from app.core.ingest import BatchReads, IncomingMail, _store, ingest_mail
+from app.core.ingest import BatchReads, IncomingMail, _store
 from app.core.integrations import IntegrationSpec, save_integration
 from app.core.models import Delivery, Incident, TimelineEvent
 from tests.postgres import postgresql_only
-from tests.unit.test_engine import ADDRESS, BY_KEY, mail, source
+from tests.unit.test_engine import ADDRESS, BY_KEY, mail, send, source
 
 
 @pytest.fixture
@@ -37,8 +37,7 @@ def other(database: Database) -> Iterator[Database]:
 
 
 def outcome_of(database: Database, raw: bytes) -> tuple[str, int | None]:
-    [outcome] = ingest_mail(database, raw, [ADDRESS], via="smtp").outcomes
-    return outcome.outcome, outcome.incident_id
+    return send(database, raw)[:2]
 
 
 @contextmanager
