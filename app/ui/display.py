@@ -65,7 +65,8 @@ def when(iso: str | None) -> str:
 
 
 def now() -> datetime:
-    """The UI's clock (snapshot tests freeze it)."""
+    """The UI's clock. Snapshot tests and the screenshots freeze it by replacing this
+    function, so callers outside this module call `display.now()`, never an imported copy."""
     return datetime.now(UTC)
 
 

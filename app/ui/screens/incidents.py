@@ -21,7 +21,7 @@ from app.core.incidentlog import (
     read_window,
 )
 from app.core.names import INCIDENT_STATE_FILTERS, SEVERITIES
-from app.ui.display import now
+from app.ui import display
 from app.ui.screens.area import AreaScreen
 from app.ui.screens.incident_detail import IncidentDetailScreen
 from app.ui.screens.triage import TriageActions, TriageDone
@@ -88,7 +88,7 @@ class IncidentsScreen(TriageActions, AreaScreen):
         super().on_mount()
         self.log_filter = LogFilter()
         self.window: LogWindow | None = None
-        self.seen_at = now()  # what changes after this is marked new
+        self.seen_at = display.now()  # what changes after this is marked new
         self.looked: set[int] = set()  # rows the cursor has rested on since
         self.marked: set[int] = set()
         self._serve = ""
@@ -250,7 +250,7 @@ class IncidentsScreen(TriageActions, AreaScreen):
             self.apply_filter(state="open", source=None, severity=None, text="")
 
     def action_seen(self) -> None:
-        self.seen_at = now()
+        self.seen_at = display.now()
         self.looked.clear()
         self.reload_in_place()
 

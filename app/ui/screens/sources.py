@@ -21,7 +21,7 @@ from app.core.sources import (
     sources_token,
 )
 from app.core.users import PermissionDenied
-from app.ui.display import now
+from app.ui import display
 from app.ui.modals.confirm import ConfirmModal
 from app.ui.permissions import refused
 from app.ui.screens.area import AreaScreen
@@ -52,7 +52,7 @@ class SourceChanged(Message):
 
 def start_of_today() -> datetime:
     """Midnight where the operator is, as an aware time: "mails today" counts from there."""
-    return now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    return display.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 class SourcesScreen(AreaScreen):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 
 from app.core.integrations import IntegrationView
-from app.ui.display import ago, now
+from app.ui import display
+from app.ui.display import ago
 from app.ui.widgets.keyed_table import KeyedTable
 
 COLUMNS = (
@@ -21,7 +22,7 @@ COLUMNS = (
 
 
 def health(view: IntegrationView) -> Text:
-    if view.throttled_until and view.throttled_until > now():
+    if view.throttled_until and view.throttled_until > display.now():
         return Text(
             f"⏸ throttled to {view.throttled_until.astimezone():%H:%M}", style="bold yellow"
         )
