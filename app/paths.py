@@ -22,13 +22,17 @@ class SettingsError(MailsirenError):
 
 
 def data_dir() -> Path:
-    """The per-user data directory: database, key file, listener certificate."""
-    return platformdirs.user_data_path(APP_NAME)
+    """The per-user data directory: database, key file, listener certificate.
+    MAILSIREN_DATA_DIR overrides it (`mailsiren demo` keeps its throwaway world there)."""
+    override = os.environ.get("MAILSIREN_DATA_DIR")
+    return Path(override) if override else platformdirs.user_data_path(APP_NAME)
 
 
 def config_dir() -> Path:
-    """The per-user configuration directory, holding config.toml."""
-    return platformdirs.user_config_path(APP_NAME)
+    """The per-user configuration directory, holding config.toml; MAILSIREN_CONFIG_DIR
+    overrides it."""
+    override = os.environ.get("MAILSIREN_CONFIG_DIR")
+    return Path(override) if override else platformdirs.user_config_path(APP_NAME)
 
 
 def settings_file() -> Path:

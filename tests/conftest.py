@@ -40,7 +40,8 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.setenv(variable, str(home / folder))
     monkeypatch.setenv("LOGNAME", TEST_LOGIN)
     monkeypatch.delenv("MAILSIREN_DB", raising=False)
-    monkeypatch.delenv("MAILSIREN_SHARED_CONFIG", raising=False)
+    for variable in ("MAILSIREN_SHARED_CONFIG", "MAILSIREN_DATA_DIR", "MAILSIREN_CONFIG_DIR"):
+        monkeypatch.delenv(variable, raising=False)
     return home
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from app import __version__, paths
 from app.cli import admin as admin_commands
 from app.cli import database as database_commands
+from app.cli import demo as demo_commands
 from app.cli import engine as engine_commands
 from app.cli import incidents as incident_commands
 from app.cli import notify as notify_commands
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin_commands.register(commands)
     notify_commands.register(commands)
     database_commands.register(commands)
+    demo_commands.register(commands)
 
     key = commands.add_parser("key", help="the encryption key file")
     key_commands = key.add_subparsers(dest="key_command", metavar="ACTION", required=True)

@@ -238,3 +238,21 @@ async def test_an_unknown_theme_is_named_and_the_default_used(workspace):
             "theme 'textual-ansi' is unknown" in text and "ansi-dark" in text for text in notices
         )
         assert app.theme == "textual-dark"
+
+
+async def test_back_on_the_log_keys_go_to_the_log_not_the_hidden_filter(nagios):
+    """A terminal can leave the log's screen with nothing focused (seen in tmux): coming back
+    must focus the log, or `q` lands in the hidden filter instead of quitting."""
+    receive(nagios, "PROBLEM web01 disk")
+    app = MailsirenApp(nagios)
+    async with app.run_test() as pilot:
+        await settle(app, pilot)
+        log_screen = app.screen
+        await pilot.press("3")
+        await settle(app, pilot)
+        log_screen.set_focus(None)
+        await pilot.press("1")
+        await settle(app, pilot)
+        assert isinstance(app.focused, IncidentTable)
+        await pilot.press("q")
+        assert not app.is_running

@@ -49,6 +49,7 @@ def next_in(cycle: tuple, current) -> object:
 
 class IncidentsScreen(TriageActions, AreaScreen):
     AREA_TITLE = "Incidents"
+    AUTO_FOCUS = "#incident-log"  # never the hidden filter: `q` typed there would not quit
     DEFAULT_CSS = """
     IncidentsScreen #log-filter { display: none; height: 3; }
     IncidentsScreen.-filtering #log-filter { display: block; }

@@ -1,0 +1,1 @@
+"""`mailsiren demo`: a throwaway mailsiren with sample sources and a feed of alert mails."""
