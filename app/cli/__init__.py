@@ -14,7 +14,14 @@ from app.cli import engine as engine_commands
 from app.cli import incidents as incident_commands
 from app.cli import notify as notify_commands
 from app.cli import smtp as smtp_commands
-from app.cli.common import EXIT_FAILURE, EXIT_OK, CommandError, examples, opened_workspace
+from app.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    CommandError,
+    add_command,
+    examples,
+    opened_workspace,
+)
 from app.errors import MailsirenError
 
 
@@ -53,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     database_commands.register(commands)
     demo_commands.register(commands)
 
-    key = commands.add_parser("key", help="the encryption key file")
+    key = add_command(commands, "key", "the encryption key file", "mailsiren key rotate")
     key_commands = key.add_subparsers(dest="key_command", metavar="ACTION", required=True)
     key_rotate = key_commands.add_parser(
         "rotate",
@@ -74,9 +81,34 @@ def main(argv: list[str] | None = None) -> int:
         return handler(arguments)
     except MailsirenError as error:
         print(f"mailsiren: {error}", file=sys.stderr)
-        return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        problem = environment_problem(error)
+        if problem is None:
+            raise  # a bug: its traceback is what a report needs
+        print(f"mailsiren: {problem}", file=sys.stderr)
+    return EXIT_FAILURE
+
+
+def environment_problem(error: Exception) -> str | None:
+    """What the machine did to a command (a database that is locked, full or read-only; a
+    file this user may not read), said for a person; None for anything else."""
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        return f"{where}{error.strerror or error}"
+    if "sqlalchemy" in sys.modules:
+        from sqlalchemy.exc import DBAPIError
+
+        from app.core.db import database_problem
+
+        if isinstance(error, DBAPIError):
+            try:
+                url = paths.load_settings().database_url
+            except MailsirenError:
+                url = "(the database)"
+            return str(database_problem(error, url))
+    return None
 
 
 def run_ui(_arguments: argparse.Namespace) -> int:

@@ -13,7 +13,10 @@ if TYPE_CHECKING:
 
 
 def register(commands) -> None:
-    users = commands.add_parser("users", help="users and their permissions (administrators)")
+    users = add_command(
+        commands, "users", "users and their permissions (administrators)",
+        "mailsiren users list", "mailsiren users grant bob triage",
+    )  # fmt: skip
     actions = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
     listing = add_command(
         actions, "list", "list users", "mailsiren users list --json", handler=run_users_list
@@ -76,7 +79,10 @@ def register(commands) -> None:
     )
     remove.add_argument("name", help="login name")
 
-    groups = commands.add_parser("groups", help="groups of users (administrators)")
+    groups = add_command(
+        commands, "groups", "groups of users (administrators)",
+        "mailsiren groups add ops", "mailsiren groups add-member ops alice bob",
+    )  # fmt: skip
     actions = groups.add_subparsers(dest="groups_command", metavar="ACTION", required=True)
     listing = add_command(
         actions, "list", "list groups and members", "mailsiren groups list", handler=run_groups_list

@@ -9,7 +9,11 @@ from app.cli.common import EXIT_FAILURE, EXIT_OK, CommandError, add_command, ope
 
 
 def register(commands) -> None:
-    database = commands.add_parser("db", help="the database: upgrade it, or copy it elsewhere")
+    database = add_command(
+        commands, "db", "the database: upgrade it, or copy it elsewhere",
+        "mailsiren db migrate",
+        "mailsiren db copy --to postgresql+psycopg://mailsiren@db1.example.com/mailsiren",
+    )  # fmt: skip
     actions = database.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     add_command(
         actions, "migrate", "upgrade the database's schema in place to this version's",

@@ -12,7 +12,10 @@ from app.core.names import MAIL_OUTCOMES
 
 
 def register(commands) -> None:
-    incidents = commands.add_parser("incidents", help="list, show and triage incidents")
+    incidents = add_command(
+        commands, "incidents", "list, show and triage incidents",
+        "mailsiren incidents list", "mailsiren incidents accept 42",
+    )  # fmt: skip
     actions = incidents.add_subparsers(dest="incidents_command", metavar="ACTION", required=True)
     listing = add_command(
         actions,
@@ -40,7 +43,10 @@ def register(commands) -> None:
         command.add_argument("ids", type=int, nargs="+", metavar="ID")
         command.set_defaults(action=action)
 
-    mails = commands.add_parser("mails", help="the log of received mail")
+    mails = add_command(
+        commands, "mails", "the log of received mail",
+        "mailsiren mails list --outcome filtered",
+    )  # fmt: skip
     actions = mails.add_subparsers(dest="mails_command", metavar="ACTION", required=True)
     listing = add_command(
         actions,
@@ -55,9 +61,10 @@ def register(commands) -> None:
     listing.add_argument("--limit", type=int, default=100)
     listing.add_argument("--json", action="store_true", help="print JSON")
 
-    config = commands.add_parser(
-        "config", help="the configuration (org, policies, sources, integrations) as TOML"
-    )
+    config = add_command(
+        commands, "config", "the configuration (org, policies, sources, integrations) as TOML",
+        "mailsiren config export > mailsiren.toml", "mailsiren config import mailsiren.toml",
+    )  # fmt: skip
     actions = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     add_command(
         actions, "export", "print the configuration as TOML", "mailsiren config export > sources.toml",

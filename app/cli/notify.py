@@ -10,9 +10,11 @@ from app.core.names import DELIVERY_STATUSES, LEVELS
 
 
 def register(commands) -> None:
-    integrations = commands.add_parser(
-        "integrations", help="email integrations: addresses that receive incident events"
-    )
+    integrations = add_command(
+        commands, "integrations", "email integrations: addresses that receive incident events",
+        "mailsiren integrations list",
+        "mailsiren integrations add --address ops@example.com --level warning --and-above",
+    )  # fmt: skip
     actions = integrations.add_subparsers(
         dest="integrations_command", metavar="ACTION", required=True
     )
@@ -48,7 +50,10 @@ def register(commands) -> None:
         "--yes", action="store_true", help="remove every entry with that address without asking"
     )
 
-    deliveries = commands.add_parser("deliveries", help="the notification delivery log")
+    deliveries = add_command(
+        commands, "deliveries", "the notification delivery log",
+        "mailsiren deliveries list --status failed",
+    )  # fmt: skip
     actions = deliveries.add_subparsers(dest="deliveries_command", metavar="ACTION", required=True)
     listing = add_command(
         actions, "list", "notifications, newest first, with why any failed",

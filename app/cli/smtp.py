@@ -7,13 +7,22 @@ import asyncio
 import getpass
 import sys
 
-from app.cli.common import EXIT_FAILURE, EXIT_OK, CommandError, examples, opened_workspace
+from app.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    CommandError,
+    add_command,
+    examples,
+    opened_workspace,
+)
 
 
 def register(commands) -> None:
-    smtp = commands.add_parser(
-        "smtp", help="your SMTP settings, the shared configuration, and tests"
-    )
+    smtp = add_command(
+        commands, "smtp", "your SMTP settings, the shared configuration, and tests",
+        "mailsiren smtp set --server smtp.example.com --port 587 --username me --password-stdin",
+        "mailsiren smtp test --probe",
+    )  # fmt: skip
     smtp_commands = smtp.add_subparsers(dest="smtp_command", metavar="ACTION", required=True)
     smtp_set = smtp_commands.add_parser(
         "set",

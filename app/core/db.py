@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from app.core.secrets import KeyRing
@@ -217,16 +217,46 @@ def open_database(url: str, keyring: KeyRing, *, migrate: bool = True) -> Databa
     if migrate:
         try:
             database.migrate()
-        except OperationalError as error:
-            advice = (
-                "If another mailsiren holds it locked, wait and try again."
-                if database.is_sqlite
-                else "Check that the server runs and accepts this host, and the URL's host, "
-                "port, user, password and database name (database_url in config.toml, or "
-                "MAILSIREN_DB)."
-            )
-            reason = str(error.orig).strip().rstrip(".")
-            raise DatabaseError(
-                f"Cannot open or upgrade the database {printable_url(url)}: {reason}. {advice}"
-            ) from error
+        except DBAPIError as error:
+            raise database_problem(error, url) from error
     return database
+
+
+# SQLite's words for a problem → what to tell the person, with {path} and {url} filled in.
+SQLITE_PROBLEMS = (
+    ("database is locked",
+     "{path} is locked: another program has held a write transaction on it for over 10 s "
+     "(an sqlite3 shell, a backup, a stuck process; `fuser {path}` names it). Let it finish "
+     "or stop it, then try again. Nothing was changed."),
+    ("readonly database",
+     "{path} is read-only for this user: give the user write access to the file and its "
+     "folder (SQLite writes a -wal file beside it), or point MAILSIREN_DB elsewhere."),
+    ("not a database",
+     "{path} is not an SQLite database, or is damaged. Check the path (database_url in "
+     "config.toml, or MAILSIREN_DB); if it is the right file, restore it from a backup."),
+    ("malformed",
+     "{path} is damaged. Stop every mailsiren using it and restore it from a backup "
+     "(`sqlite3 {path} .recover` can save what is left)."),
+    ("disk is full",
+     "The disk holding {path} is full: free some space. Mail that could not be stored was "
+     "answered 451, so its senders will send it again."),
+    ("unable to open database file",
+     "{path} cannot be opened: check that its folder exists and this user may write there "
+     "(database_url in config.toml, or MAILSIREN_DB)."),
+)  # fmt: skip
+
+
+def database_problem(error: DBAPIError, url: str) -> DatabaseError:
+    """A driver's error as a DatabaseError that says what happened and what to do."""
+    reason = str(error.orig).strip().rstrip(".")
+    if url.startswith("sqlite"):
+        path = url.removeprefix("sqlite:///")
+        for words, advice in SQLITE_PROBLEMS:
+            if words in reason.lower():
+                return DatabaseError(f"{advice.format(path=path)} (SQLite said: {reason})")
+        return DatabaseError(f"The database {path} failed: {reason}.")
+    return DatabaseError(
+        f"The database {printable_url(url)} failed: {reason}. Check that the server runs and "
+        "accepts this host, and the URL's host, port, user, password and database name "
+        "(database_url in config.toml, or MAILSIREN_DB)."
+    )

@@ -53,7 +53,10 @@ class KeyRing:
             where = f" in {self.path}" if self.path else ""
             raise DecryptionError(
                 f"A stored secret cannot be decrypted with the keys{where}: "
-                "the key file does not belong to this database."
+                "the key file does not belong to this database. Put back the key file this "
+                "database was written with (from your backup, or from another host of the "
+                "team, mode 0600); mailsiren makes a new one when it finds none, and that one "
+                "cannot read what the old one encrypted."
             ) from error
 
     def reencrypt(self, token: str) -> str:

@@ -94,11 +94,22 @@ class ServeSupervisor:
                 return (
                     f"serve started by this window (pid {self.child.pid}); it stops when you quit"
                 )
-            return f"serve stopped (exit {code}): see {self.log_path}"
+            return f"serve stopped (exit {code}): {self.last_words()}"
         pid = running_serve_pid(self.database_url)
         if pid is None:
             return "no serve is running: alert mail is not being received"
         return f"serve running (pid {pid})"
+
+    def last_words(self) -> str:
+        """The last line our stopped child wrote to its log (its reason), and where the rest is."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - 4096))
+                lines = log.read().decode(errors="replace").splitlines()
+        except OSError:
+            lines = []
+        last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+        return f"{last} (log: {self.log_path})" if last else f"see {self.log_path}"
 
     def stop(self) -> None:
         """Stop our child gracefully: it finishes storing what it acknowledged."""
