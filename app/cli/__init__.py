@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=examples(
             "mailsiren                      open the UI",
+            "mailsiren --theme ansi         open it in the terminal's own colours",
+            "mailsiren demo                 try it on sample alerts, in a throwaway database",
             "mailsiren smtp set --server smtp.example.com --port 587 --username me "
             "--password-stdin",
             "mailsiren smtp test --probe",
@@ -41,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"mailsiren {__version__}")
+    parser.add_argument(
+        "--theme",
+        help="the UI's theme for this run (theme in config.toml keeps one): "
+        "ansi uses the terminal's own 16 colours; textual-dark, nord, gruvbox, …",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     locate = commands.add_parser(
@@ -111,11 +118,15 @@ def environment_problem(error: Exception) -> str | None:
     return None
 
 
-def run_ui(_arguments: argparse.Namespace) -> int:
+def run_ui(arguments: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from app.server.supervisor import ServeSupervisor
     from app.ui.app import run_app
 
     with opened_workspace() as workspace:
+        if arguments.theme:
+            workspace.settings = replace(workspace.settings, theme=arguments.theme)
         log_path = paths.data_dir() / "serve.log"
         supervisor = ServeSupervisor(workspace.settings.database_url, log_path)
         supervisor.ensure()  # receive alert mail while the log is open, unless serve runs

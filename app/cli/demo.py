@@ -19,6 +19,7 @@ def register(commands) -> None:
         "mailsiren demo                 the UI; sample alerts arrive over about 3 minutes",
         "mailsiren demo --speed 10      the same feed ten times faster",
         "mailsiren demo --no-ui         no UI: print each mail sent, then what became of them",
+        "mailsiren demo --theme ansi    in the terminal's own colours",
         handler=run_demo,
     )
     demo.add_argument(
@@ -26,7 +27,9 @@ def register(commands) -> None:
         help="how many times faster than real time the alerts arrive (default 1)",
     )  # fmt: skip
     demo.add_argument("--no-ui", action="store_true", help="print instead of opening the UI")
-    demo.add_argument("--theme", help="a UI theme, e.g. ansi-dark on a 16-colour terminal")
+    demo.add_argument(
+        "--theme", dest="demo_theme", help="a UI theme, e.g. ansi: the terminal's own 16 colours"
+    )
 
 
 def run_demo(arguments: argparse.Namespace) -> int:
@@ -34,7 +37,8 @@ def run_demo(arguments: argparse.Namespace) -> int:
 
     if arguments.no_ui:
         return run_printed_demo(arguments.speed)
-    with DemoSession(speed=arguments.speed, theme=arguments.theme) as session:
+    theme = arguments.demo_theme or arguments.theme
+    with DemoSession(speed=arguments.speed, theme=theme) as session:
         from app.ui.app import MailsirenApp
 
         app = MailsirenApp(session.workspace, serve=session.supervisor)

@@ -44,6 +44,11 @@ AREAS = (
 )  # fmt: skip
 
 
+# Short names for the themes an operator is told about: `ansi` draws with the terminal's own
+# 16 colours (a console, screen or tmux without true colour, a palette chosen for the night).
+THEME_ALIASES = {"ansi": "ansi-dark", "ansi-light": "ansi-light", "dark": "textual-dark"}
+
+
 class MailsirenApp(App[None]):
     """One mode per area; the workspace (database, user) is opened before the first frame."""
 
@@ -72,7 +77,7 @@ class MailsirenApp(App[None]):
         self.serve = serve
         self._initial_mode = initial_mode
         self._theme_problem = ""
-        wanted = workspace.settings.theme
+        wanted = THEME_ALIASES.get(workspace.settings.theme, workspace.settings.theme)
         if wanted in self.available_themes:
             self.theme = wanted
         elif wanted:

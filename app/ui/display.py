@@ -38,14 +38,14 @@ def printable(text: str | None) -> str:
     return _UNSAFE.sub("\ufffd", text or "")
 
 
-def state_text(state: str) -> Text:
+def state_text(state: str, *, symbol_only: bool = False) -> Text:
     symbol, word, style = STATE_LOOK.get(state, ("?", state, ""))
-    return Text(f"{symbol} {word}", style=style)
+    return Text(symbol if symbol_only else f"{symbol} {word}", style=style)
 
 
-def severity_text(severity: str) -> Text:
+def severity_text(severity: str, *, symbol_only: bool = False) -> Text:
     symbol, word, style = SEVERITY_LOOK.get(severity, ("?", severity, ""))
-    return Text(f"{symbol} {word}", style=style)
+    return Text(symbol if symbol_only else f"{symbol} {word}", style=style)
 
 
 def short(text: str | None, width: int) -> Text:

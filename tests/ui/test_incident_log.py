@@ -256,3 +256,14 @@ async def test_back_on_the_log_keys_go_to_the_log_not_the_hidden_filter(nagios):
         assert isinstance(app.focused, IncidentTable)
         await pilot.press("q")
         assert not app.is_running
+
+
+async def test_the_ansi_theme_uses_the_terminals_own_colours(workspace):
+    from dataclasses import replace
+
+    workspace.settings = replace(workspace.settings, theme="ansi")
+    app = MailsirenApp(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert app.theme == "ansi-dark" and app.native_ansi_color
+        assert not app._notifications  # noqa: SLF001 - no complaint about the name

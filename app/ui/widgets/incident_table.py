@@ -27,8 +27,13 @@ COLUMNS = (
     ("accepted_by", "Accepted by", 11),
 )
 MIN_TITLE = 24
-FIXED_BEFORE_TITLE = 2 + 10 + 9
 SHOWN_AFTER_TITLE = 5 + 4 + 12  # mails, age and source stay on screen at 80 columns
+# Below this width state and severity show as their symbols alone (▲ ‼), leaving the title
+# 17 more cells: at 80 columns a Nagios subject then shows its host and service. The log's
+# header spells the state symbols out; the colours and the detail screen do the rest.
+COMPACT_BELOW = 100
+WORDS_WIDTHS = {"state": 10, "severity": 9}
+SYMBOL_WIDTHS = {"state": 1, "severity": 1}
 
 
 class IncidentTable(DataTable):
@@ -56,24 +61,34 @@ class IncidentTable(DataTable):
         self.window_offset = 0
         self.total = 0
         self.title_width = MIN_TITLE
+        self.compact = False
 
     def on_mount(self) -> None:
-        self.title_width = self.title_width_for(self.app.size.width)
         for key, label, column_width in COLUMNS:
             self.add_column(label, key=key, width=column_width or self.title_width)
+        self.fit_title(self.app.size.width)
 
     @staticmethod
     def title_width_for(terminal_width: int) -> int:
         """Room for the title once state, severity, mails, age and source are shown."""
-        spare = terminal_width - FIXED_BEFORE_TITLE - SHOWN_AFTER_TITLE - 2 * len(COLUMNS[:7])
+        widths = SYMBOL_WIDTHS if terminal_width < COMPACT_BELOW else WORDS_WIDTHS
+        before = 2 + widths["state"] + widths["severity"]
+        spare = terminal_width - before - SHOWN_AFTER_TITLE - 2 * len(COLUMNS[:7])
         return max(MIN_TITLE, spare)
 
     def fit_title(self, terminal_width: int) -> bool:
-        """Resize the title column for a new terminal width; True if rows need redrawing."""
+        """Fit the columns to a terminal width; True if the rows need redrawing."""
+        compact = terminal_width < COMPACT_BELOW
         width = self.title_width_for(terminal_width)
-        if width == self.title_width:
+        if (width, compact) == (self.title_width, self.compact):
             return False
-        self.title_width = self.columns["title"].width = width  # type: ignore[index]
+        self.title_width, self.compact = width, compact
+        self.columns["title"].width = width  # type: ignore[index]
+        for key, label, _width in COLUMNS[1:3]:
+            column = self.columns[key]  # type: ignore[index]
+            column.width = (SYMBOL_WIDTHS if compact else WORDS_WIDTHS)[key]
+            column.label = Text("" if compact else label)
+        self._require_update_dimensions = True
         return True
 
     def show(
@@ -100,8 +115,8 @@ class IncidentTable(DataTable):
             mark = "✓" if row.id in marked else ("●" if is_new else "")
             self.add_row(
                 Text(mark, style="bold magenta"),
-                state_text(row.state),
-                severity_text(row.severity),
+                state_text(row.state, symbol_only=self.compact),
+                severity_text(row.severity, symbol_only=self.compact),
                 short(row.title, self.title_width),
                 Text(str(row.mail_count), justify="right"),
                 Text(age(row.created_at)),
