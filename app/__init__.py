@@ -1,3 +1,3 @@
 """mailsiren: alert email in, incidents out — a terminal incident log for operations teams."""
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"

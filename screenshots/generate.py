@@ -7,6 +7,7 @@ loopback; your own database is never touched.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import socket
@@ -20,11 +21,17 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-OUTPUT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "screenshots"  # --output DIR writes elsewhere (the test that runs this does)
 SIZE = (120, 36)
 USER = "alice@example.com"
 PASSWORD = "correct horse battery staple"
 FROZEN = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
+
+
+def save(app, name: str) -> None:
+    app.save_screenshot(name, path=str(OUTPUT))
+    print(f"wrote {OUTPUT / name}")
 
 
 class AcceptAll:
@@ -71,15 +78,12 @@ async def shoot(name: str, port: int, password: str, recipient: str) -> None:
     save_preferences(workspace.database, workspace.user, form, clock=lambda: FROZEN)
     app = MailsirenApp(workspace, initial_mode="smtp")
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(app, pilot)
         app.screen.query_one("#send-to").value = recipient
         await pilot.press("ctrl+t")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        app.save_screenshot(name, path=str(OUTPUT))
+        await settle(app, pilot)
+        save(app, name)
     workspace.close()
-    print(f"wrote {OUTPUT / name}")
 
 
 async def shoot_shared(name: str, port: int, home: Path) -> None:
@@ -110,15 +114,13 @@ async def shoot_shared(name: str, port: int, home: Path) -> None:
     update_user(workspace.database, workspace.user, "alice", email=USER)
     app = MailsirenApp(workspace, initial_mode="smtp")
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
+        await settle(app, pilot)
         app.screen.query_one("#send-to").value = "oncall@example.com"
         app.screen.query_one("#probe").value = True
         await pilot.press("ctrl+t")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        app.save_screenshot(name, path=str(OUTPUT))
+        await settle(app, pilot)
+        save(app, name)
     workspace.close()
-    print(f"wrote {OUTPUT / name}")
 
 
 async def shoot_admin(name: str) -> None:
@@ -135,17 +137,18 @@ async def shoot_admin(name: str) -> None:
              groups=["ops", "dba"])  # fmt: skip
     app = MailsirenApp(workspace, initial_mode="admin")
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(app, pilot)
         await pilot.press("j", "e")
-        await pilot.pause()
-        app.save_screenshot(name, path=str(OUTPUT))
+        await settle(app, pilot)
+        save(app, name)
     workspace.close()
-    print(f"wrote {OUTPUT / name}")
 
 
-async def shoot_incidents(log_name: str, detail_name: str) -> None:
-    """The sample corpus, ingested at fixed times, then the log and one incident's detail."""
+async def shoot_incidents(log_name: str, detail_name: str, narrow_name: str) -> None:
+    """The sample corpus, ingested at fixed times, then the log and one incident's detail;
+    and the log at 80x24 in the terminal's own colours (`--theme ansi`), as over SSH."""
+    from dataclasses import replace
+
     import app.ui.display
     from app.core.configfile import import_config
     from app.core.incidents import change_state
@@ -153,7 +156,7 @@ async def shoot_incidents(log_name: str, detail_name: str) -> None:
     from app.core.workspace import open_workspace
     from app.ui.app import MailsirenApp
 
-    fixtures = OUTPUT.parent / "tests" / "fixtures"
+    fixtures = ROOT / "tests" / "fixtures"
     workspace = open_workspace()
     import_config(workspace.database, workspace.user, (fixtures / "sources.toml").read_text())
     corpus = sorted((fixtures / "corpus").glob("*.eml"))
@@ -167,18 +170,20 @@ async def shoot_incidents(log_name: str, detail_name: str) -> None:
     app.ui.display.now = lambda: FROZEN  # ages as of the frozen moment
     mailsiren = MailsirenApp(workspace)
     async with mailsiren.run_test(size=SIZE) as pilot:
-        await mailsiren.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(mailsiren, pilot)
         await pilot.press("s", "s", "s", "s")  # every state
-        await mailsiren.workers.wait_for_complete()
-        await pilot.pause()
-        mailsiren.save_screenshot(log_name, path=str(OUTPUT))
-        print(f"wrote {OUTPUT / log_name}")
+        await settle(mailsiren, pilot)
+        save(mailsiren, log_name)
         await pilot.press("G", "enter")
-        await mailsiren.workers.wait_for_complete()
-        await pilot.pause()
-        mailsiren.save_screenshot(detail_name, path=str(OUTPUT))
-        print(f"wrote {OUTPUT / detail_name}")
+        await settle(mailsiren, pilot)
+        save(mailsiren, detail_name)
+    workspace.settings = replace(workspace.settings, theme="ansi")
+    mailsiren = MailsirenApp(workspace)
+    async with mailsiren.run_test(size=(80, 24)) as pilot:
+        await settle(mailsiren, pilot)
+        await pilot.press("s", "s", "s", "s")  # every state
+        await settle(mailsiren, pilot)
+        save(mailsiren, narrow_name)
     workspace.close()
 
 
@@ -189,60 +194,52 @@ async def shoot_sources(list_name: str, editor_name: str, preview_name: str, log
     from app.core.workspace import open_workspace
     from app.ui.app import MailsirenApp
 
-    corpus = OUTPUT.parent / "tests" / "fixtures" / "corpus"
+    corpus = ROOT / "tests" / "fixtures" / "corpus"
     app.ui.display.now = lambda: FROZEN
     os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="mailsiren-sources-")  # no sources yet
     workspace = open_workspace()
     mailsiren = MailsirenApp(workspace, initial_mode="sources")
     async with mailsiren.run_test(size=SIZE) as pilot:
 
-        async def settle() -> None:
-            await mailsiren.workers.wait_for_complete()
-            await pilot.pause()
-
         async def tab_to(selector: str) -> None:
             while mailsiren.focused not in mailsiren.screen.query(selector):
                 await pilot.press("tab")
 
-        await settle()
+        await settle(mailsiren, pilot)
         await pilot.press("n", *"nagios", "tab", *"nagios@alerts.example.com")
         await tab_to("#source-creation")
         await pilot.press("enter", "down", "down", "down", "down", "enter")
         await pilot.press("ctrl+o")
-        await settle()
+        await settle(mailsiren, pilot)
         await pilot.press(*"tests/fixtures/corpus", "enter")
-        await settle()
+        await settle(mailsiren, pilot)
         await tab_to("#filters")
         await pilot.press("a", *"Service Alert", "enter")
-        await settle()
+        await settle(mailsiren, pilot)
         await tab_to("#key-rules")
         await pilot.press("a", *r"Alert: (\S+)/(.+) is")
-        await settle()
-        mailsiren.save_screenshot(editor_name, path=str(OUTPUT))
-        print(f"wrote {OUTPUT / editor_name}")
+        await settle(mailsiren, pilot)
+        save(mailsiren, editor_name)
         await pilot.press("enter")
         await tab_to("#resolve-rules")
         await pilot.press("a", *"RECOVERY", "enter")
-        await settle()
+        await settle(mailsiren, pilot)
         await tab_to("#preview")
         await pilot.press("j", "j", "j")
-        await settle()
-        mailsiren.save_screenshot(preview_name, path=str(OUTPUT))
-        print(f"wrote {OUTPUT / preview_name}")
+        await settle(mailsiren, pilot)
+        save(mailsiren, preview_name)
         await pilot.press("ctrl+s")
-        await settle()
+        await settle(mailsiren, pilot)
         for number, path in enumerate(sorted(corpus.glob("0[1-5]-nagios-*.eml"))):
             moment = FROZEN - timedelta(minutes=40 - 7 * number)
             ingest_mail(workspace.database, path.read_bytes(), ["nagios@alerts.example.com"],
                         via="smtp", clock=lambda moment=moment: moment)  # fmt: skip
         mailsiren.screen.load()
-        await settle()
-        mailsiren.save_screenshot(list_name, path=str(OUTPUT))
-        print(f"wrote {OUTPUT / list_name}")
+        await settle(mailsiren, pilot)
+        save(mailsiren, list_name)
         await pilot.press("m")
-        await settle()
-        mailsiren.save_screenshot(log_name, path=str(OUTPUT))
-        print(f"wrote {OUTPUT / log_name}")
+        await settle(mailsiren, pilot)
+        save(mailsiren, log_name)
     workspace.close()
 
 
@@ -259,28 +256,25 @@ async def shoot_notifications(list_name: str, log_name: str, policy_name: str) -
     with_notifications(workspace, FROZEN)
     mailsiren = MailsirenApp(workspace, initial_mode="integrations")
     async with mailsiren.run_test(size=SIZE) as pilot:
-
-        async def settle() -> None:
-            await mailsiren.workers.wait_for_complete()
-            await pilot.pause()
-
-        await settle()
-        mailsiren.save_screenshot(list_name, path=str(OUTPUT))
-        print(f"wrote {OUTPUT / list_name}")
+        await settle(mailsiren, pilot)
+        save(mailsiren, list_name)
         await pilot.press("tab", "e")
-        await settle()
-        mailsiren.save_screenshot(policy_name, path=str(OUTPUT))
-        print(f"wrote {OUTPUT / policy_name}")
+        await settle(mailsiren, pilot)
+        save(mailsiren, policy_name)
         await pilot.press("escape", "d")
-        await settle()
+        await settle(mailsiren, pilot)
         await pilot.press("G", "k", "k")
-        await settle()
-        mailsiren.save_screenshot(log_name, path=str(OUTPUT))
-        print(f"wrote {OUTPUT / log_name}")
+        await settle(mailsiren, pilot)
+        save(mailsiren, log_name)
     workspace.close()
 
 
 def main() -> int:
+    global OUTPUT
+    parser = argparse.ArgumentParser(description="Regenerate the SVG screenshots.")
+    parser.add_argument("--output", type=Path, default=OUTPUT, help="folder to write them to")
+    OUTPUT = parser.parse_args().output
+    OUTPUT.mkdir(parents=True, exist_ok=True)
     home = Path(tempfile.mkdtemp(prefix="mailsiren-screenshots-"))
     for variable in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS"):
         (home / variable).mkdir()
@@ -296,7 +290,11 @@ def main() -> int:
         asyncio.run(shoot("smtp-test-failing.svg", port, "wrong password", "oncall@example.com"))
         asyncio.run(shoot_shared("smtp-shared-configuration.svg", port, home))
         asyncio.run(shoot_admin("admin-edit-user.svg"))
-        asyncio.run(shoot_incidents("incident-log.svg", "incident-detail.svg"))
+        asyncio.run(
+            shoot_incidents(
+                "incident-log.svg", "incident-detail.svg", "incident-log-80x24-ansi.svg"
+            )
+        )
         asyncio.run(
             shoot_sources(
                 "sources.svg", "source-key-rule.svg", "source-preview.svg", "source-mail-log.svg"
@@ -311,5 +309,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(OUTPUT.parent))
+    sys.path.insert(0, str(ROOT))
+    from tests.ui.pilot import settle  # the tests' wait: workers done, tables measured
+
     raise SystemExit(main())

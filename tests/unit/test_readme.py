@@ -42,3 +42,31 @@ def test_the_alert_source_example_in_the_readme_is_valid():
     [spec] = parsed.sources
     assert spec.creation == "by_key" and spec.key_rules[0].compiled is not None
     assert not parsed.ignored
+
+
+def test_every_toml_example_in_the_readme_is_a_valid_file():
+    """Each ```toml block is either a configuration to import or a config.toml."""
+    import tomllib
+
+    from app.core.configfile import parse_config
+    from app.paths import Settings
+
+    blocks = re.findall(r"```toml\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    assert len(blocks) >= 5
+    for block in blocks:
+        document = tomllib.loads(block)
+        if set(document) <= set(Settings.__dataclass_fields__):
+            continue  # a config.toml
+        parsed = parse_config(block)
+        assert parsed.sources and not parsed.ignored, block
+
+
+def test_the_readme_names_the_version_and_the_changelog_has_it():
+    import tomllib
+
+    from app import __version__
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["version"] == __version__
+    assert f"Version {__version__}" in (ROOT / "README.md").read_text()
+    assert f"## {__version__} " in (ROOT / "CHANGELOG.md").read_text()
