@@ -23,6 +23,7 @@ from app import paths
 from app.demo.feed import Feed, FeedEvent
 from app.demo.mailbox import DemoMailbox, free_port
 from app.errors import MailsirenError
+from app.server.certificate import CERTIFICATE_NAME
 from app.server.supervisor import ServeSupervisor
 
 ISOLATING_VARIABLES = (
@@ -109,7 +110,13 @@ class DemoSession:
         )
         self.supervisor = DemoSupervisor(self, workspace.settings.database_url)
         self.supervisor.ensure()
-        self.feed = Feed("127.0.0.1", self.listener_port, speed=self.speed, report=self.report)
+        self.feed = Feed(
+            "127.0.0.1",
+            self.listener_port,
+            speed=self.speed,
+            report=self.report,
+            certificate=paths.data_dir() / CERTIFICATE_NAME,
+        )
         self.feed.start()
 
     def close(self) -> None:

@@ -46,7 +46,7 @@ AREAS = (
 
 # Short names for the themes an operator is told about: `ansi` draws with the terminal's own
 # 16 colours (a console, screen or tmux without true colour, a palette chosen for the night).
-THEME_ALIASES = {"ansi": "ansi-dark", "ansi-light": "ansi-light", "dark": "textual-dark"}
+THEME_ALIASES = {"ansi": "ansi-dark"}
 
 
 class MailsirenApp(App[None]):
