@@ -4,7 +4,10 @@ alert mails, in the UI (or printed, with --no-ui); the user's own data is never 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from app.cli.common import EXIT_FAILURE, EXIT_OK, add_command
 
@@ -43,8 +46,26 @@ def run_demo(arguments: argparse.Namespace) -> int:
 
         app = MailsirenApp(session.workspace, serve=session.supervisor)
         app.sub_title = f"demo · {app.sub_title}"
-        app.run()
+        with ended_by_signals(app.exit):
+            app.run()
     return EXIT_OK
+
+
+@contextmanager
+def ended_by_signals(end: Callable[[], None]) -> Iterator[None]:
+    """SIGTERM and SIGHUP (the SSH session closed) end the demo as `q` does, so that its
+    serve stops and its folder goes too, instead of being left behind."""
+    signals = (signal.SIGTERM, signal.SIGHUP)
+    previous = {number: signal.signal(number, lambda *_: end()) for number in signals}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def interrupt() -> None:
+    raise KeyboardInterrupt
 
 
 def run_printed_demo(speed: float) -> int:
@@ -56,7 +77,7 @@ def run_printed_demo(speed: float) -> int:
         print(f"{event.number:>2}/{event.total} {where:<31} {event.subject}  → {result}",
               flush=True)  # fmt: skip
 
-    with DemoSession(speed=speed, report=report) as session:
+    with ended_by_signals(interrupt), DemoSession(speed=speed, report=report) as session:
         print(f"demo: serve on 127.0.0.1:{session.listener_port}, data in {session.home} "
               "(deleted at the end)", flush=True)  # fmt: skip
         session.feed.wait()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
+import socket
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -72,3 +74,24 @@ async def test_the_demo_shows_alerts_arriving_in_the_live_log(isolated_home):
         home = session.home
     assert not home.exists()
     assert not (isolated_home / "data" / "mailsiren").exists()
+
+
+def test_a_terminated_demo_stops_its_serve_and_deletes_its_folder(isolated_home):
+    """SIGTERM (or SIGHUP, when the SSH session closes) ends the demo as `q` does."""
+    demo = subprocess.Popen(
+        [*MAILSIREN, "demo", "--no-ui"], stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        started = demo.stdout.readline()
+        first_mail = demo.stdout.readline()  # the feed runs: serve is up and storing
+        assert " 1/22 " in first_mail, started + first_mail
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(timeout=60) == 130
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    port = int(re.search(r"serve on 127\.0\.0\.1:(\d+)", started).group(1))
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0  # serve is gone
+    assert not Path(re.search(r"data in (\S+) ", started).group(1)).exists()
