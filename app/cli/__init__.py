@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ansi uses the terminal's own 16 colours; textual-dark, nord, gruvbox, …",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo_commands.register(commands)  # first: what a newcomer looks for
 
     locate = commands.add_parser(
         "locate",
@@ -65,7 +66,6 @@ def build_parser() -> argparse.ArgumentParser:
     admin_commands.register(commands)
     notify_commands.register(commands)
     database_commands.register(commands)
-    demo_commands.register(commands)
 
     key = add_command(commands, "key", "the encryption key file", "mailsiren key rotate")
     key_commands = key.add_subparsers(dest="key_command", metavar="ACTION", required=True)
