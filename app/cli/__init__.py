@@ -23,6 +23,7 @@ from app.cli.common import (
     opened_workspace,
 )
 from app.errors import MailsirenError
+from app.problems import environment_problem
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,31 +92,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:
-        problem = environment_problem(error)
+        problem = environment_problem(error, _database_url())
         if problem is None:
             raise  # a bug: its traceback is what a report needs
         print(f"mailsiren: {problem}", file=sys.stderr)
     return EXIT_FAILURE
 
 
-def environment_problem(error: Exception) -> str | None:
-    """What the machine did to a command (a database that is locked, full or read-only; a
-    file this user may not read), said for a person; None for anything else."""
-    if isinstance(error, OSError):
-        where = f"{error.filename}: " if error.filename else ""
-        return f"{where}{error.strerror or error}"
-    if "sqlalchemy" in sys.modules:
-        from sqlalchemy.exc import DBAPIError
-
-        from app.core.db import database_problem
-
-        if isinstance(error, DBAPIError):
-            try:
-                url = paths.load_settings().database_url
-            except MailsirenError:
-                url = "(the database)"
-            return str(database_problem(error, url))
-    return None
+def _database_url() -> str:
+    try:
+        return paths.load_settings().database_url
+    except MailsirenError:
+        return "(the database)"
 
 
 def run_ui(arguments: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ class FeedMail:
     html: bool = False  # Alertmanager's mails are HTML only
     auto_reply: bool = False  # an out-of-office reply: mailsiren must record `loop`
     resend_of_previous: bool = False  # a sender's retry: the same bytes again (`duplicate`)
-    expect: str = ""  # the outcome mailsiren should record, for the reader of the script
+    expect: str = ""  # the outcome mailsiren must record (tests/e2e/test_demo.py checks)
 
 
 def nagios(at: float, kind: str, host: str, service: str, state: str, info: str, **kw) -> FeedMail:

@@ -267,3 +267,30 @@ async def test_the_ansi_theme_uses_the_terminals_own_colours(workspace):
         await settle(app, pilot)
         assert app.theme == "ansi-dark" and app.native_ansi_color
         assert not app._notifications  # noqa: SLF001 - no complaint about the name
+
+
+async def test_a_triage_key_on_a_locked_database_says_why_nothing_changed(nagios):
+    """Another program holds the database's write lock past busy_timeout (10 s): the key
+    press is answered with the reason, not with silence."""
+    import sqlite3
+
+    from app import paths
+
+    receive(nagios, "PROBLEM web01 disk")
+    app = MailsirenApp(nagios)
+    async with app.run_test() as pilot:
+        await settle(app, pilot)
+        holder = sqlite3.connect(paths.default_database_path())
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            await pilot.press("a")
+            for _ in range(300):  # the worker gives up after busy_timeout; wait on the notice
+                notices = [str(notice.message) for notice in app._notifications]  # noqa: SLF001
+                if any("is locked" in text for text in notices):
+                    break
+                await pilot.pause(0.1)
+        finally:
+            holder.rollback()
+            holder.close()
+        assert any("is locked" in text and "Nothing was changed" in text for text in notices)
+    assert [view.state for view in list_incidents(nagios.database)] == ["pending"]

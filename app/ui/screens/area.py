@@ -6,10 +6,11 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
+from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.empty_state import EmptyState
 
 
-class AreaScreen(Screen):
+class AreaScreen(WorkerFailures, Screen):
     """A screen of one area of mailsiren; subclasses give the body."""
 
     AREA_TITLE = ""

@@ -22,6 +22,7 @@ from app.core.deliveries import (
 )
 from app.core.names import DELIVERY_STATUSES
 from app.core.users import PermissionDenied
+from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.deliveries_table import DeliveriesTable, status_text
 
 POLL_SECONDS = 1.0
@@ -70,7 +71,7 @@ def describe(view: DeliveryView, attempts: list[AttemptView]) -> Text:
     return text
 
 
-class DeliveriesScreen(Screen):
+class DeliveriesScreen(WorkerFailures, Screen):
     DEFAULT_CSS = """
     DeliveriesScreen #deliveries-header { height: auto; padding: 0 1; background: $boost; }
     DeliveriesScreen DeliveriesTable { height: 1fr; border: round $primary; }

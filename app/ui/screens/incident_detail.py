@@ -23,6 +23,7 @@ from app.core.incidentlog import (
 from app.core.incidents import IncidentDetail, IncidentError, show_incident
 from app.ui.display import printable, severity_text, short, state_text, when
 from app.ui.screens.triage import TriageActions, TriageDone
+from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.keyed_table import KeyedTable
 from app.ui.widgets.mail_reader import mail_text
 
@@ -42,7 +43,7 @@ class DetailMissing(Message):
     reason: str
 
 
-class IncidentDetailScreen(TriageActions, Screen):
+class IncidentDetailScreen(TriageActions, WorkerFailures, Screen):
     DEFAULT_CSS = """
     IncidentDetailScreen #summary { height: auto; padding: 0 1; background: $boost; }
     IncidentDetailScreen #lists { height: 10; }

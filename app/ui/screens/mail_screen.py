@@ -15,6 +15,7 @@ from textual.widgets import Footer, Header, Static
 
 from app.core.incidentlog import MailDetail, source_mail
 from app.core.incidents import IncidentError
+from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.mail_reader import mail_text
 
 
@@ -24,7 +25,7 @@ class MailLoaded(Message):
     problem: str = ""
 
 
-class MailScreen(Screen):
+class MailScreen(WorkerFailures, Screen):
     DEFAULT_CSS = """
     MailScreen VerticalScroll { height: 1fr; border: round $primary; padding: 0 1; }
     """

@@ -39,6 +39,7 @@ from app.ui.modals.condition_form import ConditionFormModal
 from app.ui.modals.confirm import ConfirmModal
 from app.ui.modals.key_rule_form import KeyRuleFormModal
 from app.ui.modals.text_prompt import TextPromptModal
+from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.preview_detail import PreviewDetail
 from app.ui.widgets.preview_table import PreviewTable
 from app.ui.widgets.rule_list import RuleList
@@ -66,7 +67,7 @@ class SaveDone(Message):
     failed: bool
 
 
-class SourceEditorScreen(Screen):
+class SourceEditorScreen(WorkerFailures, Screen):
     DEFAULT_CSS = """
     SourceEditorScreen #editor-body { height: 1fr; }
     SourceEditorScreen #editor-left { width: 45%; max-width: 56; min-width: 36; }

@@ -18,6 +18,7 @@ from app.core.names import MAIL_OUTCOMES
 from app.core.sources import sources_token
 from app.ui.display import OUTCOME_STYLE, printable, short, when
 from app.ui.screens.mail_screen import MailScreen
+from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.keyed_table import KeyedTable
 
 LIMIT = 500  # the newest mails shown; the CLI (mailsiren mails list) reaches the rest
@@ -32,7 +33,7 @@ class MailsLoaded(Message):
     token: tuple
 
 
-class SourceMailsScreen(Screen):
+class SourceMailsScreen(WorkerFailures, Screen):
     DEFAULT_CSS = """
     SourceMailsScreen #mails-header { height: auto; padding: 0 1; background: $boost; }
     SourceMailsScreen KeyedTable { height: 1fr; }

@@ -1,0 +1,21 @@
+"""A screen's worker that fails says why on screen, instead of leaving a key press unanswered."""
+
+from __future__ import annotations
+
+from textual.worker import Worker, WorkerState
+
+from app.problems import environment_problem
+
+
+class WorkerFailures:
+    """Mixed into every screen that runs workers: their failures become an error notice."""
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is not WorkerState.ERROR:
+            return
+        app = self.app  # type: ignore[attr-defined]
+        error = event.worker.error
+        said = environment_problem(error, app.workspace.settings.database_url)
+        if said is None:  # a bug: say what it is, so that it can be reported
+            said = f"{type(error).__name__}: {error}. This is a bug in mailsiren; please report it."
+        app.notify(said, title="Not done", severity="error", markup=False, timeout=30)
