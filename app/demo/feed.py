@@ -198,8 +198,10 @@ class Feed:
             delay = started + mail.at / self.speed - time.monotonic()
             if delay > 0 and self.stopping.wait(delay):
                 return
-            message = previous if mail.resend_of_previous and previous else None
-            message = message or build_message(mail, datetime.now(UTC))
+            if mail.resend_of_previous and previous is not None:
+                message = previous
+            else:
+                message = build_message(mail, datetime.now(UTC))
             error = self._send(message, starttls=mail.html)
             if error is None:
                 self.sent += 1

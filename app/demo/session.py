@@ -61,7 +61,7 @@ class DemoSession:
         self.speed = speed
         self.theme = theme or own_theme()
         self.report = report or (lambda _event: None)
-        self.home = Path(tempfile.mkdtemp(prefix="mailsiren-demo-"))
+        self.home: Path | None = None  # made on entering, deleted on leaving
         self.saved_environment = {name: os.environ.get(name) for name in ISOLATING_VARIABLES}
         self.listener_port = free_port()
         self.mailbox = DemoMailbox()
@@ -82,6 +82,7 @@ class DemoSession:
         self.close()
 
     def _isolate(self) -> None:
+        self.home = Path(tempfile.mkdtemp(prefix="mailsiren-demo-"))
         os.environ.pop("MAILSIREN_DB", None)
         os.environ["MAILSIREN_DATA_DIR"] = str(self.home / "data")
         os.environ["MAILSIREN_CONFIG_DIR"] = str(self.home / "config")
@@ -133,7 +134,8 @@ class DemoSession:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        shutil.rmtree(self.home, ignore_errors=True)
+        if self.home is not None:
+            shutil.rmtree(self.home, ignore_errors=True)
 
     def progress(self) -> str:
         """One line on the demo for the incident log's status line."""
@@ -174,7 +176,7 @@ class DemoSession:
                 Counter(view.state for view in list_incidents(database, state="all", limit=1000))
             ),
             deliveries=dict(Counter(view.status for view in list_deliveries(database, user))),
-            mailbox=len(self.mailbox.handler.received),
+            mailbox=self.mailbox.handler.received,
         )
 
 
@@ -186,7 +188,7 @@ class DemoSupervisor(ServeSupervisor):
         self.session = session
 
     def status(self) -> str:
-        running = self.child is not None and self.child.poll() is None
+        running = self.child_running()
         serve = f"serve on 127.0.0.1:{self.session.listener_port}" if running else super().status()
         return f"{self.session.progress()} · {serve}"
 

@@ -88,17 +88,18 @@ class ServeSupervisor:
 
     def status(self) -> str:
         """One line for the status bar."""
+        if self.child_running():
+            return f"serve started by this window (pid {self.child.pid}); it stops when you quit"
         if self.child is not None:
-            code = self.child.poll()
-            if code is None:
-                return (
-                    f"serve started by this window (pid {self.child.pid}); it stops when you quit"
-                )
-            return f"serve stopped (exit {code}): {self.last_words()}"
+            return f"serve stopped (exit {self.child.returncode}): {self.last_words()}"
         pid = running_serve_pid(self.database_url)
         if pid is None:
             return "no serve is running: alert mail is not being received"
         return f"serve running (pid {pid})"
+
+    def child_running(self) -> bool:
+        """True while the serve this window started runs."""
+        return self.child is not None and self.child.poll() is None
 
     def last_words(self) -> str:
         """The last line our stopped child wrote to its log (its reason), and where the rest is."""
@@ -113,7 +114,7 @@ class ServeSupervisor:
 
     def stop(self) -> None:
         """Stop our child gracefully: it finishes storing what it acknowledged."""
-        if self.child is None or self.child.poll() is not None:
+        if not self.child_running():
             return
         self.child.send_signal(signal.SIGTERM)
         try:

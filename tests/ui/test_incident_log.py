@@ -294,3 +294,20 @@ async def test_a_triage_key_on_a_locked_database_says_why_nothing_changed(nagios
             holder.close()
         assert any("is locked" in text and "Nothing was changed" in text for text in notices)
     assert [view.state for view in list_incidents(nagios.database)] == ["pending"]
+
+
+async def test_narrowing_the_terminal_shows_state_and_severity_as_symbols(nagios):
+    receive(nagios, "PROBLEM web01 disk")
+    app = MailsirenApp(nagios)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        table = app.screen.query_one(IncidentTable)
+        assert str(table.get_row_at(0)[1]) == "▲ pending"
+        await pilot.resize_terminal(80, 24)
+        await settle(app, pilot)
+        assert [str(cell) for cell in table.get_row_at(0)[1:3]] == ["▲", "‼"]
+        assert str(table.columns["state"].label) == "" and table.title_width == 41
+        await pilot.resize_terminal(120, 36)
+        await settle(app, pilot)
+        assert str(table.get_row_at(0)[1]) == "▲ pending"
+        assert str(table.columns["state"].label) == "State"

@@ -32,8 +32,10 @@ SHOWN_AFTER_TITLE = 5 + 4 + 12  # mails, age and source stay on screen at 80 col
 # 17 more cells: at 80 columns a Nagios subject then shows its host and service. The log's
 # header spells the state symbols out; the colours and the detail screen do the rest.
 COMPACT_BELOW = 100
-WORDS_WIDTHS = {"state": 10, "severity": 9}
-SYMBOL_WIDTHS = {"state": 1, "severity": 1}
+SHRINKING = ("state", "severity")
+LABELS = {key: label for key, label, _width in COLUMNS}
+WORDS_WIDTHS = {key: width for key, _label, width in COLUMNS if key in SHRINKING}
+SYMBOL_WIDTHS = dict.fromkeys(SHRINKING, 1)
 
 
 class IncidentTable(DataTable):
@@ -84,11 +86,10 @@ class IncidentTable(DataTable):
             return False
         self.title_width, self.compact = width, compact
         self.columns["title"].width = width  # type: ignore[index]
-        for key, label, _width in COLUMNS[1:3]:
+        for key in SHRINKING:
             column = self.columns[key]  # type: ignore[index]
             column.width = (SYMBOL_WIDTHS if compact else WORDS_WIDTHS)[key]
-            column.label = Text("" if compact else label)
-        self._require_update_dimensions = True
+            column.label = Text("" if compact else LABELS[key])
         return True
 
     def show(
