@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
@@ -65,8 +65,13 @@ class Settings:
     listener_certificate: str | None = None
     listener_private_key: str | None = None
     theme: str = "textual-dark"
+    time: str = "local"  # how the UI shows times: "local" (zone shown once per screen) or "utc"
+    keymap: dict[str, str] = field(default_factory=dict)  # binding id -> keys, e.g. "a,A"
+    bell: bool = False  # ring the terminal bell when a new pending incident arrives
+    run_serve: bool = True  # the UI starts serve if none runs (false on operator hosts)
 
 
+TIME_CHOICES = ("local", "utc")
 _SETTING_TYPES: dict[str, type] = {
     "database_url": str,
     "listener_host": str,
@@ -74,6 +79,10 @@ _SETTING_TYPES: dict[str, type] = {
     "listener_certificate": str,
     "listener_private_key": str,
     "theme": str,
+    "time": str,
+    "keymap": dict,
+    "bell": bool,
+    "run_serve": bool,
 }
 
 
@@ -92,9 +101,20 @@ def load_settings() -> Settings:
         if expected is None:
             known = ", ".join(sorted(_SETTING_TYPES))
             raise SettingsError(f"{path}: unknown setting {key!r}; known settings: {known}.")
-        if not isinstance(value, expected) or isinstance(value, bool):
+        if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+            kind = {"dict": "table", "bool": "boolean (true or false)"}.get(
+                expected.__name__, expected.__name__
+            )
+            raise SettingsError(f"{path}: setting {key!r} must be a {kind}, not {value!r}.")
+    if values.get("time", "local") not in TIME_CHOICES:
+        raise SettingsError(
+            f'{path}: time = {values["time"]!r}; write time = "local" or time = "utc".'
+        )
+    for binding_id, keys in dict(values.get("keymap", {})).items():  # type: ignore[arg-type]
+        if not isinstance(keys, str) or not keys.strip():
             raise SettingsError(
-                f"{path}: setting {key!r} must be a {expected.__name__}, not {value!r}."
+                f"{path}: [keymap] {binding_id} = {keys!r}; give the keys as a string, "
+                f'e.g. {binding_id} = "ctrl+a" (several: "a,ctrl+a").'
             )
     database_url = os.environ.get("MAILSIREN_DB") or str(
         values.get("database_url") or f"sqlite:///{default_database_path()}"

@@ -13,6 +13,7 @@ from textual.screen import Screen
 
 from app.core.workspace import Workspace
 from app.server.supervisor import ServeSupervisor
+from app.ui import display
 from app.ui.screens.admin import AdminScreen
 from app.ui.screens.incidents import IncidentsScreen
 from app.ui.screens.integrations import IntegrationsScreen
@@ -77,6 +78,7 @@ class MailsirenApp(App[None]):
         self.serve = serve
         self._initial_mode = initial_mode
         self._theme_problem = ""
+        display.show_times_in_utc(workspace.settings.time == "utc")
         wanted = THEME_ALIASES.get(workspace.settings.theme, workspace.settings.theme)
         if wanted in self.available_themes:
             self.theme = wanted

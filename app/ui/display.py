@@ -59,9 +59,39 @@ def parse_time(iso: str) -> datetime:
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
-def when(iso: str | None) -> str:
-    """2026-11-21 06:20:00 (UTC), for people."""
-    return iso.replace("T", " ")[:19] if iso else ""
+# One rule for every screen: local time unless config.toml says time = "utc"; each screen
+# names the zone once (zone_label). The CLI's JSON stays UTC whatever this says.
+_show_utc = False
+
+
+def show_times_in_utc(utc: bool) -> None:
+    """Set once by the App from config.toml's `time`."""
+    global _show_utc
+    _show_utc = utc
+
+
+def shown(moment: datetime) -> datetime:
+    """An aware datetime in the zone the UI shows (naive ones are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC if _show_utc else None)
+
+
+def when(iso: str | datetime | None) -> str:
+    """2026-11-21 07:20:00, in the UI's zone (see zone_label), for people."""
+    if not iso:
+        return ""
+    moment = iso if isinstance(iso, datetime) else parse_time(iso)
+    return shown(moment).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def zone_label() -> str:
+    """The zone the screen's times are in, said once per screen: "times in CET (UTC+01:00)"."""
+    local = shown(now())
+    if _show_utc:
+        return "times in UTC"
+    offset = local.strftime("%z")
+    return f"times in {local.tzname()} (UTC{offset[:3]}:{offset[3:]})"
 
 
 def now() -> datetime:
