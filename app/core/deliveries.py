@@ -71,6 +71,12 @@ class DeliveryView:
     next_attempt_at: datetime
     sent_at: datetime | None
     held_until: datetime | None
+    last_attempt_at: datetime | None = None  # when it was last tried (a failure's moment)
+
+    @property
+    def happened_at(self) -> datetime:
+        """When the notification reached its status: sent, last tried, or queued."""
+        return self.sent_at or self.last_attempt_at or self.created_at
 
     def to_json(self) -> dict:
         """SPEC §6: exactly these fields."""
@@ -106,8 +112,14 @@ def list_deliveries(
     require_current(database, actor, "view_connections")
     if status is not None and status not in DELIVERY_STATUSES:
         raise ValueError(f"status must be one of {', '.join(DELIVERY_STATUSES)}")
+    last_attempt = (
+        select(func.max(ATTEMPTS.c.at))
+        .where(ATTEMPTS.c.delivery_id == DELIVERIES.c.id)
+        .scalar_subquery()
+        .label("last_attempt_at")
+    )
     query = (
-        select(DELIVERIES, User.name.label("owner_name"))  # type: ignore[attr-defined]
+        select(DELIVERIES, User.name.label("owner_name"), last_attempt)  # type: ignore[attr-defined]
         .outerjoin(User, User.id == DELIVERIES.c.owner_id)
         .order_by(DELIVERIES.c.id.desc())
         .limit(limit)
@@ -134,6 +146,7 @@ def list_deliveries(
             as_utc(row.next_attempt_at),
             row.sent_at and as_utc(row.sent_at),
             row.held_until and as_utc(row.held_until),
+            row.last_attempt_at and as_utc(row.last_attempt_at),
         )  # fmt: skip
         for row in rows
     ]

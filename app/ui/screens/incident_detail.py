@@ -1,4 +1,5 @@
-"""One incident: its summary and key, its timeline, and each of its mails, readable or raw."""
+"""One incident: its summary and key, its timeline with every notification, and each of its
+mails, readable or raw (and copied through the terminal)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from app.core.deliveries import DeliveryView, deliveries_token, list_deliveries
 from app.core.incidentlog import (
     ChangeToken,
     MailDetail,
@@ -21,13 +23,17 @@ from app.core.incidentlog import (
     key_explanation,
 )
 from app.core.incidents import IncidentDetail, IncidentError, show_incident
-from app.ui.display import printable, severity_text, short, state_text, when
+from app.core.users import PermissionDenied
+from app.ui.display import printable, severity_text, short, state_text, when, zone_label
 from app.ui.screens.triage import TriageActions, TriageDone
 from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.keyed_table import KeyedTable
 from app.ui.widgets.mail_reader import mail_text
+from app.ui.widgets.timeline import TimelineTable, timeline_rows
 
 POLL_SECONDS = 1.0
+SIDE_BY_SIDE_FROM = 160  # columns: below, the timeline takes the whole width, the mails under it
+SHORT_BELOW = 30  # lines: below, a mail being read takes the lists' room
 
 
 @dataclass
@@ -35,7 +41,9 @@ class DetailLoaded(Message):
     detail: IncidentDetail
     mails: list[MailDetail]
     key: str
-    token: ChangeToken
+    deliveries: list[DeliveryView]
+    deliveries_hidden: str  # why the notifications are not shown, or ""
+    token: tuple[ChangeToken, tuple]
 
 
 @dataclass
@@ -49,6 +57,11 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, Screen):
     IncidentDetailScreen #lists { height: 10; }
     IncidentDetailScreen #timeline { width: 3fr; border: round $primary-muted; }
     IncidentDetailScreen #mails { width: 2fr; border: round $primary-muted; }
+    IncidentDetailScreen.-stacked #lists { layout: vertical; height: 50%; }
+    IncidentDetailScreen.-stacked.-short #lists { height: 13; }
+    IncidentDetailScreen.-stacked #timeline { width: 1fr; height: 1fr; }
+    IncidentDetailScreen.-stacked #mails { width: 1fr; height: 5; }
+    IncidentDetailScreen.-short.-reading #lists { display: none; }
     IncidentDetailScreen #mail-scroll { height: 1fr; border: round $primary-muted; padding: 0 1; }
     IncidentDetailScreen DataTable:focus, IncidentDetailScreen #mail-scroll:focus {
         border: round $primary;
@@ -60,6 +73,7 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, Screen):
         Binding("r", "triage('resolve')", "Resolve", id="detail.resolve"),
         Binding("o", "triage('reopen')", "Reopen", id="detail.reopen"),
         Binding("R", "toggle_raw", "Raw source", id="detail.raw"),
+        Binding("c", "copy_raw", "Copy raw mail", id="detail.copy-raw"),
     ]
 
     def __init__(self, incident_id: int) -> None:
@@ -67,13 +81,13 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, Screen):
         self.incident_id = incident_id
         self.mails: list[MailDetail] = []
         self.raw = False
-        self.token: ChangeToken | None = None
+        self.token: tuple[ChangeToken, tuple] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Loading…", id="summary")
         with Horizontal(id="lists"):
-            yield KeyedTable(id="timeline")
+            yield TimelineTable(id="timeline")
             yield KeyedTable(id="mails")
         with VerticalScroll(id="mail-scroll"):
             yield Static(id="mail-view", markup=False)
@@ -81,23 +95,24 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, Screen):
 
     def on_mount(self) -> None:
         self.title = f"mailsiren · Incident #{self.incident_id}"
-        timeline = self.query_one("#timeline", DataTable)
-        timeline.border_title = "Timeline"
-        for key, label in (
-            ("at", "When (UTC)"),
-            ("kind", "What"),
-            ("actor", "Who"),
-            ("detail", "Detail"),
-        ):
-            timeline.add_column(label, key=key)
+        self.query_one(TimelineTable).border_title = f"Timeline · {zone_label()}"
         mails = self.query_one("#mails", DataTable)
         mails.border_title = "Mails (enter: read)"
         for key, label in (("id", "Mail"), ("outcome", "Outcome"), ("subject", "Subject")):
             mails.add_column(label, key=key)
         self.query_one("#mail-scroll").border_title = "Mail"
+        self.on_resize()
         mails.focus()
         self.load()
         self.set_interval(POLL_SECONDS, self.check_for_changes)
+
+    def on_resize(self) -> None:
+        self.set_class(self.app.size.width < SIDE_BY_SIDE_FROM, "-stacked")
+        self.set_class(self.app.size.height < SHORT_BELOW, "-short")
+
+    def on_descendant_focus(self) -> None:
+        """On a short terminal, the mail being read takes the lists' room; tab goes back to them."""
+        self.set_class(self.query_one("#mail-scroll").has_focus, "-reading")
 
     def triage_targets(self) -> list[int]:
         return [self.incident_id]
@@ -110,8 +125,9 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, Screen):
 
     @work(thread=True, exclusive=True, group="detail-read", exit_on_error=False)
     def load(self) -> None:
-        database = self.app.workspace.database
-        token = change_token(database)
+        workspace = self.app.workspace
+        database = workspace.database
+        token = (change_token(database), deliveries_token(database))
         try:
             detail = show_incident(database, self.incident_id)
             mails = incident_mails(database, self.incident_id)
@@ -119,11 +135,19 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, Screen):
         except IncidentError as error:
             self.post_message(DetailMissing(str(error)))
             return
-        self.post_message(DetailLoaded(detail, mails, key, token))
+        try:
+            deliveries = list_deliveries(
+                database, workspace.user, incident_id=self.incident_id, limit=1_000
+            )
+            hidden = ""
+        except PermissionDenied as error:
+            deliveries, hidden = [], str(error)
+        self.post_message(DetailLoaded(detail, mails, key, deliveries, hidden, token))
 
     @work(thread=True, exclusive=True, group="detail-poll", exit_on_error=False)
-    def poll(self, known: ChangeToken | None) -> None:
-        if change_token(self.app.workspace.database) != known:
+    def poll(self, known: tuple[ChangeToken, tuple] | None) -> None:
+        database = self.app.workspace.database
+        if (change_token(database), deliveries_token(database)) != known:
             self.app.call_from_thread(self.load)
 
     def check_for_changes(self) -> None:
@@ -142,36 +166,34 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, Screen):
         summary.append_text(state_text(incident.state))
         summary.append("  ")
         summary.append_text(severity_text(incident.severity))
-        summary.append(f"  source {printable(incident.source)}  ·  {incident.mail_count} mails")
+        mails = f"{incident.mail_count:,} mail{'' if incident.mail_count == 1 else 's'}"
+        summary.append(f"  source {printable(incident.source)}  ·  {mails}\n")
         summary.append(
-            f"  ·  opened {when(incident.created_at)}  ·  updated {when(incident.updated_at)} UTC\n"
+            f"opened {when(incident.created_at)}  ·  updated {when(incident.updated_at)}\n"
         )
         who = [f"accepted by {incident.accepted_by}"] if incident.accepted_by else []
         who += [f"resolved by {incident.resolved_by}"] if incident.resolved_by else []
         summary.append(printable(message.key) + ("  ·  " + ", ".join(who) if who else ""))
         self.query_one("#summary", Static).update(summary)
 
-        timeline = self.query_one("#timeline", DataTable)
-        timeline.clear()
-        for entry in message.detail.timeline:
-            timeline.add_row(
-                Text(when(entry.at)),
-                Text(entry.kind),
-                Text(printable(entry.actor or "")),
-                short(entry.detail, 60),
-            )
-        timeline.move_cursor(row=timeline.row_count - 1)
-        mails = self.query_one("#mails", DataTable)
-        chosen = mails.cursor_row if mails.row_count else len(message.mails) - 1
-        mails.clear()
+        timeline = self.query_one(TimelineTable)
+        timeline.border_subtitle = (
+            f"notifications hidden: {message.deliveries_hidden}"
+            if message.deliveries_hidden
+            else ""
+        )
+        timeline.show(timeline_rows(message.detail.timeline, message.deliveries))
+        table = self.query_one("#mails", DataTable)
+        chosen = table.cursor_row if table.row_count else len(message.mails) - 1
+        table.clear()
         self.mails = message.mails
         for mail in message.mails:
-            mails.add_row(
+            table.add_row(
                 Text(str(mail.id)), Text(mail.outcome), short(mail.subject, 60), key=str(mail.id)
             )
         if message.mails:
-            mails.move_cursor(row=max(0, min(chosen, len(message.mails) - 1)))
-            self.show_mail(mails.cursor_row)
+            table.move_cursor(row=max(0, min(chosen, len(message.mails) - 1)))
+            self.show_mail(table.cursor_row)
 
     @on(DataTable.RowHighlighted, "#mails")
     def mail_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -181,13 +203,29 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, Screen):
     def mail_chosen(self) -> None:
         self.query_one("#mail-scroll").focus()
 
+    def shown_mail(self) -> MailDetail | None:
+        index = self.query_one("#mails", DataTable).cursor_row
+        return self.mails[index] if 0 <= index < len(self.mails) else None
+
     def show_mail(self, index: int) -> None:
         if 0 <= index < len(self.mails):
             mail = self.mails[index]
             self.query_one("#mail-view", Static).update(mail_text(mail, raw=self.raw))
             scroll = self.query_one("#mail-scroll")
             scroll.border_title = f"Mail {mail.id}{' · raw source' if self.raw else ''}"
+            scroll.border_subtitle = "R: raw / readable · c: copy raw"
 
     def action_toggle_raw(self) -> None:
         self.raw = not self.raw
         self.show_mail(self.query_one("#mails", DataTable).cursor_row)
+
+    def action_copy_raw(self) -> None:
+        mail = self.shown_mail()
+        if mail is None:
+            return
+        self.app.copy_to_clipboard(mail.raw)
+        self.notify(
+            f"Copied the raw source of mail {mail.id} ({len(mail.raw.encode()):,} bytes) through "
+            "the terminal (OSC 52: it works over SSH; in tmux it needs `set -g set-clipboard on`).",
+            markup=False,
+        )
