@@ -192,14 +192,20 @@ def write_policy(
     now: datetime,
     *,
     original: str | None = None,
+    new: bool = False,
 ) -> EscalationPolicy:
-    """Create or update (by `original` name, or by the spec's name) in the open session."""
+    """Create or update (by `original` name, or by the spec's name) in the open session;
+    `new` refuses a name that exists (a form's new policy never replaces another)."""
     name = original or spec.name
     row = (
         session.execute(select(EscalationPolicy).where(EscalationPolicy.name == name))
         .scalars()
         .first()
     )
+    if new and row is not None:
+        raise EscalationError(
+            f"an escalation policy named {spec.name!r} already exists; choose another name"
+        )
     if original is not None and row is None:
         raise EscalationError(f"no escalation policy {original!r}; nothing was saved")
     if original is not None and spec.name != original:
@@ -250,13 +256,14 @@ def save_policy(
     spec: PolicySpec,
     *,
     original: str | None = None,
+    new: bool = False,
     clock: Clock = utc_now,
 ) -> PolicySpec:
     """Create or change a policy; needs `edit_connections`. Running escalations use the
-    new steps from their next step on."""
+    new steps from their next step on. `new` refuses a name that exists."""
     require_current(database, actor, "edit_connections")
     with database.write() as session:
-        write_policy(session, spec, actor, clock(), original=original)
+        write_policy(session, spec, actor, clock(), original=original, new=new)
     return spec
 
 

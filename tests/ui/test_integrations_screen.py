@@ -66,11 +66,12 @@ async def test_an_external_address_is_added_only_after_the_seeds_caution(workspa
         question = str(app.screen.query_one(Static).render())
         assert "outside the internal domains (example.com)" in question
         assert "vulnerability details" in question
-        await pilot.press("n")
+        await pilot.press("n")  # no: back to the form, as typed
         await settle(app, pilot)
         assert list_integrations(workspace.database, workspace.user) == []
-        await pilot.press("n")
-        await type_into(pilot, "#address", "pager@gmail.com")
+        assert isinstance(app.screen, IntegrationFormModal)
+        assert app.screen.query_one("#address", Input).value == "pager@gmail.com"
+        assert app.screen.query_one("#address", Input).has_focus
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         await pilot.press("y")
@@ -92,7 +93,99 @@ async def test_a_wrong_address_is_named_in_the_form(workspace):
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, IntegrationFormModal)
-        assert "lacks the @domain part" in str(app.screen.query_one("#error", Static).render())
+        beside = app.screen.query_one("#address-error", Static)  # beside the field
+        assert "lacks the @domain part" in str(beside.render()) and beside.display
+
+
+async def test_no_to_the_duplicate_question_goes_back_to_the_form(workspace):
+    save_org(workspace.database, workspace.user, OrgView(internal_domains=("example.com",)))
+    save_integration(workspace.database, workspace.user, IntegrationSpec("ops@example.com"))
+    app = MailsirenApp(workspace, initial_mode="integrations")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("n")
+        await type_into(pilot, "#address", "ops@example.com")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        assert "already configured" in str(app.screen.query_one(Static).render())
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert isinstance(app.screen, IntegrationFormModal)
+        assert app.screen.query_one("#address", Input).value == "ops@example.com"
+        assert len(list_integrations(workspace.database, workspace.user)) == 1
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, IntegrationFormModal)
+
+
+async def test_a_refused_integration_save_keeps_the_form_open_with_the_reason(workspace):
+    add_user(workspace.database, workspace.user, "editor", permissions=["edit_connections"])
+    from app.core.users import ensure_user, update_user
+
+    admin, workspace.user = workspace.user, ensure_user(workspace.database, "editor")
+    app = MailsirenApp(workspace, initial_mode="integrations")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("n")
+        await type_into(pilot, "#address", "ops@example.com")
+        update_user(workspace.database, admin, "editor", permissions=["view_connections"])
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, IntegrationFormModal)
+        assert "edit_connections" in str(app.screen.query_one("#error", Static).render())
+        assert app.screen.query_one("#address", Input).value == "ops@example.com"
+
+
+async def test_a_new_policy_shows_examples_as_placeholders_not_as_text(workspace):
+    app = MailsirenApp(workspace, initial_mode="integrations")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("tab", "n")
+        assert isinstance(app.screen, PolicyFormModal)
+        steps = app.screen.query_one("#steps", TextArea)
+        assert steps.text == "" and "0 oncall@example.com" in str(steps.placeholder)
+        assert app.screen.query_one("#repeat", Input).value == ""
+        assert str(app.screen.query_one("#error", Static).render()) == ""
+
+
+async def test_a_refused_policy_save_keeps_the_form_open_with_the_error_beside_the_field(
+    workspace,
+):
+    save_policy(workspace.database, workspace.user, parse_policy(
+        {"name": "ops", "step": [{"targets": ["a@example.com"]}]}, "p"
+    ))  # fmt: skip
+    app = MailsirenApp(workspace, initial_mode="integrations")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("tab", "n")
+        await type_into(pilot, "#name", "ops")
+        steps = app.screen.query_one("#steps", TextArea)
+        steps.text = "0 b@example.com\n"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PolicyFormModal)  # a new policy never replaces another
+        assert "already exists" in str(app.screen.query_one("#name-error", Static).render())
+        assert app.screen.query_one("#name", Input).has_focus
+        assert steps.text == "0 b@example.com\n"
+        [policy] = list_policies(workspace.database)
+        assert policy.spec.steps[0].targets == ("a@example.com",)
+        app.screen.query_one("#name", Input).value = "night"
+        steps.text = "0 b@example.com\n5 nosuchuser\n"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PolicyFormModal)
+        beside = str(app.screen.query_one("#steps-error", Static).render())
+        assert "step 2: 'nosuchuser' is neither an address nor a mailsiren user" in beside
+        assert str(app.screen.query_one("#name-error", Static).render()) == ""
+        steps.text = "0 b@example.com\n5 alice\n"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, PolicyFormModal)
+        assert sorted(p.spec.name for p in list_policies(workspace.database)) == ["night", "ops"]
 
 
 async def test_a_policy_is_edited_line_by_line_with_live_validation(workspace):
@@ -108,7 +201,7 @@ async def test_a_policy_is_edited_line_by_line_with_live_validation(workspace):
         steps.text = "0 a@example.com\nsoon b@example.com\n"
         await pilot.pause()
         assert "line 2: start with the minutes to wait" in str(
-            app.screen.query_one("#error", Static).render()
+            app.screen.query_one("#steps-error", Static).render()
         )
         await pilot.press("ctrl+s")
         assert isinstance(app.screen, PolicyFormModal)  # not saved

@@ -18,13 +18,11 @@ from app.core.escalation import (
     PolicyView,
     delete_policy,
     list_policies,
-    save_policy,
 )
 from app.core.integrations import (
     IntegrationError,
     IntegrationSpec,
     IntegrationView,
-    NeedsConfirmation,
     integrations_token,
     list_integrations,
     remove_integration,
@@ -64,6 +62,11 @@ class IntegrationsRefused(Message):
 class NotificationsChanged(Message):
     text: str
     failed: bool = False
+
+
+def saved_text(view: IntegrationView) -> str:
+    state = "enabled" if view.enabled else "disabled"
+    return f"Saved {view.label()}: {state}, sent by {view.owner}."
 
 
 def org_summary(org: OrgView) -> str:
@@ -183,14 +186,9 @@ class IntegrationsScreen(AreaScreen):
         if refused(self, "edit_connections", "add integrations or policies"):
             return
         if self.on_policies():
-            self.app.push_screen(
-                PolicyFormModal(None), lambda spec: spec and self.keep_policy(spec, None)
-            )
+            self.app.push_screen(PolicyFormModal(None), self.policy_saved)
         else:
-            self.app.push_screen(
-                IntegrationFormModal(None),
-                lambda spec: spec and self.keep_integration(spec, None, False),
-            )
+            self.app.push_screen(IntegrationFormModal(None), self.integration_saved)
 
     def action_edit(self) -> None:
         if refused(self, "edit_connections", "change integrations or policies"):
@@ -198,16 +196,23 @@ class IntegrationsScreen(AreaScreen):
         if self.on_policies():
             policy = self.selected_policy()
             if policy is not None:
-                self.app.push_screen(
-                    PolicyFormModal(policy.spec),
-                    lambda spec: spec and self.keep_policy(spec, policy.spec.name),
-                )
+                self.app.push_screen(PolicyFormModal(policy.spec), self.policy_saved)
             return
         view = self.selected_integration()
         if view is not None:
             self.app.push_screen(
-                IntegrationFormModal(view.spec),
-                lambda spec: spec and self.keep_integration(spec, view.id, False),
+                IntegrationFormModal(view.spec, editing=view.id), self.integration_saved
+            )
+
+    def integration_saved(self, view: IntegrationView | None) -> None:
+        """The form saved it (or was cancelled): say so, and read the list again."""
+        if view is not None:
+            self.post_message(NotificationsChanged(saved_text(view)))
+
+    def policy_saved(self, spec: PolicySpec | None) -> None:
+        if spec is not None:
+            self.post_message(
+                NotificationsChanged(f"Saved the policy {spec.name}: {spec.describe()}.")
             )
 
     def action_toggle(self) -> None:
@@ -215,7 +220,7 @@ class IntegrationsScreen(AreaScreen):
         if view is None or self.on_policies():
             return
         if not refused(self, "edit_connections", "enable or disable integrations"):
-            self.keep_integration(replace(view.spec, enabled=not view.enabled), view.id, True)
+            self.keep_integration(replace(view.spec, enabled=not view.enabled), view.id)
 
     def action_delete(self) -> None:
         if refused(self, "delete_connections", "delete integrations or policies"):
@@ -255,37 +260,22 @@ class IntegrationsScreen(AreaScreen):
     # Changes, in workers; core checks the permission again
 
     @work(thread=True, group="integrations-change", exit_on_error=False)
-    def keep_integration(self, spec: IntegrationSpec, editing: int | None, confirmed: bool) -> None:
+    def keep_integration(self, spec: IntegrationSpec, editing: int) -> None:
+        """Enable or disable: the address was confirmed when it was saved."""
         workspace = self.app.workspace
         try:
             view = save_integration(
-                workspace.database, workspace.user, spec, editing=editing, confirmed=confirmed
+                workspace.database, workspace.user, spec, editing=editing, confirmed=True
             )
-        except NeedsConfirmation as question:
-            self.app.call_from_thread(
-                self.app.push_screen,
-                ConfirmModal("\n\n".join(question.concerns) + "\n\nSave anyway?", yes_label="Save"),
-                lambda yes: yes and self.keep_integration(spec, editing, True),
-            )
-            return
         except REFUSALS as error:
             self.post_message(NotificationsChanged(str(error), failed=True))
             return
-        state = "enabled" if view.enabled else "disabled"
-        self.post_message(
-            NotificationsChanged(f"Saved {view.label()}: {state}, sent by {view.owner}.")
-        )
+        self.post_message(NotificationsChanged(saved_text(view)))
 
     def drop_integration(self, integration_id: int) -> None:
         self.change(
             lambda db, user: remove_integration(db, user, integration_id),
             f"Deleted integration #{integration_id}.",
-        )
-
-    def keep_policy(self, spec: PolicySpec, original: str | None) -> None:
-        self.change(
-            lambda db, user: save_policy(db, user, spec, original=original),
-            f"Saved the policy {spec.name}: {spec.describe()}.",
         )
 
     def drop_policy(self, name: str) -> None:
