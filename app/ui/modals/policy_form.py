@@ -37,6 +37,8 @@ def steps_text(spec: PolicySpec | None) -> str:
 
 def parse_steps(text: str) -> list[dict]:
     """The text area's lines as [[escalation_policy.step]] tables; a wrong line is named."""
+    if not text.strip():
+        raise EscalationError("steps: write at least one line, e.g. `0 oncall@example.com`")
     steps = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
