@@ -20,9 +20,15 @@ from app.ui.modals.confirm import ConfirmModal
 from app.ui.modals.integration_form import IntegrationFormModal
 from app.ui.modals.org_form import OrgFormModal
 from app.ui.modals.policy_form import PolicyFormModal
+from app.ui.screens import deliveries as deliveries_screen
+from app.ui.screens import integrations as integrations_screen
 from app.ui.screens.deliveries import DeliveriesScreen
 from app.ui.widgets.deliveries_table import DeliveriesTable
 from app.ui.widgets.integrations_table import IntegrationsTable
+from tests.clock import Clock
+from tests.fixtures.notifications import with_notifications
+from tests.snapshots.test_snapshots import FROZEN
+from tests.ui.ages import next_redraw, redraws
 from tests.ui.pilot import settle, type_into
 
 UNKNOWN = "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown"
@@ -274,3 +280,39 @@ async def test_a_view_only_user_is_told_which_permission_is_missing(workspace):
         await settle(app, pilot)
         assert len(list_deliveries(workspace.database, workspace.user)) == 1
         assert app.screen.query_one(DeliveriesTable).row_count == 1
+
+
+async def test_delivery_ages_move_with_the_clock_without_a_new_read(workspace, monkeypatch):
+    clock = Clock(FROZEN)
+    monkeypatch.setattr("app.ui.display.now", clock)
+    with_notifications(workspace, FROZEN)
+    reads = []
+    for module, name in ((integrations_screen, "list_integrations"),
+                         (deliveries_screen, "list_deliveries")):  # fmt: skip
+        real = getattr(module, name)
+        monkeypatch.setattr(
+            module, name, lambda *a, real=real, name=name, **k: reads.append(name) or real(*a, **k)
+        )
+    with redraws(monkeypatch) as redrawn:
+        app = MailsirenApp(workspace, initial_mode="integrations")
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(app, pilot)
+            table = app.screen.query_one(IntegrationsTable)
+            success = table.get_column_index("success")
+            assert str(table.get_cell_at((0, success))) == "24m ago"
+            read_so_far = len(reads)
+            clock.advance(minutes=10)
+            await next_redraw(pilot, redrawn)
+            assert str(table.get_cell_at((0, success))) == "34m ago"
+            assert len(reads) == read_so_far
+            await pilot.press("d")
+            await settle(app, pilot)
+            deliveries = app.screen.query_one(DeliveriesTable)
+            await pilot.press("j")
+            queued = deliveries.get_column_index("when")
+            assert str(deliveries.get_cell_at((0, queued))) == "14m ago"
+            read_so_far = len(reads)
+            clock.advance(minutes=1)
+            await next_redraw(pilot, redrawn)
+            assert str(deliveries.get_cell_at((0, queued))) == "15m ago"
+            assert len(reads) == read_so_far and deliveries.cursor_row == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,13 @@ from app.core.users import add_user
 from app.core.workspace import open_workspace
 from app.ui.app import MailsirenApp
 from app.ui.modals.confirm import ConfirmModal
+from app.ui.screens import sources as sources_screen
 from app.ui.screens.mail_screen import MailScreen
 from app.ui.screens.source_mails import SourceMailsScreen
 from app.ui.widgets.keyed_table import KeyedTable
 from app.ui.widgets.sources_table import SourcesTable
+from tests.clock import Clock
+from tests.ui.ages import next_redraw, redraws
 from tests.ui.pilot import settle
 
 CORPUS = Path(__file__).parents[1] / "fixtures" / "corpus"
@@ -74,6 +78,29 @@ async def test_the_list_shows_traffic_and_disables_copies_and_deletes(nagios):
         await settle(app, pilot)
         assert list_sources(nagios.database) == []
         assert app.screen.has_class("-empty")
+
+
+async def test_the_last_mail_age_moves_with_the_clock_without_a_new_read(nagios, monkeypatch):
+    clock = Clock(datetime.now(UTC) + timedelta(minutes=5))
+    monkeypatch.setattr("app.ui.display.now", clock)
+    reads = []
+    real_read = sources_screen.list_source_summaries
+    monkeypatch.setattr(
+        sources_screen,
+        "list_source_summaries",
+        lambda *a, **k: reads.append(1) or real_read(*a, **k),
+    )
+    with redraws(monkeypatch) as redrawn:
+        app = MailsirenApp(nagios, initial_mode="sources")
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(app, pilot)
+            assert cell(app, "last") == "5m ago"
+            read_so_far, cursor = len(reads), app.screen.query_one(SourcesTable).cursor_row
+            clock.advance(minutes=10)
+            await next_redraw(pilot, redrawn)
+            assert cell(app, "last") == "15m ago"
+            assert len(reads) == read_so_far  # drawn again from the rows it holds
+            assert app.screen.query_one(SourcesTable).cursor_row == cursor
 
 
 async def test_the_mail_log_filters_by_outcome_and_opens_a_mail(nagios):

@@ -37,7 +37,7 @@ class DeliveriesTable(KeyedTable):
     KEYED_COLUMNS = COLUMNS
 
     def show(self, views: list[DeliveryView]) -> None:
-        self.replace_rows(self._row(view) for view in views)
+        self.show_items(views, self._row)
 
     @staticmethod
     def _row(view: DeliveryView) -> tuple[str, tuple[Text, ...]]:

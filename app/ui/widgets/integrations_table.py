@@ -38,7 +38,7 @@ class IntegrationsTable(KeyedTable):
     KEYED_COLUMNS = COLUMNS
 
     def show(self, views: list[IntegrationView]) -> None:
-        self.replace_rows(self._row(view) for view in views)
+        self.show_items(views, self._row)
 
     @staticmethod
     def _row(view: IntegrationView) -> tuple[str, tuple[Text, ...]]:

@@ -1,12 +1,17 @@
-"""A row-cursor DataTable whose rows have keys, and whose cursor survives a refresh."""
+"""A row-cursor DataTable whose rows have keys, and whose cursor survives a refresh; the
+rows it was shown are drawn again every few seconds, so that ages ("5m ago") keep moving."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
+
+AGE_SECONDS = 2.0  # how often the shown rows are drawn again from what the table holds
+Row = tuple[str, Sequence[str | Text]]
 
 
 class KeyedTable(DataTable):
@@ -23,11 +28,34 @@ class KeyedTable(DataTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.border_title = self.TITLE
+        self._items: list[Any] = []
+        self._render_row: Callable[[Any], Row] | None = None
 
     def on_mount(self) -> None:
         self.add_columns(*self.COLUMNS)
         for key, label in self.KEYED_COLUMNS:
             self.add_column(label, key=key)
+        self.set_interval(AGE_SECONDS, self.redraw_rows)
+
+    def show_items(self, items: Iterable[Any], render_row: Callable[[Any], Row]) -> None:
+        """Replace every row with `render_row(item)`; the items are kept to draw them again."""
+        self._items, self._render_row = list(items), render_row
+        self.replace_rows(render_row(item) for item in self._items)
+
+    def redraw_rows(self) -> None:
+        """Draw the held items again with the clock of now: no read, no new rows, the cursor
+        and scroll where they are; only cells whose text changed are updated."""
+        if self._render_row is None or not self.screen.is_current:
+            return
+        columns = list(self.columns)
+        for item in self._items:
+            key, cells = self._render_row(item)
+            if key not in self.rows:
+                continue
+            for column, cell in zip(columns, cells, strict=False):
+                cell = cell if isinstance(cell, Text) else Text(cell)
+                if self.get_cell(key, column) != cell:
+                    self.update_cell(key, column, cell)
 
     async def _on_idle(self, _event) -> None:
         # DataTable measures new rows on idle (its own handler runs right after this one),

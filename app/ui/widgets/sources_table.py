@@ -27,7 +27,7 @@ class SourcesTable(KeyedTable):
     KEYED_COLUMNS = COLUMNS
 
     def show(self, summaries: list[SourceSummary]) -> None:
-        self.replace_rows(self._row(summary) for summary in summaries)
+        self.show_items(summaries, self._row)
 
     @staticmethod
     def _row(summary: SourceSummary) -> tuple[str, tuple[Text, ...]]:

@@ -1,0 +1,34 @@
+"""Waiting for a table's next redraw of its ages, by the event it fires, never by sleeping."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from app.ui.widgets import keyed_table
+from app.ui.widgets.keyed_table import KeyedTable
+
+
+@contextmanager
+def redraws(monkeypatch, every: float = 0.05) -> Iterator[asyncio.Event]:
+    """Before the app starts: tables redraw every `every` s, and the event is set on each
+    redraw (clear it, move the clock, then wait for it)."""
+    assert keyed_table.AGE_SECONDS <= 5  # the real interval: "at least every few seconds"
+    monkeypatch.setattr(keyed_table, "AGE_SECONDS", every)
+    redrawn = asyncio.Event()
+    original = KeyedTable.redraw_rows
+
+    def redraw_and_say(table: KeyedTable) -> None:
+        original(table)
+        if table._render_row is not None and table.screen.is_current:  # noqa: SLF001
+            redrawn.set()
+
+    monkeypatch.setattr(KeyedTable, "redraw_rows", redraw_and_say)
+    yield redrawn
+
+
+async def next_redraw(pilot, redrawn: asyncio.Event) -> None:
+    redrawn.clear()
+    await asyncio.wait_for(redrawn.wait(), timeout=10)
+    await pilot.pause()
