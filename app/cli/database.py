@@ -6,6 +6,7 @@ import argparse
 
 from app import paths
 from app.cli.common import EXIT_FAILURE, EXIT_OK, CommandError, add_command, opened_workspace
+from app.words import plural
 
 
 def register(commands) -> None:
@@ -86,7 +87,7 @@ def run_db_copy(arguments: argparse.Namespace) -> int:
         return EXIT_FAILURE
     total = sum(table.rows for table in report.tables)
     print(
-        f"Copied {total} rows; counts and checksums agree. To use the copy, set "
+        f"Copied {plural(total, 'row')}; counts and checksums agree. To use the copy, set "
         f"database_url to the --to URL in {paths.settings_file()} (or MAILSIREN_DB), and "
         f"give every host the same key file ({paths.key_file()})."
     )

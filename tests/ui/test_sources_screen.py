@@ -153,3 +153,31 @@ async def test_without_edit_rights_the_keys_say_which_permission_is_missing(nagi
         assert any("edit_connections" in text for text in notices(app)[-1:])
     bob.close()
     assert list_sources(nagios.database)[0].enabled is True
+
+
+def visible_subject_cells(table) -> int:
+    """How many cells of the subject column are on screen, the table scrolled to its left."""
+    columns = list(table.columns.values())
+    index = table.get_column_index("subject")
+    start = sum(column.get_render_width(table) for column in columns[:index])
+    shown = table.scrollable_content_region.width - start
+    return min(shown, columns[index].get_render_width(table)) - 2  # its padding
+
+
+async def test_at_80_columns_the_mail_log_and_the_preview_show_enough_of_the_subject(nagios):
+    app = MailsirenApp(nagios, initial_mode="sources")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("m")
+        await settle(app, pilot)
+        log = app.screen.query_one(KeyedTable)
+        assert visible_subject_cells(log) >= 24
+        subject = str(log.get_cell_at((0, log.get_column_index("subject"))))
+        assert subject.startswith("** RECOVERY Service Alert") and len(subject) >= 24
+        assert "times in " in str(app.screen.query_one("#mails-header", Static).render())
+        await pilot.press("escape", "e")
+        await settle(app, pilot)
+        preview = app.screen.query_one("#preview")
+        assert visible_subject_cells(preview) >= 24
+        subject = str(preview.get_cell_at((0, preview.get_column_index("subject"))))
+        assert subject.startswith("** PROBLEM Service Aler") and len(subject) >= 24

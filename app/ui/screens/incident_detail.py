@@ -30,6 +30,7 @@ from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.keyed_table import KeyedTable
 from app.ui.widgets.mail_reader import mail_text
 from app.ui.widgets.timeline import TimelineTable, timeline_rows
+from app.words import plural
 
 POLL_SECONDS = 1.0
 SIDE_BY_SIDE_FROM = 160  # columns: below, the timeline takes the whole width, the mails under it
@@ -166,7 +167,7 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, Screen):
         summary.append_text(state_text(incident.state))
         summary.append("  ")
         summary.append_text(severity_text(incident.severity))
-        mails = f"{incident.mail_count:,} mail{'' if incident.mail_count == 1 else 's'}"
+        mails = plural(incident.mail_count, "mail")
         summary.append(f"  source {printable(incident.source)}  ·  {mails}\n")
         summary.append(
             f"opened {when(incident.created_at)}  ·  updated {when(incident.updated_at)}\n"

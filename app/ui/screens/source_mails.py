@@ -16,14 +16,25 @@ from app.core.incidentlog import count_mails
 from app.core.incidents import MailView, list_mails
 from app.core.names import MAIL_OUTCOMES
 from app.core.sources import sources_token
-from app.ui.display import OUTCOME_STYLE, printable, short, when
+from app.ui.display import (
+    OUTCOME_STYLE,
+    parse_time,
+    printable,
+    short,
+    shown,
+    when,
+    zone_label,
+)
 from app.ui.screens.mail_screen import MailScreen
 from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.keyed_table import KeyedTable
+from app.words import plural
 
 LIMIT = 500  # the newest mails shown; the CLI (mailsiren mails list) reaches the rest
 POLL_SECONDS = 1.0
 OUTCOME_CYCLE = (None, *(outcome for outcome in MAIL_OUTCOMES if outcome != "rejected"))
+NARROW_BELOW = 100  # columns: shorter times, and the subject gets the room left before the reason
+SUBJECT_AT_LEAST = 24  # cells: enough of a subject to recognise it
 
 
 @dataclass
@@ -48,6 +59,7 @@ class SourceMailsScreen(WorkerFailures, Screen):
         self.source = source
         self.outcome: str | None = None
         self.token: tuple | None = None
+        self.mails: list[MailView] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -60,11 +72,11 @@ class SourceMailsScreen(WorkerFailures, Screen):
         table = self.query_one(KeyedTable)
         for key, label in (
             ("id", "Mail"),
-            ("at", "Received (UTC)"),
+            ("at", "Received"),
             ("outcome", "Outcome"),
             ("incident", "Incident"),
-            ("reason", "Reason"),
             ("subject", "Subject"),
+            ("reason", "Reason"),
         ):
             table.add_column(label, key=key)
         table.focus()
@@ -90,34 +102,61 @@ class SourceMailsScreen(WorkerFailures, Screen):
 
     def on_mails_loaded(self, message: MailsLoaded) -> None:
         self.token = message.token
-        table = self.query_one(KeyedTable)
-        selected = table.selected_key
-        table.clear()
-        for mail in message.mails:
-            table.add_row(
-                Text(str(mail.id)),
-                Text(when(mail.received_at)),
-                Text(mail.outcome, style=OUTCOME_STYLE.get(mail.outcome, "dim")),
-                Text(f"#{mail.incident_id}" if mail.incident_id else "—"),
-                short(mail.reason, 52),
-                short(mail.subject or "(no subject)", 80),
-                key=str(mail.id),
-            )
-        if selected is not None and selected in table.rows:
-            table.move_cursor(row=table.get_row_index(selected))
+        self.mails = message.mails
+        self.show_rows()
         header = Text()
         header.append(printable(self.source), style="bold")
-        header.append(f" · {message.total} mails")
+        header.append(f" · {plural(message.total, 'mail')}")
         header.append(f" with outcome {self.outcome}" if self.outcome else " (every outcome)")
         if message.total > len(message.mails):
             header.append(
-                f" · the newest {len(message.mails)} shown; `mailsiren mails list --source "
+                f" · the newest {len(message.mails):,} shown; `mailsiren mails list --source "
                 f"{self.source} --limit N` reaches the rest"
             )
+        header.append(f" · {zone_label()}")
         header.append("\no: filter by outcome · enter: read the mail · esc: back", style="dim")
         self.query_one("#mails-header", Static).update(header)
-        if not message.mails:
-            table.add_row(Text("—"), Text(""), Text(""), Text(""), Text(""), Text("no mails"))
+
+    def on_resize(self) -> None:
+        self.show_rows()
+
+    def show_rows(self) -> None:
+        """The mails held, drawn to the width there is: a narrow table shows shorter times
+        and cuts the subject to the room before the reason (never under 24 cells)."""
+        table = self.query_one(KeyedTable)
+        width = table.scrollable_content_region.width or self.app.size.width
+        narrow = width < NARROW_BELOW
+        stamp = (lambda at: shown(parse_time(at)).strftime("%m-%d %H:%M:%S")) if narrow else when
+        rows = [
+            (
+                str(mail.id),
+                stamp(mail.received_at),
+                mail,
+                f"#{mail.incident_id}" if mail.incident_id else "—",
+            )
+            for mail in self.mails
+        ]
+        used = (
+            sum(
+                max([len(label), *(len(str(row[index])) for row in rows)]) + 2
+                for index, label in ((0, "Mail"), (1, "Received"), (3, "Incident"))
+            )
+            + max([len("Outcome"), *(len(mail.outcome) for mail in self.mails)])
+            + 2
+        )
+        room = max(SUBJECT_AT_LEAST, width - used - 2) if narrow else 80
+        table.replace_rows(
+            (
+                key,
+                (
+                    Text(key), Text(at), Text(mail.outcome, style=OUTCOME_STYLE.get(mail.outcome, "dim")),
+                    Text(incident), short(mail.subject or "(no subject)", room), short(mail.reason, 52),
+                ),
+            )
+            for key, at, mail, incident in rows
+        )  # fmt: skip
+        if not self.mails:
+            table.add_row(Text("—"), Text(""), Text(""), Text(""), Text("no mails"), Text(""))
 
     def action_cycle_outcome(self) -> None:
         index = OUTCOME_CYCLE.index(self.outcome)

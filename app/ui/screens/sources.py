@@ -29,6 +29,7 @@ from app.ui.screens.source_editor import SourceEditorScreen
 from app.ui.screens.source_mails import SourceMailsScreen
 from app.ui.widgets.empty_state import EmptyState
 from app.ui.widgets.sources_table import SourcesTable
+from app.words import plural
 
 POLL_SECONDS = 1.0
 
@@ -51,8 +52,9 @@ class SourceChanged(Message):
 
 
 def start_of_today() -> datetime:
-    """Midnight where the operator is, as an aware time: "mails today" counts from there."""
-    return display.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    """Midnight in the UI's zone (local, or UTC with time = "utc"): "mails today" counts
+    from there."""
+    return display.shown(display.now()).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 class SourcesScreen(AreaScreen):
@@ -214,8 +216,9 @@ class SourcesScreen(AreaScreen):
             self.post_message(SourceChanged(str(error), failed=True))
             return
         question = (
-            f"Delete the source {name}? Its {impact.incidents} incidents and the record of what "
-            f"its {impact.mails} mails did are deleted with it (the mails stay stored), and its "
+            f"Delete the source {name}? Its {plural(impact.incidents, 'incident')} and the record "
+            f"of what its {plural(impact.mails, 'mail')} did are deleted with it (the mails stay "
+            "stored), and its "
             "address will refuse mail. To stop it and keep everything, disable it (t) instead."
         )
         self.app.call_from_thread(

@@ -46,7 +46,7 @@ class DeliveriesTable(KeyedTable):
             Text(f"#{view.incident_id}", justify="right"),
             Text(view.event.removeprefix("incident_")),
             Text(view.address),
-            Text(str(view.attempts), justify="right"),
+            Text(f"{view.attempts:,}", justify="right"),
             Text(ago(view.created_at)),
             Text(view.last_reply or "-"),
         )

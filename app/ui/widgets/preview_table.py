@@ -1,4 +1,6 @@
-"""The preview: per sample mail, what the saved rules and the edited rules do, differences lit."""
+"""The preview: per sample mail, what the saved rules and the edited rules do, differences lit.
+A narrow table (the editor at 80 columns) keeps the mark, the edited verdict and the subject;
+the saved verdict and the key are in the selected mail's pane."""
 
 from __future__ import annotations
 
@@ -19,6 +21,10 @@ COLUMNS = (
     ("subject", "Subject"),
     ("mail", "Mail"),
 )
+COMPACT_COLUMNS = (("n", "#"), ("edited", "Edited"), ("subject", "Subject"))
+COMPACT_BELOW = 50  # cells of table (the editor at 80 columns gives it 42)
+VERDICT_AT_MOST = 10  # cells of the edited verdict when compact; whole in the selected mail's pane
+SUBJECT_AT_LEAST = 24  # cells: enough of a subject to recognise it
 
 
 def verdict_text(verdict: Verdict | None, *, changed: bool = False) -> Text:
@@ -41,24 +47,51 @@ class PreviewTable(DataTable):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.compact: bool | None = None
+        self.preview: Preview | None = None
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
+        self.set_columns()
+
+    def on_resize(self) -> None:
+        if self.set_columns() and self.preview is not None:
+            self.show(self.preview)
+
+    def set_columns(self) -> bool:
+        """The columns for the width there is; True when they changed."""
+        width = self.scrollable_content_region.width or self.size.width
+        compact = 0 < width < COMPACT_BELOW
+        if compact == self.compact:
+            return False
+        self.compact = compact
+        self.clear(columns=True)
+        for key, label in COMPACT_COLUMNS if compact else COLUMNS:
             self.add_column(label, key=key)
+        return True
 
     def show(self, preview: Preview) -> None:
+        self.preview = preview
         cursor = self.cursor_row
         self.clear()
+        if self.compact:
+            width = self.scrollable_content_region.width or self.size.width
+            used = len(str(len(preview.rows))) + 1 + 2  # the mark and number, padded
+            longest = max([6, *(len(verdict_text(r.edited).plain) for r in preview.rows)])
+            used += min(VERDICT_AT_MOST, longest) + 2
+            room = max(SUBJECT_AT_LEAST, width - used - 2)
         for row in preview.rows:
-            self.add_row(
-                Text("≠", style="bold yellow") if row.differs else Text(""),
-                Text(str(row.number)),
-                verdict_text(row.edited, changed=row.differs),
-                verdict_text(row.saved),
-                short(row.edited.key if row.edited and row.edited.key else "", 24),
-                short(row.sample.parsed.subject or "(no subject)", 60),
-                short(row.sample.label, 32),
-                key=str(row.number),
-            )
+            subject = row.sample.parsed.subject or "(no subject)"
+            mark = Text("≠", style="bold yellow") if row.differs else Text(" ")
+            edited = verdict_text(row.edited, changed=row.differs)
+            if self.compact:
+                edited.truncate(VERDICT_AT_MOST, overflow="ellipsis")
+                cells = (mark + Text(str(row.number)), edited, short(subject, room))
+            else:
+                cells = (
+                    mark, Text(str(row.number)), edited, verdict_text(row.saved),
+                    short(row.edited.key if row.edited and row.edited.key else "", 24),
+                    short(subject, 60), short(row.sample.label, 32),
+                )  # fmt: skip
+            self.add_row(*cells, key=str(row.number))
         if preview.rows:
             self.move_cursor(row=max(0, min(cursor, len(preview.rows) - 1)))

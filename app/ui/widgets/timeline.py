@@ -13,6 +13,7 @@ from app.core.deliveries import DeliveryView
 from app.core.incidents import TimelineEntry
 from app.ui.display import parse_time, printable, shown, when
 from app.ui.widgets.keyed_table import KeyedTable
+from app.words import plural
 
 # What a notification's status is called on the timeline (SPEC §5: notified, notification failed).
 DELIVERY_KINDS = {"sent": "notified", "failed": "notification failed"}
@@ -41,7 +42,7 @@ def delivery_row(view: DeliveryView) -> TimelineRow:
     """What the kind says (notified, notification failed…), then to whom, for which event."""
     detail = Text(f"{printable(view.address)} · {view.event.removeprefix('incident_')}")
     if view.attempts > 1:
-        detail.append(f" · {view.attempts:,} tries")
+        detail.append(f" · {plural(view.attempts, 'try', 'tries')}")
     if view.status != "sent" and view.last_reply:
         detail.append(f" · {printable(view.last_reply)}", style="dim")
     held = view.held_until is not None and view.status in ("queued", "retrying")
