@@ -152,6 +152,18 @@ def list_deliveries(
     ]
 
 
+def delivery_counts(database: Database, actor: UserView) -> dict[str, int]:
+    """How many notifications have each status (every status named, 0 when none); needs
+    `view_connections`. The delivery log's header says these whatever its filter shows."""
+    require_current(database, actor, "view_connections")
+    with database.read() as session:
+        rows = session.execute(
+            select(DELIVERIES.c.status, func.count()).group_by(DELIVERIES.c.status)
+        ).all()
+    counted = {status: count for status, count in rows}
+    return {status: counted.get(status, 0) for status in DELIVERY_STATUSES}
+
+
 def delivery_attempts(database: Database, delivery_id: int) -> list[AttemptView]:
     with database.read() as session:
         rows = session.execute(

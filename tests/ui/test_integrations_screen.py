@@ -3,8 +3,11 @@ org settings, the delivery log with a failure's advice, and permissions."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
 from textual.widgets import Input, Static, TextArea
 
 from app.core.deliveries import list_deliveries
@@ -257,6 +260,13 @@ async def test_the_delivery_log_shows_a_failure_and_what_to_do(workspace):
         await pilot.press("f", "f")  # failed, then retrying: none
         await settle(app, pilot)
         assert app.screen.query_one(DeliveriesTable).row_count == 0
+        header = str(app.screen.query_one("#deliveries-header", Static).render())
+        assert "No notification is retrying — esc clears the filter" in header
+        assert "(1 notification in all: 1 failed)" in header and "none yet" not in header
+        await pilot.press("escape")  # clears the filter
+        await settle(app, pilot)
+        assert isinstance(app.screen, DeliveriesScreen)
+        assert app.screen.query_one(DeliveriesTable).row_count == 1
         await pilot.press("escape")
         assert not isinstance(app.screen, DeliveriesScreen)
 
@@ -316,3 +326,33 @@ async def test_delivery_ages_move_with_the_clock_without_a_new_read(workspace, m
             await next_redraw(pilot, redrawn)
             assert str(deliveries.get_cell_at((0, queued))) == "15m ago"
             assert len(reads) == read_so_far and deliveries.cursor_row == 1
+
+
+@pytest.fixture
+def paris(monkeypatch):
+    monkeypatch.setenv("TZ", "Europe/Paris")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize(("setting", "zone", "tried"), [
+    ("local", "times in CET (UTC+01:00)", "2026-11-21 04:00:00"),
+    ("utc", "times in UTC", "2026-11-21 03:00:00"),
+])  # fmt: skip
+async def test_the_delivery_log_shows_times_in_the_uis_zone_named_once(
+    workspace, paris, setting, zone, tried
+):
+    with_a_failed_delivery(workspace)  # tried at 03:00 UTC
+    workspace.settings = replace(workspace.settings, time=setting)
+    app = MailsirenApp(workspace, initial_mode="integrations")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        assert zone in str(app.screen.query_one("#integrations-hint", Static).render())
+        await pilot.press("d")
+        await settle(app, pilot)
+        header = str(app.screen.query_one("#deliveries-header", Static).render())
+        assert header.count(zone) == 1 and "1 notification: 1 failed" in header
+        detail = str(app.screen.query_one("#delivery-text", Static).render())
+        assert f"  {tried}  permanent" in detail

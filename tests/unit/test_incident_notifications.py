@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from app.core.deliveries import list_deliveries
+from app.core.deliveries import delivery_counts, list_deliveries
 from app.core.ingest import ingest_mail
 from app.core.integrations import IntegrationSpec, save_integration
 from app.core.models import Delivery, DeliveryAttempt
@@ -41,3 +41,4 @@ def test_each_delivery_says_when_it_reached_its_status(database, user):
     assert views["queued@x.example"].last_attempt_at is None
     assert views["queued@x.example"].happened_at == views["queued@x.example"].created_at
     assert list_deliveries(database, user, incident_id=2) == []
+    assert delivery_counts(database, user) == {"queued": 1, "retrying": 0, "sent": 1, "failed": 1}

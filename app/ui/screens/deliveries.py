@@ -18,12 +18,14 @@ from app.core.deliveries import (
     DeliveryView,
     deliveries_token,
     delivery_attempts,
+    delivery_counts,
     list_deliveries,
 )
-from app.core.names import DELIVERY_STATUSES
 from app.core.users import PermissionDenied
+from app.ui.display import shown, when, zone_label
 from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.deliveries_table import DeliveriesTable, status_text
+from app.words import plural
 
 POLL_SECONDS = 1.0
 FILTERS = (None, "failed", "retrying", "queued", "sent")
@@ -33,6 +35,7 @@ FILTERS = (None, "failed", "retrying", "queued", "sent")
 class DeliveriesLoaded(Message):
     views: list[DeliveryView]
     token: tuple
+    counts: dict[str, int]  # every notification by status, whatever the filter
     refusal: str = ""
 
 
@@ -51,10 +54,10 @@ def describe(view: DeliveryView, attempts: list[AttemptView]) -> Text:
         f"Why: {view.why or '-'}; sent with {view.owner or '(no owner)'}'s SMTP configuration\n"
     )
     if view.status == "retrying":
-        text.append(f"Next try: {view.next_attempt_at.astimezone():%H:%M:%S}\n")
+        text.append(f"Next try: {shown(view.next_attempt_at):%H:%M:%S}\n")
     if view.held_until and view.status in ("queued", "retrying"):
         text.append(
-            f"Held by storm control until {view.held_until.astimezone():%H:%M:%S}\n", style="yellow"
+            f"Held by storm control until {shown(view.held_until):%H:%M:%S}\n", style="yellow"
         )
     if view.hint:
         text.append("What to do: ", style="bold")
@@ -63,12 +66,36 @@ def describe(view: DeliveryView, attempts: list[AttemptView]) -> Text:
         style = {"sent": "green", "temporary": "yellow", "permanent": "red"}.get(
             attempt.outcome, ""
         )
-        text.append(f"  {attempt.at.astimezone():%Y-%m-%d %H:%M:%S}  ")
+        text.append(f"  {when(attempt.at)}  ")
         text.append(f"{attempt.outcome:<10}", style=style)
         text.append(f" {attempt.stage:<12} {attempt.reply}\n")
     if not attempts:
         text.append("  not tried yet\n", style="dim")
     return text
+
+
+def header_text(status: str | None, message: DeliveriesLoaded) -> str:
+    """What is shown and how many there are in all; an empty filter says so, and how to
+    clear it, instead of looking like an empty log."""
+    if message.refusal:
+        return message.refusal
+    total = sum(message.counts.values())
+    counts = ", ".join(f"{count:,} {name}" for name, count in message.counts.items() if count)
+    if not total:
+        return (
+            "No notifications yet. They appear when an incident event reaches an integration. "
+            f"· {zone_label()}"
+        )
+    if not message.views:
+        return (
+            f"No notification is {status} — esc clears the filter "
+            f"({plural(total, 'notification')} in all: {counts}) · {zone_label()}"
+        )
+    shown_now = status or "every status"
+    return (
+        f"Notifications, newest first ({shown_now}; f changes, esc clears): "
+        f"{plural(total, 'notification')}: {counts} · {zone_label()}"
+    )
 
 
 class DeliveriesScreen(WorkerFailures, Screen):
@@ -81,7 +108,7 @@ class DeliveriesScreen(WorkerFailures, Screen):
     """
     BINDINGS = [
         Binding("f", "cycle_filter", "Status filter", id="deliveries.filter"),
-        Binding("escape", "app.pop_screen", "Back", id="deliveries.back"),
+        Binding("escape", "back_or_clear", "Back / clear filter", id="deliveries.back"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -107,10 +134,11 @@ class DeliveriesScreen(WorkerFailures, Screen):
         token = deliveries_token(workspace.database)
         try:
             views = list_deliveries(workspace.database, workspace.user, status=status)
+            counts = delivery_counts(workspace.database, workspace.user)
         except PermissionDenied as error:
-            self.post_message(DeliveriesLoaded([], token, str(error)))
+            self.post_message(DeliveriesLoaded([], token, {}, str(error)))
             return
-        self.post_message(DeliveriesLoaded(views, token))
+        self.post_message(DeliveriesLoaded(views, token, counts))
 
     @work(thread=True, exclusive=True, group="deliveries-poll", exit_on_error=False)
     def poll(self, known: tuple | None) -> None:
@@ -123,24 +151,21 @@ class DeliveriesScreen(WorkerFailures, Screen):
 
     def on_deliveries_loaded(self, message: DeliveriesLoaded) -> None:
         self.views, self.token = message.views, message.token
-        shown = self.status or "every status"
-        counts = {
-            status: sum(v.status == status for v in message.views) for status in DELIVERY_STATUSES
-        }
-        header = f"Notifications, newest first ({shown}; f changes): " + ", ".join(
-            f"{count} {status}" for status, count in counts.items() if count
-        )
-        if message.refusal:
-            header = message.refusal
-        elif not message.views:
-            header += "none yet. They appear when an incident event reaches an integration."
-        self.query_one("#deliveries-header", Static).update(header)
+        self.query_one("#deliveries-header", Static).update(header_text(self.status, message))
         self.query_one(DeliveriesTable).show(message.views)
         self.show_selected()
 
     def action_cycle_filter(self) -> None:
         self.status = FILTERS[(FILTERS.index(self.status) + 1) % len(FILTERS)]
         self.load(self.status)
+
+    def action_back_or_clear(self) -> None:
+        """esc clears the status filter first, then goes back."""
+        if self.status is not None:
+            self.status = None
+            self.load(self.status)
+        else:
+            self.app.pop_screen()
 
     @on(DataTable.RowHighlighted)
     def show_selected(self) -> None:

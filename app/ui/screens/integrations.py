@@ -30,6 +30,7 @@ from app.core.integrations import (
 )
 from app.core.org import OrgSettingsError, OrgView, load_org, save_org
 from app.core.users import PermissionDenied, UserView
+from app.ui.display import zone_label
 from app.ui.modals.confirm import ConfirmModal
 from app.ui.modals.integration_form import IntegrationFormModal
 from app.ui.modals.org_form import OrgFormModal
@@ -108,7 +109,8 @@ class IntegrationsScreen(AreaScreen):
         yield PoliciesTable(id="policies")
         yield EmptyState("Integrations are not yours to see", "")
         yield Static(
-            "tab: integrations ↔ policies. Mail goes out with each owner's SMTP configuration (4).",
+            "tab: integrations ↔ policies. Mail goes out with each owner's SMTP configuration "
+            f"(4); {zone_label()}.",
             id="integrations-hint",
         )
 

@@ -24,7 +24,7 @@ COLUMNS = (
 def health(view: IntegrationView) -> Text:
     if view.throttled_until and view.throttled_until > display.now():
         return Text(
-            f"⏸ throttled to {view.throttled_until.astimezone():%H:%M}", style="bold yellow"
+            f"⏸ throttled to {display.shown(view.throttled_until):%H:%M}", style="bold yellow"
         )
     if view.last_failure and (not view.last_success or view.last_failure > view.last_success):
         return Text("✗ failing", style="bold red")
