@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import func, or_
+from sqlalchemy import and_, case, func, or_
 from sqlmodel import col, select
 
-from app.core.db import Database
+from app.core.db import Database, as_utc
 from app.core.incidents import (
     IncidentError,
     IncidentView,
@@ -18,12 +19,25 @@ from app.core.incidents import (
 )
 from app.core.mail import parse_mail
 from app.core.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
-from app.core.names import INCIDENT_STATES, OPEN_STATES
+from app.core.names import INCIDENT_STATES, SEVERITIES
 from app.core.rules import extract_key
 from app.core.sources import spec_from_row
 
 # Every incident change writes a timeline event, so its highest id tells that one happened.
 CHANGE_TOKEN = select(func.max(TimelineEvent.id))
+
+
+# How the log is ordered: the word the operator sees, and the order's columns. Every order
+# ends on the id, newest first, so that each incident has one place in it.
+LOG_ORDERS = {
+    "newest": "newest first",
+    "updated": "most recently updated",
+    "severity": "most severe first",
+}
+SEVERITY_RANK = case(
+    *((Incident.severity == name, rank) for rank, name in enumerate(SEVERITIES)),
+    else_=len(SEVERITIES),
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,11 @@ class LogFilter:
     source: str | None = None
     severity: str | None = None
     text: str = ""
+    order: str = "newest"  # a key of LOG_ORDERS
+
+    def narrows(self) -> bool:
+        """True if some incidents may be hidden by this filter (the order hides none)."""
+        return replace(self, order="newest") != LogFilter()
 
     def describe(self) -> str:
         parts = [self.state if self.state != "all" else "every state"]
@@ -53,10 +72,15 @@ class LogWindow:
     rows: tuple[IncidentView, ...]
     offset: int  # index of rows[0] in the whole filtered log
     total: int  # rows matching the filter
-    counts: dict[str, int]  # per state, under the filter's source, severity and text
-    changed_since: int  # rows under the filter updated after the `seen` mark
+    counts: dict[str, int]  # per state, in the whole log (the header's real totals)
+    changed_since: int  # rows under the filter updated after the `seen` mark, not looked at
     token: ChangeToken  # the change token this window was read at
     sources: tuple[str, ...] = field(default=())
+    newest_pending: int = 0  # the highest id of a pending incident (a new one rings the bell)
+
+    @property
+    def log_is_empty(self) -> bool:
+        return not any(self.counts.values())
 
 
 # (writes committed, as PostgreSQL told us; the newest timeline event): a change of either
@@ -106,6 +130,38 @@ def _contains(column, text: str, *, sqlite: bool):
     return col(column).ilike(pattern, escape="/")
 
 
+def _order_columns(order: str) -> tuple:
+    """The order's columns, each (expression, descending)."""
+    if order not in LOG_ORDERS:
+        raise IncidentError(f"order {order!r} is not one of {', '.join(LOG_ORDERS)}")
+    by_id = (col(Incident.id), True)
+    if order == "updated":
+        return ((col(Incident.updated_at), True), by_id)
+    if order == "severity":
+        return ((SEVERITY_RANK, False), by_id)
+    return (by_id,)
+
+
+def _ordered(query, order: str):
+    return query.order_by(
+        *(
+            expression.desc() if descending else expression.asc()
+            for expression, descending in _order_columns(order)
+        )
+    )
+
+
+def _before(order: str, values: tuple):
+    """Rows that come before a row with these order values (lexicographic)."""
+    columns = _order_columns(order)
+    alternatives = []
+    for depth, (expression, descending) in enumerate(columns):
+        equal = [columns[index][0] == values[index] for index in range(depth)]
+        ahead = expression > values[depth] if descending else expression < values[depth]
+        alternatives.append(and_(*equal, ahead))
+    return or_(*alternatives)
+
+
 def _joined(*columns):
     return (
         select(*columns)
@@ -121,24 +177,26 @@ def read_window(
     offset: int,
     limit: int,
     seen_at: datetime | None = None,
+    looked: Mapping[int, datetime] | None = None,
 ) -> LogWindow:
-    """Rows [offset, offset+limit) of the filtered log, newest first, in one read."""
+    """Rows [offset, offset+limit) of the filtered log, in its order, in one read.
+
+    `changed_since` counts the rows under the filter updated after `seen_at` that the
+    operator has not looked at since (`looked`: incident id → when), as the rows mark them.
+    """
     sqlite = database.is_sqlite
     committed = database.change_count()
     with database.read() as session:
         token = committed, session.exec(CHANGE_TOKEN).one() or 0
-        by_state = _narrowed(
-            _joined(Incident.state, func.count()), log_filter, sqlite=sqlite, with_state=False
-        ).group_by(Incident.state)
+        by_state = select(Incident.state, func.count()).group_by(Incident.state)
         counts = {state: 0 for state in INCIDENT_STATES} | dict(session.exec(by_state).all())
-        wanted = {"open": OPEN_STATES, "all": INCIDENT_STATES}.get(
-            log_filter.state, (log_filter.state,)
-        )
-        total = sum(counts[state] for state in wanted)
+        total = session.exec(_narrowed(_joined(func.count()), log_filter, sqlite=sqlite)).one()
         offset = max(0, min(offset, max(0, total - limit)))
         rows = session.exec(
-            _narrowed(_joined(Incident, AlertSource.name), log_filter, sqlite=sqlite)
-            .order_by(col(Incident.id).desc())
+            _ordered(
+                _narrowed(_joined(Incident, AlertSource.name), log_filter, sqlite=sqlite),
+                log_filter.order,
+            )
             .offset(offset)
             .limit(limit)
         ).all()
@@ -147,8 +205,13 @@ def read_window(
             newer = _narrowed(_joined(func.count()), log_filter, sqlite=sqlite).where(
                 col(Incident.updated_at) > seen_at
             )
-            changed = session.exec(newer).one()
+            changed = session.exec(newer).one() - _looked_since(
+                session, log_filter, seen_at, looked or {}, sqlite=sqlite
+            )
         sources = tuple(session.exec(select(AlertSource.name).order_by(AlertSource.name)).all())
+        newest_pending = session.exec(
+            select(func.max(Incident.id)).where(Incident.state == "pending")
+        ).one()
     return LogWindow(
         rows=tuple(incident_view(incident, name) for incident, name in rows),
         offset=offset,
@@ -157,23 +220,45 @@ def read_window(
         changed_since=changed,
         token=token,
         sources=sources,
+        newest_pending=newest_pending or 0,
     )
 
 
+LOOKED_CHUNK = 500  # ids per IN (...) list: SQLite's variable limit is far above
+
+
+def _looked_since(session, log_filter, seen_at, looked, *, sqlite: bool) -> int:
+    """Of the rows updated after `seen_at`, how many the operator looked at after their
+    last update (so no longer new)."""
+    ids = list(looked)
+    count = 0
+    for start in range(0, len(ids), LOOKED_CHUNK):
+        chunk = ids[start : start + LOOKED_CHUNK]
+        query = _narrowed(
+            _joined(Incident.id, Incident.updated_at), log_filter, sqlite=sqlite
+        ).where(col(Incident.id).in_(chunk), col(Incident.updated_at) > seen_at)
+        for incident_id, updated_at in session.exec(query).all():
+            count += as_utc(updated_at) <= as_utc(looked[incident_id])
+    return count
+
+
 def position_of(database: Database, log_filter: LogFilter, incident_id: int) -> int | None:
-    """Where the incident stands in the filtered log (0 = newest), or None if filtered out."""
+    """Where the incident stands in the filtered log in its order (0 = first), or None if
+    the filter leaves it out."""
     sqlite = database.is_sqlite
+    columns = tuple(expression for expression, _descending in _order_columns(log_filter.order))
     with database.read() as session:
-        present = session.exec(
-            _narrowed(_joined(func.count()), log_filter, sqlite=sqlite).where(
+        values = session.exec(
+            _narrowed(_joined(*columns), log_filter, sqlite=sqlite).where(
                 Incident.id == incident_id
             )
-        ).one()
-        if not present:
+        ).first()
+        if values is None:
             return None
+        values = tuple(values) if len(columns) > 1 else (values,)
         return session.exec(
             _narrowed(_joined(func.count()), log_filter, sqlite=sqlite).where(
-                col(Incident.id) > incident_id
+                _before(log_filter.order, values)
             )
         ).one()
 

@@ -84,3 +84,38 @@ def test_mails_of_an_incident_are_readable_and_the_key_rule_is_named(database, u
     assert key_explanation(database, incident) == (
         "key 'web01' from the rule: subject regex `host (\\w+)`"
     )
+
+
+def test_each_order_places_every_incident_where_its_window_shows_it(database, user):
+    from app.core.incidentlog import LOG_ORDERS
+    from app.core.ingest import ingest_mail
+
+    source(database, user, creation="per_email")
+    source(database, user, name="quiet", address="quiet@alerts.example.com", severity="info")
+    ids = opened(database, [f"disk {n}" for n in range(8)])
+    ingest_mail(database, mail("info 1"), ["quiet@alerts.example.com"], via="ingest")
+    change_state(database, user, "accept", [ids[2]])  # updated last
+    for order in LOG_ORDERS:
+        log_filter = LogFilter(state="all", order=order)
+        rows = read_window(database, log_filter, offset=0, limit=20).rows
+        assert len(rows) == 9
+        for place, row in enumerate(rows):
+            assert position_of(database, log_filter, row.id) == place, (order, place)
+        if order == "updated":
+            assert rows[0].id == ids[2]
+        if order == "severity":
+            assert rows[-1].severity == "info"
+
+
+def test_new_since_the_seen_mark_leaves_out_what_was_looked_at_after_its_change(database, user):
+    source(database, user, creation="per_email")
+    before = utc_now()
+    ids = opened(database, ["a", "b", "c"])
+    window = read_window(database, LogFilter(), offset=0, limit=9, seen_at=before)
+    assert window.changed_since == 3
+    looked = {ids[0]: utc_now()}
+    window = read_window(database, LogFilter(), offset=0, limit=9, seen_at=before, looked=looked)
+    assert window.changed_since == 2
+    change_state(database, user, "accept", [ids[0]])  # changed after it was looked at
+    window = read_window(database, LogFilter(), offset=0, limit=9, seen_at=before, looked=looked)
+    assert window.changed_since == 3

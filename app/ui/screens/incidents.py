@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import Input
+from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
 from app.core.incidentlog import (
+    LOG_ORDERS,
     ChangeToken,
+    IncidentView,
     LogFilter,
     LogWindow,
     change_token,
@@ -22,6 +25,7 @@ from app.core.incidentlog import (
 )
 from app.core.names import INCIDENT_STATE_FILTERS, SEVERITIES
 from app.ui import display
+from app.ui.display import parse_time, printable
 from app.ui.screens.area import AreaScreen
 from app.ui.screens.incident_detail import IncidentDetailScreen
 from app.ui.screens.triage import TriageActions, TriageDone
@@ -31,6 +35,7 @@ from app.ui.widgets.log_header import LogHeader
 
 WINDOW = 100  # rows held by the table (a few screens); the rest stay in SQL
 POLL_SECONDS = 0.5
+AGE_SECONDS = 2.0  # ages tick without a read
 STATE_CYCLE = ("open", "pending", "accepted", "resolved", "all")
 assert set(STATE_CYCLE) == set(INCIDENT_STATE_FILTERS)
 
@@ -38,9 +43,24 @@ assert set(STATE_CYCLE) == set(INCIDENT_STATE_FILTERS)
 @dataclass
 class WindowLoaded(Message):
     window: LogWindow
-    cursor_id: int | None
-    cursor_index: int
+    anchor_id: int | None  # the incident the read was placed around
+    anchor_index: int  # its row in the window asked for (or the row to fall back on)
+    jump: str | None
+    serial: int  # which load this is: only the newest load's window is shown
     serve: str
+
+
+@dataclass(frozen=True)
+class WindowRequest:
+    anchor_id: int | None
+    anchor_index: int
+    offset: int  # where to read if there is no anchor (or it left the filter)
+    jump: str | None
+    serial: int
+
+
+def short_line(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def next_in(cycle: tuple, current) -> object:
@@ -57,6 +77,8 @@ class IncidentsScreen(TriageActions, AreaScreen):
     IncidentsScreen EmptyState { display: none; }
     IncidentsScreen.-empty EmptyState { display: block; }
     IncidentsScreen.-empty IncidentTable { display: none; }
+    IncidentsScreen #no-match { display: none; height: auto; padding: 1 2; color: $warning; }
+    IncidentsScreen.-no-match #no-match { display: block; }
     """
     BINDINGS = [
         Binding("enter", "open_detail", "Detail", id="log.detail"),
@@ -68,7 +90,11 @@ class IncidentsScreen(TriageActions, AreaScreen):
         Binding("s", "cycle_state", "State", id="log.state"),
         Binding("v", "cycle_severity", "Severity", id="log.severity"),
         Binding("S", "cycle_source", "Source", id="log.source"),
+        Binding("t", "cycle_order", "Order", id="log.order"),
+        Binding("f", "toggle_follow", "Follow newest", id="log.follow"),
         Binding("n", "seen", "Seen all", id="log.seen"),
+        Binding("c", "copy('id')", "Copy id", id="log.copy-id"),
+        Binding("C", "copy('title')", "Copy title", id="log.copy-title"),
         Binding("escape", "clear", "Clear", id="log.clear"),
     ]
 
@@ -77,6 +103,7 @@ class IncidentsScreen(TriageActions, AreaScreen):
         yield Input(
             placeholder="filter: title, key or source (enter: back to the log)", id="log-filter"
         )
+        yield Static(id="no-match", markup=False)
         yield IncidentTable(id="incident-log")
         yield EmptyState(
             "No incidents yet",
@@ -90,12 +117,16 @@ class IncidentsScreen(TriageActions, AreaScreen):
         self.log_filter = LogFilter()
         self.window: LogWindow | None = None
         self.seen_at = display.now()  # what changes after this is marked new
-        self.looked: set[int] = set()  # rows the cursor has rested on since
+        self.looked: dict[int, datetime] = {}  # incidents the cursor rested on, and when
         self.marked: set[int] = set()
+        self.following = False  # the cursor stays on the newest incident
+        self.newest_pending = 0  # the bell rings for a pending incident above this id
         self._serve = ""
+        self._serial = 0
         self.table.focus()
-        self.load(offset=0, cursor_index=0)
+        self.load()
         self.set_interval(POLL_SECONDS, self.check_for_changes)
+        self.set_interval(AGE_SECONDS, self.table.refresh_ages)
 
     def on_resize(self) -> None:
         if self.table.fit_title(self.app.size.width) and self.window is not None:
@@ -107,32 +138,52 @@ class IncidentsScreen(TriageActions, AreaScreen):
 
     # Reading, always in a thread worker that posts WindowLoaded
 
-    def load(self, *, offset: int, cursor_index: int, cursor_id: int | None = None) -> None:
-        self.read_window_worker(self.log_filter, offset, cursor_id, cursor_index, self.seen_at)
+    def load(
+        self, *, anchor_id: int | None = None, anchor_index: int = 0, jump: str | None = None
+    ) -> None:
+        """Read the window around `anchor_id` (at row `anchor_index`), or the log's first or
+        last rows; a newer load makes the windows of older ones be dropped."""
+        self._serial += 1
+        offset = self.window.offset if self.window else 0
+        self.read_window_worker(
+            self.log_filter,
+            WindowRequest(anchor_id, anchor_index, offset, jump, self._serial),
+            self.seen_at,
+            dict(self.looked),
+        )
 
     @work(thread=True, exclusive=True, group="log-read", exit_on_error=False)
     def read_window_worker(
         self,
         log_filter: LogFilter,
-        offset: int,
-        cursor_id: int | None,
-        cursor_index: int,
+        request: WindowRequest,
         seen_at: datetime,
+        looked: dict[int, datetime],
     ) -> None:
         database = self.app.workspace.database
-        window = read_window(database, log_filter, offset=offset, limit=WINDOW, seen_at=seen_at)
-        if cursor_id is not None and all(row.id != cursor_id for row in window.rows):
-            # The incident the cursor was on moved out of the window (newer ones arrived):
-            # follow it, keeping it at the same height on screen.
-            position = position_of(database, log_filter, cursor_id)
-            if position is not None:
-                start = max(0, position - cursor_index)
-                window = read_window(
-                    database, log_filter, offset=start, limit=WINDOW, seen_at=seen_at
-                )
+        offset = {"first": 0, "last": sys.maxsize}.get(request.jump or "", request.offset)
+        for _attempt in range(3):
+            if request.jump is None and request.anchor_id is not None:
+                # The incident under the cursor decides where the window is, however many
+                # incidents arrived above it since the last read.
+                position = position_of(database, log_filter, request.anchor_id)
+                if position is not None:
+                    offset = max(0, position - request.anchor_index)
+            window = read_window(
+                database, log_filter, offset=offset, limit=WINDOW, seen_at=seen_at, looked=looked
+            )
+            if request.anchor_id is None or any(row.id == request.anchor_id for row in window.rows):
+                break
         if not get_current_worker().is_cancelled:
             self.post_message(
-                WindowLoaded(window, cursor_id, cursor_index, self.app.serve_status())
+                WindowLoaded(
+                    window,
+                    request.anchor_id,
+                    request.anchor_index,
+                    request.jump,
+                    request.serial,
+                    self.app.serve_status(),
+                )
             )
 
     @work(thread=True, exclusive=True, group="log-poll", exit_on_error=False)
@@ -150,9 +201,12 @@ class IncidentsScreen(TriageActions, AreaScreen):
         return any(worker.group in groups and not worker.is_finished for worker in self.workers)
 
     def reload_in_place(self) -> None:
+        """Read again around the incident under the cursor, at its row in the window."""
         table = self.table
-        offset = self.window.offset if self.window else 0
-        self.load(offset=offset, cursor_index=table.cursor_row, cursor_id=table.selected_id)
+        if self.following:
+            self.load(jump="first")
+        else:
+            self.load(anchor_id=table.selected_id, anchor_index=table.cursor_row)
 
     def _show_serve_status(self, serve: str) -> None:
         if self.window is not None:
@@ -160,60 +214,111 @@ class IncidentsScreen(TriageActions, AreaScreen):
             self._paint_header()
 
     def on_window_loaded(self, message: WindowLoaded) -> None:
-        self.window = message.window
+        if message.serial != self._serial:
+            return  # a newer read is on its way: this window may not hold the cursor
+        table = self.table
+        if table.jump is not None and message.jump != table.jump:
+            return  # a g or G is waiting for its own window
+        window = message.window
+        shown = {row.id for row in window.rows}
+        current = table.selected_id
+        follows = message.jump == "first" and table.jump is None  # follow mode's reload
+        if follows and not self.following:
+            follows = False  # the operator moved off the top while it was read
+        if (
+            (message.jump is None or (table.jump is None and not follows))
+            and current is not None
+            and current != message.anchor_id
+            and current not in shown
+        ):
+            # The operator moved while this window was read, to an incident it lacks.
+            self.reload_in_place()
+            return
+        first_read = self.window is None
+        self.window = window
         self._serve = message.serve
-        self.table.show(
-            message.window.rows,
-            offset=message.window.offset,
-            total=message.window.total,
-            new_since=self.seen_at,
-            looked=self.looked,
+        table.show(
+            window.rows,
+            offset=window.offset,
+            total=window.total,
+            is_new=self.is_new,
             marked=self.marked,
-            cursor_id=message.cursor_id,
-            cursor_index=message.cursor_index,
+            cursor_id=None if follows else (current if current in shown else message.anchor_id),
+            cursor_index=0 if follows else message.anchor_index,
+            land=message.jump if message.jump == table.jump else None,
         )
-        self.set_class(
-            message.window.total == 0 and not any(message.window.counts.values()), "-empty"
-        )
+        self.set_class(window.log_is_empty, "-empty")
+        self.set_class(window.total == 0 and not window.log_is_empty, "-no-match")
+        if window.total == 0 and not window.log_is_empty:
+            self.query_one("#no-match", Static).update(
+                f"No incident matches {printable(self.log_filter.describe())}: "
+                "esc clears the filter."
+            )
+        if not first_read and window.newest_pending > self.newest_pending:
+            self._new_pending_arrived()
+        self.newest_pending = max(self.newest_pending, window.newest_pending)
         self._paint_header()
+
+    def _new_pending_arrived(self) -> None:
+        if self.app.workspace.settings.bell:  # off by default: `bell = true` in config.toml
+            self.app.bell()
+
+    def is_new(self, row: IncidentView) -> bool:
+        """Changed since the operator's `seen` mark and not looked at since it changed."""
+        updated = parse_time(row.updated_at)
+        looked = self.looked.get(row.id)
+        return updated > self.seen_at and (looked is None or updated > looked)
 
     def _paint_header(self) -> None:
         if self.window is not None:
             self.query_one(LogHeader).show(
-                self.window, self.log_filter, self.table.row_count, self._serve
+                self.window,
+                self.log_filter,
+                self.table.row_count,
+                self._serve,
+                following=self.following,
             )
 
     # Moving beyond the window
 
-    @on(IncidentTable.EdgeReached)
-    def page(self, message: IncidentTable.EdgeReached) -> None:
+    @on(IncidentTable.WindowWanted)
+    def window_wanted(self, message: IncidentTable.WindowWanted) -> None:
+        if message.jump is not None:
+            self.load(jump=message.jump)
+        else:  # around the incident under the cursor, with room on both sides
+            self.load(anchor_id=self.table.selected_id, anchor_index=WINDOW // 2)
+
+    @on(IncidentTable.Moved)
+    def looked_at(self, message: IncidentTable.Moved) -> None:
+        self.looked[message.incident_id] = display.now()
         table = self.table
-        step = WINDOW // 2
-        if message.step > 0:
-            self.load(offset=table.window_offset + step, cursor_index=table.cursor_row + 1 - step)
-        else:
-            offset = max(0, table.window_offset - step)
-            self.load(
-                offset=offset, cursor_index=table.cursor_row - 1 + table.window_offset - offset
-            )
-
-    @on(IncidentTable.EndRequested)
-    def jump(self, message: IncidentTable.EndRequested) -> None:
-        if message.last:
-            self.load(offset=max(0, self.table.total - WINDOW), cursor_index=WINDOW)
-        else:
-            self.load(offset=0, cursor_index=0)
-
-    @on(IncidentTable.RowHighlighted)
-    def looked_at(self, message: IncidentTable.RowHighlighted) -> None:
-        if message.row_key.value is not None:
-            self.looked.add(int(message.row_key.value))
+        if table.is_marked_new(message.incident_id):
+            table.unmark_new(message.incident_id)
+            if self.window is not None and self.window.changed_since:
+                self.window = replace(self.window, changed_since=self.window.changed_since - 1)
+        if self.following and table.cursor_row != 0:
+            self.following = False
+        self._paint_header()
 
     # Filters
 
     def apply_filter(self, **changes) -> None:
+        """Narrow the log; the cursor stays on its incident if the filter keeps it."""
         self.log_filter = self.log_filter.with_changes(**changes)
-        self.load(offset=0, cursor_index=0, cursor_id=self.table.selected_id)
+        self.table.pending, self.table.jump = 0, None
+        self.load(anchor_id=self.table.selected_id, anchor_index=0)
+
+    def action_cycle_order(self) -> None:
+        order = next_in(tuple(LOG_ORDERS), self.log_filter.order)
+        self.apply_filter(order=order)
+        self.notify(f"Order: {LOG_ORDERS[order]}")  # type: ignore[index]
+
+    def action_toggle_follow(self) -> None:
+        self.following = not self.following
+        if self.following:
+            self.table.pending = 0
+            self.load(jump="first")
+        self._paint_header()
 
     def action_cycle_state(self) -> None:
         self.apply_filter(state=next_in(STATE_CYCLE, self.log_filter.state))
@@ -246,7 +351,7 @@ class IncidentsScreen(TriageActions, AreaScreen):
                 field.value = ""
             self.table.focus()
             self.apply_filter(text="")
-        elif self.marked or self.log_filter != LogFilter():
+        elif self.marked or self.log_filter.narrows():
             self.marked.clear()
             self.apply_filter(state="open", source=None, severity=None, text="")
 
@@ -255,6 +360,18 @@ class IncidentsScreen(TriageActions, AreaScreen):
         self.looked.clear()
         self.reload_in_place()
 
+    def action_copy(self, what: str) -> None:
+        row = self.table.views.get(self.table.selected_id or 0)
+        if row is None:
+            return
+        text = f"#{row.id}" if what == "id" else row.title
+        self.app.copy_to_clipboard(text)
+        self.notify(
+            f"Copied {printable(short_line(text))} (through the terminal, OSC 52: it works "
+            "over SSH; in tmux it needs `set -g set-clipboard on`).",
+            markup=False,
+        )
+
     # Triage
 
     def action_mark(self) -> None:
@@ -262,8 +379,8 @@ class IncidentsScreen(TriageActions, AreaScreen):
         if incident_id is None:
             return
         self.marked.symmetric_difference_update({incident_id})
-        self.table.action_cursor_down()
-        self.reload_in_place()
+        self.reload_in_place()  # redraws the mark; the cursor then moves on from it
+        self.table.step(+1)
 
     def action_open_detail(self) -> None:
         if self.table.selected_id is not None:

@@ -1,17 +1,23 @@
-"""The incident log's table: a window of rows from SQL, asking for more at its edges."""
+"""The incident log's table: a window of rows from SQL whose cursor is an incident, not a row.
+
+The operator's moves (j/k, page keys, g/G, a click) are never lost: a move that goes past the
+window is kept in `pending` until the screen has read the next window, then applied from the
+incident the cursor is on. A rebuild puts the cursor back on that incident, by id.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
 
 from app.core.incidentlog import IncidentView
-from app.ui.display import age, parse_time, printable, severity_text, short, state_text
+from app.ui.display import age, printable, severity_text, short, state_text
 
 # (key, label, width); the title takes what the terminal has left.
 COLUMNS = (
@@ -36,27 +42,36 @@ SHRINKING = ("state", "severity")
 LABELS = {key: label for key, label, _width in COLUMNS}
 WORDS_WIDTHS = {key: width for key, _label, width in COLUMNS if key in SHRINKING}
 SYMBOL_WIDTHS = dict.fromkeys(SHRINKING, 1)
+# Marked for a bulk action, and new since the operator last looked: neither may look like a
+# state's symbol (resolved is ✓).
+MARKED = Text("■", style="bold cyan")
+NEW = Text("●", style="bold magenta")
 
 
 class IncidentTable(DataTable):
-    """Rows are one window of the filtered log; `offset` is rows[0]'s place in the log."""
+    """Rows are one window of the filtered log; `window_offset` is rows[0]'s place in it."""
 
     BINDINGS = [
         Binding("j,down", "cursor_down", "Down", show=False, id="log.down"),
         Binding("k,up", "cursor_up", "Up", show=False, id="log.up"),
+        Binding("pagedown,ctrl+f", "page_down", "Page down", show=False, id="log.page-down"),
+        Binding("pageup,ctrl+b", "page_up", "Page up", show=False, id="log.page-up"),
         Binding("g,home", "first", "First", show=False, id="log.first"),
         Binding("G,end", "last", "Last", show=False, id="log.last"),
     ]
 
     @dataclass
-    class EdgeReached(Message):
-        """The cursor wants to go past the window: `step` is -1 (newer) or +1 (older)."""
+    class WindowWanted(Message):
+        """The cursor must go where this window does not reach: read one around the
+        incident under the cursor (`jump` None), or the log's first or last rows."""
 
-        step: int
+        jump: str | None = None  # "first" or "last"
 
     @dataclass
-    class EndRequested(Message):
-        last: bool  # True: the oldest row; False: the newest
+    class Moved(Message):
+        """The operator's cursor came to rest on an incident (not a rebuild's doing)."""
+
+        incident_id: int
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
@@ -64,6 +79,10 @@ class IncidentTable(DataTable):
         self.total = 0
         self.title_width = MIN_TITLE
         self.compact = False
+        self.pending = 0  # rows still to move once the next window is read
+        self.jump: str | None = None  # a g or G waiting for its window
+        self.views: dict[int, IncidentView] = {}
+        self._placing = False  # True while a rebuild moves the cursor
 
     def on_mount(self) -> None:
         for key, label, column_width in COLUMNS:
@@ -92,45 +111,80 @@ class IncidentTable(DataTable):
             column.label = Text("" if compact else LABELS[key])
         return True
 
+    # Showing a window
+
     def show(
         self,
         rows: tuple[IncidentView, ...],
         *,
         offset: int,
         total: int,
-        new_since: datetime | None,
-        looked: set[int],
+        is_new,
         marked: set[int],
         cursor_id: int | None,
         cursor_index: int,
+        land: str | None = None,
     ) -> None:
-        """Replace the window; the cursor goes to `cursor_id` if shown, else `cursor_index`."""
+        """Replace the window; the cursor goes to `cursor_id` if shown, else to the row at
+        `cursor_index`, keeping its height on screen; `land` ("first" or "last") is the
+        operator's g or G this window was read for; then the moves still pending apply."""
+        height_on_screen = self.cursor_row - round(self.scroll_y)
         self.window_offset, self.total = offset, total
-        self.clear()
-        for row in rows:
-            is_new = (
-                new_since is not None
-                and row.id not in looked
-                and parse_time(row.updated_at) > new_since
-            )
-            mark = "✓" if row.id in marked else ("●" if is_new else "")
-            self.add_row(
-                Text(mark, style="bold magenta"),
-                state_text(row.state, symbol_only=self.compact),
-                severity_text(row.severity, symbol_only=self.compact),
-                short(row.title, self.title_width),
-                Text(str(row.mail_count), justify="right"),
-                Text(age(row.created_at)),
-                short(row.source, 12),
-                short(row.key or "", 16),
-                Text(age(row.updated_at)),
-                Text(printable(row.accepted_by or row.resolved_by or "")),
-                key=str(row.id),
-            )
-        ids = [row.id for row in rows]
-        index = ids.index(cursor_id) if cursor_id in ids else cursor_index
-        if rows:
-            self.move_cursor(row=max(0, min(index, len(rows) - 1)), scroll=True)
+        self.views = {row.id: row for row in rows}
+        self._placing = True
+        try:
+            self.clear()
+            for row in rows:
+                mark = MARKED if row.id in marked else (NEW if is_new(row) else Text(""))
+                self.add_row(*self._cells(row, mark), key=str(row.id))
+            ids = [row.id for row in rows]
+            index = ids.index(cursor_id) if cursor_id in ids else cursor_index
+            if rows:
+                index = max(0, min(index, len(rows) - 1))
+                self.move_cursor(row=index, scroll=False)
+                # Once the new rows are measured, the cursor's row keeps its height on screen.
+                y = max(0, index - max(0, height_on_screen))
+                self.call_after_refresh(self.scroll_to, y=y, animate=False)
+        finally:
+            self._placing = False
+        if land is not None:
+            self.jump = None
+            self._land(0 if land == "first" else len(rows) - 1)
+        if self.pending:
+            steps, self.pending = self.pending, 0
+            self.step(steps)
+
+    def _cells(self, row: IncidentView, mark: Text) -> tuple[Text, ...]:
+        return (
+            mark,
+            state_text(row.state, symbol_only=self.compact),
+            severity_text(row.severity, symbol_only=self.compact),
+            short(row.title, self.title_width),
+            Text(f"{row.mail_count:,}", justify="right"),
+            Text(age(row.created_at)),
+            short(row.source, 12),
+            short(row.key or "", 16),
+            Text(age(row.updated_at)),
+            Text(printable(row.accepted_by or row.resolved_by or "")),
+        )
+
+    def refresh_ages(self) -> None:
+        """Redraw the Age and Updated cells from the rows held, with no read."""
+        for incident_id, row in self.views.items():
+            key = str(incident_id)
+            for column, iso in (("age", row.created_at), ("updated", row.updated_at)):
+                text = age(iso)
+                if str(self.get_cell(key, column)) != text:
+                    self.update_cell(key, column, Text(text))
+
+    def is_marked_new(self, incident_id: int) -> bool:
+        return str(self.get_cell(str(incident_id), "mark")) == str(NEW)
+
+    def unmark_new(self, incident_id: int) -> None:
+        if self.is_marked_new(incident_id):
+            self.update_cell(str(incident_id), "mark", Text(""))
+
+    # The cursor
 
     @property
     def selected_id(self) -> int | None:
@@ -138,23 +192,69 @@ class IncidentTable(DataTable):
             return None
         return int(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
 
+    @property
+    def waiting(self) -> bool:
+        """True while moves wait for a window to be read."""
+        return bool(self.pending) or self.jump is not None
+
+    def step(self, rows: int) -> None:
+        """Move `rows` down (or up, if negative) from the incident under the cursor."""
+        if self.waiting:
+            self.pending += rows
+            return
+        target = self.cursor_row + rows
+        if 0 <= target < self.row_count:
+            self._land(target)
+            return
+        older_beyond = self.window_offset + self.row_count < self.total
+        if target >= self.row_count and older_beyond:
+            self._land(self.row_count - 1)
+            self.pending = target - (self.row_count - 1)
+            self.post_message(self.WindowWanted())
+        elif target < 0 and self.window_offset > 0:
+            self._land(0)
+            self.pending = target
+            self.post_message(self.WindowWanted())
+        elif self.row_count:
+            self._land(max(0, min(target, self.row_count - 1)))
+
+    def _land(self, index: int) -> None:
+        if 0 <= index < self.row_count and index != self.cursor_row:
+            self.move_cursor(row=index, scroll=True)
+        if self.row_count and not self._placing:
+            self.post_message(self.Moved(self.selected_id))  # type: ignore[arg-type]
+
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
+        super().watch_cursor_coordinate(old, new)
+        # A click moves the cursor without a key: it is the operator's move too.
+        if self._clicking and not self._placing and self.row_count and new.row != old.row:
+            self.post_message(self.Moved(self.selected_id))  # type: ignore[arg-type]
+
+    _clicking = False
+
+    async def _on_click(self, event: events.Click) -> None:
+        self._clicking = True
+        try:
+            await super()._on_click(event)
+        finally:
+            self._clicking = False
+
     def action_cursor_down(self) -> None:
-        if (
-            self.cursor_row >= self.row_count - 1
-            and self.window_offset + self.row_count < self.total
-        ):
-            self.post_message(self.EdgeReached(+1))
-        else:
-            super().action_cursor_down()
+        self.step(+1)
 
     def action_cursor_up(self) -> None:
-        if self.cursor_row <= 0 and self.window_offset > 0:
-            self.post_message(self.EdgeReached(-1))
-        else:
-            super().action_cursor_up()
+        self.step(-1)
+
+    def action_page_down(self) -> None:
+        self.step(max(1, self.scrollable_content_region.height - 1))
+
+    def action_page_up(self) -> None:
+        self.step(-max(1, self.scrollable_content_region.height - 1))
 
     def action_first(self) -> None:
-        self.post_message(self.EndRequested(last=False))
+        self.pending, self.jump = 0, "first"
+        self.post_message(self.WindowWanted(jump="first"))
 
     def action_last(self) -> None:
-        self.post_message(self.EndRequested(last=True))
+        self.pending, self.jump = 0, "last"
+        self.post_message(self.WindowWanted(jump="last"))
