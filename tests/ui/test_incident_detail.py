@@ -120,3 +120,19 @@ async def test_a_user_who_may_not_see_connections_is_told_why_notifications_are_
         assert [row[1] for row in timeline(app)][0] == "created"
         assert not any("notif" in row[1] for row in timeline(app))
         assert "view_connections" in app.screen.query_one(TimelineTable).border_subtitle
+
+
+async def test_at_80x24_a_mail_read_takes_the_lists_room_and_esc_gives_it_back(notified):
+    app = MailsirenApp(notified, initial_mode="integrations")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_detail(app, pilot)
+        lists = app.screen.query_one("#lists")
+        await pilot.press("enter")  # read the mail
+        await settle(app, pilot)
+        assert app.screen.query_one("#mail-scroll").has_focus and not lists.display
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, IncidentDetailScreen) and lists.display
+        assert app.screen.query_one("#mails").has_focus
+        await pilot.press("escape")
+        assert not isinstance(app.screen, IncidentDetailScreen)

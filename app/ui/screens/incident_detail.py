@@ -69,7 +69,7 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, Screen):
     }
     """
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="detail.back"),
+        Binding("escape", "back", "Back", id="detail.back"),
         Binding("a", "triage('accept')", "Accept", id="detail.accept"),
         Binding("r", "triage('resolve')", "Resolve", id="detail.resolve"),
         Binding("o", "triage('reopen')", "Reopen", id="detail.reopen"),
@@ -112,8 +112,15 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, Screen):
         self.set_class(self.app.size.height < SHORT_BELOW, "-short")
 
     def on_descendant_focus(self) -> None:
-        """On a short terminal, the mail being read takes the lists' room; tab goes back to them."""
+        """On a short terminal, the mail being read takes the lists' room; esc gives it back."""
         self.set_class(self.query_one("#mail-scroll").has_focus, "-reading")
+
+    def action_back(self) -> None:
+        """esc: from a mail read on a short terminal back to the lists, else to the log."""
+        if self.has_class("-short") and self.has_class("-reading"):
+            self.query_one("#mails", DataTable).focus()
+        else:
+            self.app.pop_screen()
 
     def triage_targets(self) -> list[int]:
         return [self.incident_id]

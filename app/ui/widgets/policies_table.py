@@ -35,5 +35,5 @@ class PoliciesTable(KeyedTable):
             ),
             Text(f"{spec.repeat}×" if spec.repeat else "no"),
             Text(", ".join(view.used_by) or "(no source)"),
-            Text(str(view.running), justify="right"),
+            Text(f"{view.running:,}", justify="right"),
         )
