@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from textual.widgets import Input, Static, TextArea
@@ -356,3 +356,20 @@ async def test_the_delivery_log_shows_times_in_the_uis_zone_named_once(
         assert header.count(zone) == 1 and "1 notification: 1 failed" in header
         detail = str(app.screen.query_one("#delivery-text", Static).render())
         assert f"  {tried}  permanent" in detail
+
+
+@pytest.mark.parametrize("setting", ["local", "utc"])
+async def test_throttled_until_is_shown_in_the_uis_zone(workspace, paris, setting):
+    with_a_failed_delivery(workspace)
+    held = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    with workspace.database.write() as session:
+        delivery = session.get(Delivery, 1)
+        delivery.status, delivery.held_until = "queued", held
+        session.add(delivery)
+    workspace.settings = replace(workspace.settings, time=setting)
+    app = MailsirenApp(workspace, initial_mode="integrations")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        table = app.screen.query_one(IntegrationsTable)
+        expected = held if setting == "utc" else held.astimezone()  # Paris
+        assert str(table.get_row_at(0)[2]) == f"⏸ throttled to {expected:%H:%M}"
