@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from textual.widgets import Input, Static
+import asyncio
 
-from app.core.smtpprefs import load_settings_for_sending
+import pytest
+from textual.widgets import Button, Checkbox, Input, Select, Static
+
+from app.core.smtpprefs import SmtpForm, load_settings_for_sending, save_preferences
 from app.ui.app import MailsirenApp
 from app.ui.widgets.transcript_view import TranscriptView
 from tests.conftest import GOOD_PASSWORD, GOOD_USER
+from tests.e2e.process import mailsiren
 from tests.ui.pilot import settle, type_into
+
+FIELD_TYPES = (Input, Select, Checkbox, Button, TranscriptView)
 
 
 async def fill_and_save(app, pilot, port: int, password: str) -> None:
@@ -147,3 +153,168 @@ async def test_command_palette_offers_every_area(workspace):
         await pilot.press("enter")
         await pilot.pause()
         assert app.current_mode == "smtp"
+
+
+@pytest.mark.parametrize("size", [(120, 36), (80, 24)])
+async def test_the_first_tab_reaches_server_and_typed_text_stays_in_the_field(workspace, size):
+    app = MailsirenApp(workspace, initial_mode="smtp")
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("tab")
+        assert app.focused is not None and app.focused.id == "server"
+        await pilot.press(*"mail1.example2.com")  # 1 and 2 are the app's screen keys
+        assert app.current_mode == "smtp"
+        assert app.screen.query_one("#server", Input).value == "mail1.example2.com"
+        stops = []
+        for _ in range(20):  # one whole round of Tab: only fields, buttons and the transcript
+            await pilot.press("tab")
+            if app.focused in stops:
+                break
+            stops.append(app.focused)
+        assert all(isinstance(widget, FIELD_TYPES) for widget in stops), stops
+        assert stops[-1].id == "server"
+
+
+async def test_the_greyed_tls_mode_reads_none_while_use_tls_is_off(workspace):
+    app = MailsirenApp(workspace, initial_mode="smtp")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        mode = app.screen.query_one("#tls-mode", Select)
+        mode.value = "tls"
+        await pilot.pause()
+        app.screen.query_one("#use-tls", Checkbox).toggle()
+        await pilot.pause()
+        assert mode.disabled and mode.value == "none"
+        assert "None: plaintext" in str(mode.query_one("SelectCurrent #label", Static).render())
+        assert app.screen.form.read().tls_mode == "none"
+        app.screen.query_one("#use-tls", Checkbox).toggle()
+        await pilot.pause()
+        assert not mode.disabled and mode.value == "tls", "the mode chosen before comes back"
+
+
+async def test_the_greyed_tls_mode_reads_none_for_saved_plaintext_settings(workspace):
+    form = SmtpForm(server="smtp.example.com", port="25", tls_mode="none")
+    save_preferences(workspace.database, workspace.user, form)
+    app = MailsirenApp(workspace, initial_mode="smtp")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        mode = app.screen.query_one("#tls-mode", Select)
+        assert mode.disabled and mode.value == "none"
+        assert not app.screen.form.has_unsaved_changes()
+
+
+async def test_a_field_error_clears_as_soon_as_the_field_is_valid(workspace):
+    app = MailsirenApp(workspace, initial_mode="smtp")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        await type_into(pilot, "#server", "not a host")
+        app.screen.query_one("#port", Input).clear()
+        await type_into(pilot, "#port", "99999")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        port_error = app.screen.query_one("#error-port", Static)
+        assert not port_error.has_class("-empty")
+        await pilot.press("backspace", "backspace", "backspace")
+        assert app.screen.query_one("#port", Input).value == "99"
+        assert port_error.has_class("-empty"), "port 99 is valid: its error is gone"
+        assert not app.screen.query_one("#error-server", Static).has_class("-empty")
+
+
+async def test_settings_set_and_cleared_from_the_cli_show_in_the_open_screen(workspace):
+    app = MailsirenApp(workspace, initial_mode="smtp")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        done = await asyncio.to_thread(
+            mailsiren, "smtp", "set", "--server", "mx.example.net", "--port", "2525"
+        )
+        assert done.returncode == 0, done.stderr
+        app.screen.check_for_changes()  # what the screen's timer does every second
+        await settle(app, pilot)
+        assert app.screen.query_one("#server", Input).value == "mx.example.net"
+        assert app.screen.query_one("#port", Input).value == "2525"
+        assert any("changed outside this screen" in n.message for n in app._notifications)
+        assert not app.screen.form.has_unsaved_changes()
+
+        done = await asyncio.to_thread(mailsiren, "smtp", "clear")
+        assert done.returncode == 0, done.stderr
+        app.screen.check_for_changes()
+        await settle(app, pilot)
+        saved_state = app.screen.query_one("#saved-state", Static)
+        assert "Not saved yet" in str(saved_state.render())
+
+
+async def test_a_cli_change_never_overwrites_unsaved_edits(workspace):
+    app = MailsirenApp(workspace, initial_mode="smtp")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        await type_into(pilot, "#server", "mine.example.com")
+        form = SmtpForm(server="theirs.example.com", port="587")  # what `smtp set` saves
+        await asyncio.to_thread(save_preferences, workspace.database, workspace.user, form)
+        app.screen.check_for_changes()
+        await settle(app, pilot)
+        assert app.screen.query_one("#server", Input).value == "mine.example.com"
+        warnings = [n for n in app._notifications if n.title == "Changed elsewhere"]
+        assert len(warnings) == 1 and "unsaved edits are kept" in warnings[0].message
+        app.screen.check_for_changes()  # said once, not every second
+        await settle(app, pilot)
+        assert len([n for n in app._notifications if n.title == "Changed elsewhere"]) == 1
+        await pilot.press("ctrl+l")
+        await settle(app, pilot)
+        assert app.screen.query_one("#server", Input).value == "theirs.example.com"
+
+
+async def test_at_80x24_a_test_shows_its_transcript_without_tabbing(
+    workspace, smtp_server, trust_test_ca
+):
+    server = smtp_server()
+    app = MailsirenApp(workspace, initial_mode="smtp")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await fill_and_save(app, pilot, server.port, GOOD_PASSWORD)
+        await pilot.press("ctrl+t")
+        await settle(app, pilot)
+        transcript = app.screen.query_one(TranscriptView)
+        assert transcript.summary.startswith("Works")
+        assert app.focused is transcript, "the transcript is focused: arrows scroll it"
+        assert transcript.region.height >= 15, "it takes the screen under the test options"
+        assert app.screen.region.contains_region(transcript.region)
+        summary = transcript.query_one(".summary")
+        assert transcript.region.contains_region(summary.region), "the end is in view"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused is app.screen.query_one("#from-address"), "back where we were"
+        assert app.screen.query_one("#smtp-left").region.height > 0
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert app.focused is transcript and transcript.region.height >= 15
+
+
+async def test_a_refused_test_at_80x24_shows_why_on_screen(workspace):
+    app = MailsirenApp(workspace, initial_mode="smtp")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+t")
+        await settle(app, pilot)
+        transcript = app.screen.query_one(TranscriptView)
+        assert "no email configuration" in transcript.summary
+        assert app.focused is transcript
+        assert app.screen.region.contains_region(transcript.query_one(".summary").region)
+
+
+async def test_checkboxes_on_and_off_differ_without_colour(workspace, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = MailsirenApp(workspace, initial_mode="smtp")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        checkbox = app.screen.query_one("#skip-verify", Checkbox)
+
+        def button_without_colour() -> list[tuple]:
+            """The ▐X▌ cells as NO_COLOR shows them: text and text styles, no colours."""
+            cells = checkbox.render_line(0).crop(0, 3)
+            return [(s.text, s.style.bold, s.style.dim, s.style.reverse) for s in cells]
+
+        off = button_without_colour()
+        checkbox.toggle()
+        await pilot.pause()
+        on = button_without_colour()
+        assert on != off

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input
+from textual.worker import Worker
 
 from app.core.smtpclient import StageResult, Transcript, run_smtp_test
 from app.core.smtpconf import SendingChoice, choose_configuration
@@ -20,6 +23,7 @@ from app.core.smtpprefs import (
     SmtpPreferenceView,
     clear_preferences,
     load_preferences,
+    preferences_token,
     save_preferences,
 )
 from app.core.smtptest import SmtpTestRefused, prepare_smtp_test
@@ -29,11 +33,22 @@ from app.ui.widgets.sending_choice_panel import SendingChoicePanel
 from app.ui.widgets.smtp_settings_form import SmtpSettingsForm
 from app.ui.widgets.transcript_view import TranscriptView
 
+POLL_SECONDS = 1.0
+
 
 @dataclass
 class SettingsLoaded(Message):
     view: SmtpPreferenceView | None
+    token: datetime | None
     saved_now: bool = False
+    changed_elsewhere: bool = False
+
+
+@dataclass
+class SettingsChangedElsewhere(Message):
+    """`mailsiren smtp set` / `smtp clear` (or another UI) changed the saved settings."""
+
+    token: datetime | None
 
 
 @dataclass
@@ -68,7 +83,11 @@ class TestRefused(Message):
 
 
 class SmtpScreen(AreaScreen):
+    """The form and the test side by side; below 100 columns, one column that scrolls, and
+    a test's transcript as a pane that takes the screen (ctrl+r and esc go back and forth)."""
+
     AREA_TITLE = "SMTP"
+    AUTO_FOCUS = ""  # nothing focused at first: the first Tab reaches Server
     DEFAULT_CSS = """
     SmtpScreen #smtp-body { height: 1fr; layout: horizontal; }
     SmtpScreen #smtp-left { width: 52; height: 1fr; }
@@ -78,6 +97,11 @@ class SmtpScreen(AreaScreen):
     SmtpScreen.-narrow SmtpSettingsForm { max-height: 999; }
     SmtpScreen.-narrow #smtp-right { height: auto; }
     SmtpScreen.-narrow TranscriptView { height: auto; min-height: 8; }
+    SmtpScreen.-narrow.-transcript #smtp-left,
+    SmtpScreen.-narrow.-transcript SendingChoicePanel { display: none; }
+    SmtpScreen.-narrow.-transcript #smtp-right { height: 1fr; }
+    SmtpScreen.-narrow.-transcript TranscriptView { height: 1fr; }
+    SmtpScreen TranscriptView:focus { border: round $primary; }
     SmtpScreen .buttons { height: auto; margin: 1 0 0 1; }
     SmtpScreen .buttons Button { margin-right: 2; }
     SmtpScreen #test-options { height: auto; padding: 0 1; border: round $primary-muted; }
@@ -88,11 +112,14 @@ class SmtpScreen(AreaScreen):
     BINDINGS = [
         Binding("ctrl+s", "save", "Update Settings", id="smtp.save"),
         Binding("ctrl+t", "test", "Test Configuration", id="smtp.test"),
+        Binding("ctrl+r", "transcript", "Transcript", id="smtp.transcript"),
+        Binding("ctrl+l", "reload", "Reload saved settings", show=False, id="smtp.reload"),
         Binding("escape", "leave_field", "Leave field", show=False, id="smtp.leave-field"),
     ]
 
     def compose_body(self) -> ComposeResult:
-        with VerticalScroll(id="smtp-body"):
+        # can_focus=False: a focused container lets typed text reach the app's keys.
+        with VerticalScroll(id="smtp-body", can_focus=False):
             with Vertical(id="smtp-left"):
                 yield SmtpSettingsForm(id="smtp-form")
                 with Horizontal(classes="buttons"):
@@ -111,7 +138,11 @@ class SmtpScreen(AreaScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self._choice: SendingChoice | None = None
+        self.token: datetime | None = None
+        self._focus_before_transcript: Widget | None = None
+        self._poll_worker: Worker | None = None
         self.load_settings()
+        self.set_interval(POLL_SECONDS, self.check_for_changes)
 
     @property
     def form(self) -> SmtpSettingsForm:
@@ -134,7 +165,46 @@ class SmtpScreen(AreaScreen):
         self.run_test_configuration(recipient, probe)
 
     def action_leave_field(self) -> None:
-        self.set_focus(None)
+        if self.showing_transcript_pane:
+            self.hide_transcript_pane()
+        else:
+            self.set_focus(None)
+
+    @property
+    def narrow(self) -> bool:
+        return self.has_class("-narrow")
+
+    @property
+    def showing_transcript_pane(self) -> bool:
+        return self.narrow and self.has_class("-transcript")
+
+    def action_transcript(self) -> None:
+        """Narrow: the transcript takes the screen, or gives it back. Wide: focus it."""
+        if self.showing_transcript_pane:
+            self.hide_transcript_pane()
+        else:
+            self.show_transcript()
+
+    def show_transcript(self) -> None:
+        transcript = self.query_one(TranscriptView)
+        if self.focused is not transcript:
+            self._focus_before_transcript = self.focused
+        if self.narrow:
+            self.add_class("-transcript")
+        transcript.focus()
+        self.call_after_refresh(transcript.scroll_visible, animate=False)
+
+    def hide_transcript_pane(self) -> None:
+        self.remove_class("-transcript")
+        before, self._focus_before_transcript = self._focus_before_transcript, None
+        if before is not None and before.is_attached and before.focusable:
+            before.focus()
+        else:
+            self.set_focus(None)
+
+    def action_reload(self) -> None:
+        """Load the saved settings again; unsaved edits are lost."""
+        self.load_settings(changed_elsewhere=False)
 
     @on(Button.Pressed, "#save")
     def _save_pressed(self) -> None:
@@ -162,9 +232,24 @@ class SmtpScreen(AreaScreen):
     # Workers: blocking work off the UI thread, results posted as messages
 
     @work(thread=True, group="smtp-settings", exclusive=True, exit_on_error=False)
-    def load_settings(self) -> None:
+    def load_settings(self, changed_elsewhere: bool = False) -> None:
         workspace = self.app.workspace
-        self.post_message(SettingsLoaded(load_preferences(workspace.database, workspace.user)))
+        token = preferences_token(workspace.database, workspace.user)  # first: a later save
+        view = load_preferences(workspace.database, workspace.user)  # shows again next poll
+        self.post_message(SettingsLoaded(view, token, changed_elsewhere=changed_elsewhere))
+
+    @work(thread=True, group="smtp-poll", exclusive=True, exit_on_error=False)
+    def poll(self, known: datetime | None) -> None:
+        workspace = self.app.workspace
+        token = preferences_token(workspace.database, workspace.user)
+        if token != known:
+            self.post_message(SettingsChangedElsewhere(token))
+
+    def check_for_changes(self) -> None:
+        """The timer's tick: one poll at a time (a slow database must not pile them up)."""
+        running = self._poll_worker is not None and not self._poll_worker.is_finished
+        if self.is_current and not running:
+            self._poll_worker = self.poll(self.token)
 
     @work(thread=True, group="smtp-settings", exclusive=True, exit_on_error=False)
     def save_settings(self, form: SmtpForm) -> None:
@@ -174,13 +259,14 @@ class SmtpScreen(AreaScreen):
         except SmtpFormInvalid as error:
             self.post_message(SettingsRefused(error.errors))
             return
-        self.post_message(SettingsLoaded(view, saved_now=True))
+        token = preferences_token(workspace.database, workspace.user)
+        self.post_message(SettingsLoaded(view, token, saved_now=True))
 
     @work(thread=True, group="smtp-settings", exclusive=True, exit_on_error=False)
     def clear_settings(self) -> None:
         workspace = self.app.workspace
         clear_preferences(workspace.database, workspace.user)
-        self.post_message(SettingsLoaded(None, saved_now=True))
+        self.post_message(SettingsLoaded(None, None, saved_now=True))
 
     @work(thread=True, group="smtp-choice", exclusive=True, exit_on_error=False)
     def load_choice(self) -> None:
@@ -217,13 +303,37 @@ class SmtpScreen(AreaScreen):
     # Message handlers own the widgets
 
     def on_settings_loaded(self, message: SettingsLoaded) -> None:
+        self.token = message.token
         self.form.load(message.view)
         self.load_choice()
+        if message.changed_elsewhere:
+            self.notify(
+                "Your saved SMTP settings were changed outside this screen "
+                "(mailsiren smtp set or clear): the form shows them now.",
+                markup=False,
+            )
         if message.saved_now:
             text = "Settings saved." if message.view else "Your SMTP settings are deleted."
             self.notify(text, markup=False)
             for warning in message.view.warnings if message.view else ():
                 self.notify(warning, severity="warning", markup=False)
+
+    def on_settings_changed_elsewhere(self, message: SettingsChangedElsewhere) -> None:
+        if message.token == self.token:
+            return  # our own save or load got there first
+        if not self.form.has_unsaved_changes():
+            self.load_settings(changed_elsewhere=True)
+            return
+        self.token = message.token  # say it once, not every second
+        self.notify(
+            "Your saved SMTP settings were changed outside this screen (mailsiren smtp set or "
+            "clear). Your unsaved edits are kept: ctrl+s saves them over the change, "
+            "ctrl+l loads the new settings instead.",
+            title="Changed elsewhere",
+            severity="warning",
+            timeout=15,
+            markup=False,
+        )
 
     def on_choice_loaded(self, message: ChoiceLoaded) -> None:
         self._choice = message.choice
@@ -235,6 +345,8 @@ class SmtpScreen(AreaScreen):
 
     def on_test_started(self, message: TestStarted) -> None:
         self.query_one(TranscriptView).start(message.heading)
+        if self.narrow:  # below the form, out of sight: bring it to the screen
+            self.show_transcript()
 
     def on_stage_finished(self, message: StageFinished) -> None:
         self.query_one(TranscriptView).add_stage(message.stage)
@@ -244,3 +356,5 @@ class SmtpScreen(AreaScreen):
 
     def on_test_refused(self, message: TestRefused) -> None:
         self.query_one(TranscriptView).refuse(message.reason)
+        if self.narrow:
+            self.show_transcript()

@@ -11,11 +11,15 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 from app.core.smtpprefs import (
     DEFAULT_PORTS,
     SmtpForm,
+    SmtpFormInvalid,
     SmtpPreferenceView,
     settings_warnings,
+    validate_form,
 )
 
 FIELDS = ("server", "port", "username", "password", "tls_mode", "from_address")
+TLS_CHOICES = [("STARTTLS (port 587 or 25)", "starttls"), ("Implicit TLS (port 465)", "tls")]
+NO_TLS_CHOICE = [("None: plaintext (Use TLS is off)", "none")]  # shown greyed, as it is
 
 
 def error_id(field: str) -> str:
@@ -23,8 +27,12 @@ def error_id(field: str) -> str:
     return f"error-{field.replace('_', '-')}"
 
 
-class SmtpSettingsForm(VerticalScroll):
-    """Reads and fills the form; shows field errors and live security warnings."""
+class SmtpSettingsForm(VerticalScroll, can_focus=False):
+    """Reads and fills the form; shows field errors and live security warnings.
+
+    It scrolls to the focused field but never takes focus itself: a focused container lets
+    typed text reach the screen's and the app's keys (`1` switches screens).
+    """
 
     DEFAULT_CSS = """
     SmtpSettingsForm { border: round $primary-muted; padding: 0 1; height: auto; max-height: 1fr; }
@@ -43,6 +51,7 @@ class SmtpSettingsForm(VerticalScroll):
         super().__init__(id=id)
         self.border_title = "Email server (your own)"
         self._loaded: SmtpForm | None = None
+        self._tls_choice = "starttls"  # the mode Use TLS brings back when turned on again
 
     def compose(self) -> ComposeResult:
         yield from self._field(
@@ -66,7 +75,7 @@ class SmtpSettingsForm(VerticalScroll):
             "tls_mode",
             "TLS mode",
             Select(
-                [("STARTTLS (port 587 or 25)", "starttls"), ("Implicit TLS (port 465)", "tls")],
+                TLS_CHOICES,
                 value="starttls",
                 allow_blank=False,
                 id="tls-mode",
@@ -115,6 +124,8 @@ class SmtpSettingsForm(VerticalScroll):
                 self.query_one("#username", Input).value = view.username or ""
                 self.query_one("#use-tls", Checkbox).value = view.tls_mode != "none"
                 if view.tls_mode != "none":
+                    self._tls_choice = view.tls_mode
+                    self._show_tls_mode(True)
                     self.query_one("#tls-mode", Select).value = view.tls_mode
                 self.query_one("#skip-verify", Checkbox).value = view.skip_certificate_verification
                 self.query_one("#from-address", Input).value = view.from_address or ""
@@ -138,9 +149,39 @@ class SmtpSettingsForm(VerticalScroll):
             label.update(Text(message))
             label.set_class(not message, "-empty")
 
+    def clear_fixed_errors(self) -> None:
+        """Drop the error of each field that is valid now; a new error waits for ctrl+s."""
+        shown = [f for f in FIELDS if not self.query_one(f"#{error_id(f)}").has_class("-empty")]
+        if not shown:
+            return
+        try:
+            validate_form(self.read())
+            remaining: dict[str, str] = {}
+        except SmtpFormInvalid as error:
+            remaining = error.errors
+        for field in shown:
+            if field not in remaining:
+                label = self.query_one(f"#{error_id(field)}", Static)
+                label.update("")
+                label.add_class("-empty")
+
+    def _show_tls_mode(self, use_tls: bool) -> None:
+        """The mode select reads what will happen: greyed "None" while Use TLS is off."""
+        select = self.query_one("#tls-mode", Select)
+        if select.disabled == (not use_tls):
+            return
+        with self.prevent(Select.Changed):
+            if use_tls:
+                select.set_options(TLS_CHOICES)
+                select.value = self._tls_choice
+            else:
+                select.set_options(NO_TLS_CHOICE)
+                select.value = "none"
+        select.disabled = not use_tls
+
     def refresh_warnings(self) -> None:
+        self._show_tls_mode(self.query_one("#use-tls", Checkbox).value)
         form = self.read()
-        self.query_one("#tls-mode", Select).disabled = form.tls_mode == "none"
         port = int(form.port) if form.port.isdigit() else 0
         has_credentials = bool(form.username.strip())
         warnings = settings_warnings(
@@ -152,13 +193,18 @@ class SmtpSettingsForm(VerticalScroll):
 
     def on_checkbox_changed(self, _event: Checkbox.Changed) -> None:
         self.refresh_warnings()
+        self.clear_fixed_errors()
 
     def on_select_changed(self, event: Select.Changed) -> None:
+        if event.value in DEFAULT_PORTS and event.value != "none":
+            self._tls_choice = str(event.value)
         port_input = self.query_one("#port", Input)
         if not port_input.value and isinstance(event.value, str):
             port_input.value = str(DEFAULT_PORTS[event.value])
         self.refresh_warnings()
+        self.clear_fixed_errors()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id in ("port", "username"):
             self.refresh_warnings()
+        self.clear_fixed_errors()
