@@ -300,3 +300,18 @@ async def test_copy_puts_the_incident_id_and_title_on_the_clipboard(per_email, m
         await settle(app, pilot)
     assert copied == [f"#{incident}", "disk 0 on web000"]
     assert [view.id for view in list_incidents(per_email.database)] == [incident]
+
+
+async def test_the_first_incidents_get_the_keys_when_the_log_started_empty(per_email):
+    app = MailsirenApp(per_email)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert app.screen.has_class("-empty")
+        older = receive(per_email, "disk full on web01")
+        await wait_for_rows(app, pilot, 1)
+        newer = receive(per_email, "load high on db02")
+        await wait_for_rows(app, pilot, 2)
+        assert table_of(app).selected_id == older  # the cursor stayed on its incident
+        await pilot.press("k")
+        await settle(app, pilot)
+        assert table_of(app).selected_id == newer

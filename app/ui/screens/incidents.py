@@ -248,6 +248,8 @@ class IncidentsScreen(TriageActions, AreaScreen):
             land=message.jump if message.jump == table.jump else None,
         )
         self.set_class(window.log_is_empty, "-empty")
+        if not window.log_is_empty and self.focused is None:
+            table.focus()  # it was hidden (no incident yet), so nothing had the keys
         self.set_class(window.total == 0 and not window.log_is_empty, "-no-match")
         if window.total == 0 and not window.log_is_empty:
             self.query_one("#no-match", Static).update(
