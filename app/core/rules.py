@@ -220,8 +220,8 @@ def parse_key_rule(data: object, where: str) -> KeyRule:
             raise RuleError(f"{where}: pattern: {error}") from error
         if compiled.groups < 1:  # type: ignore[attr-defined]
             raise RuleError(
-                f"{where}: pattern {data['pattern']!r} has no capture group: put the key "
-                "in parentheses, as in 'Alert: (\\S+) is'"
+                f"{where}: pattern `{data['pattern']}` has no capture group: put the key "
+                "in parentheses, as in `Alert: (\\S+) is`"  # as typed, not repr()
             )
     return KeyRule(
         name,

@@ -75,5 +75,5 @@ class KeyRuleFormModal(RuleFormModal):
         if key is None:
             return Text("✗ extracts no key", style="bold red")
         text = Text("key ", style="bold green")
-        text.append_text(short(repr(key), 60))
+        text.append_text(short(f"'{key}'", 60))  # as extracted: repr() doubles backslashes
         return text

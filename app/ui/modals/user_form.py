@@ -55,7 +55,7 @@ class UserFormModal(ModalScreen[UserFormResult | None]):
         user = self._user
         with Vertical() as frame:
             frame.border_title = f"Edit {user.name}" if user else "New user"
-            with VerticalScroll():
+            with VerticalScroll(can_focus=False):  # scrolls to the focused field
                 with Horizontal(classes="row"):
                     yield Label("Login")
                     yield Input(

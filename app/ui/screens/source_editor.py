@@ -67,6 +67,14 @@ class SaveDone(Message):
     failed: bool
 
 
+class DetailScroll(VerticalScroll):
+    """The selected mail's detail: focusable only when there is more of it than it shows,
+    so Tab never stops on an empty or fully visible box."""
+
+    def allow_focus(self) -> bool:
+        return self.max_scroll_y > 0
+
+
 class SourceEditorScreen(WorkerFailures, Screen):
     DEFAULT_CSS = """
     SourceEditorScreen #editor-body { height: 1fr; }
@@ -103,7 +111,8 @@ class SourceEditorScreen(WorkerFailures, Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="editor-body"):
-            with VerticalScroll(id="editor-left"):
+            # Never focused itself: typed text would reach the app's keys (`1`, `q`).
+            with VerticalScroll(id="editor-left", can_focus=False):
                 yield SourceSettingsForm(id="settings")
                 yield RuleList("filter", id="filters")
                 yield RuleList("key_rule", id="key-rules")
@@ -112,7 +121,7 @@ class SourceEditorScreen(WorkerFailures, Screen):
             with Vertical(id="editor-right"):
                 yield Static("Preview", id="preview-header")
                 yield PreviewTable(id="preview")
-                with VerticalScroll(id="preview-detail-scroll"):
+                with DetailScroll(id="preview-detail-scroll"):
                     yield PreviewDetail(id="preview-detail")
         yield Footer()
 
