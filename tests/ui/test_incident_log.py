@@ -35,16 +35,21 @@ def alert(subject: str, body: str = "CRITICAL") -> bytes:
     return message.as_bytes()
 
 
-@pytest.fixture
-def nagios(workspace):
+def with_sources(workspace, *, creation: str):
+    """Nagios (alert, by `creation`) and Zabbix (warning) sources."""
     document = {
         "source": [
-            {"name": "nagios", "address": ADDRESS, "creation": "per_subject"},
+            {"name": "nagios", "address": ADDRESS, "creation": creation},
             {"name": "zabbix", "address": "zabbix@alerts.example.com", "severity": "warning"},
         ]
     }
     import_config(workspace.database, workspace.user, tomli_w.dumps(document))
     return workspace
+
+
+@pytest.fixture
+def nagios(workspace):
+    return with_sources(workspace, creation="per_subject")
 
 
 def receive(workspace, subject: str, *, to: str = ADDRESS, body: str = "CRITICAL") -> int:

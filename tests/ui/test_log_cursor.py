@@ -8,10 +8,8 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-import tomli_w
 
 from app.core import incidentlog
-from app.core.configfile import import_config
 from app.core.incidents import list_incidents
 from app.core.workspace import open_workspace
 from app.ui import display
@@ -21,20 +19,13 @@ from app.ui.screens.incident_detail import IncidentDetailScreen
 from app.ui.widgets.incident_table import IncidentTable
 from app.ui.widgets.log_header import LogHeader
 from tests.ui.pilot import settle
-from tests.ui.test_incident_log import ADDRESS, receive, wait_for_rows
+from tests.ui.test_incident_log import receive, wait_for_rows, with_sources
 
 
 @pytest.fixture
 def per_email(workspace):
     """A source where every mail opens its own incident (a storm of distinct alerts)."""
-    document = {
-        "source": [
-            {"name": "nagios", "address": ADDRESS, "creation": "per_email"},
-            {"name": "zabbix", "address": "zabbix@alerts.example.com", "severity": "warning"},
-        ]
-    }
-    import_config(workspace.database, workspace.user, tomli_w.dumps(document))
-    return workspace
+    return with_sources(workspace, creation="per_email")
 
 
 def opened(workspace, count: int, prefix: str = "disk") -> list[int]:
