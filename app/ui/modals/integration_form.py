@@ -31,7 +31,7 @@ from app.ui.widgets.form_row import choice_select, form_row
 FORM_CSS = """
 {name} {{ align: center middle; }}
 {name} > Vertical {{
-    width: 80; height: auto; max-height: 90%; padding: 0 2;
+    width: 80; height: auto; max-height: 90%; padding: 0 2; overflow-y: auto;
     border: thick $primary; background: $surface;
 }}
 {name} .row {{ height: auto; margin-top: 1; }}

@@ -75,7 +75,7 @@ class PolicyFormModal(WorkerFailures, ModalScreen[PolicySpec | None]):
     DEFAULT_CSS = (
         FORM_CSS.format(name="PolicyFormModal")
         + """
-    PolicyFormModal TextArea { height: 8; margin-top: 1; }
+    PolicyFormModal TextArea { height: 6; margin-top: 1; }
     """
     )
     BINDINGS = [
