@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=examples(
             "mailsiren                      open the UI",
             "mailsiren --theme ansi         open it in the terminal's own colours",
+            "mailsiren --no-serve           open it; serve runs elsewhere (a team's host)",
             "mailsiren demo                 try it on sample alerts, in a throwaway database",
             "mailsiren smtp set --server smtp.example.com --port 587 --username me "
             "--password-stdin",
@@ -49,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the UI's theme for this run (theme in config.toml keeps one): "
         "ansi uses the terminal's own 16 colours; textual-dark, nord, gruvbox, …",
     )
+    parser.add_argument(
+        "--no-serve", action="store_true",
+        help="open the UI without starting serve when none runs (run_serve = false in "
+        "config.toml does the same): for an operator's host when serve runs elsewhere",
+    )  # fmt: skip
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo_commands.register(commands)  # first: what a newcomer looks for
 
@@ -116,7 +122,8 @@ def run_ui(arguments: argparse.Namespace) -> int:
         if arguments.theme:
             workspace.settings = replace(workspace.settings, theme=arguments.theme)
         log_path = paths.data_dir() / "serve.log"
-        supervisor = ServeSupervisor(workspace.settings.database_url, log_path)
+        start = workspace.settings.run_serve and not arguments.no_serve
+        supervisor = ServeSupervisor(workspace.settings.database_url, log_path, start=start)
         supervisor.ensure()  # receive alert mail while the log is open, unless serve runs
         try:
             run_app(workspace, supervisor)

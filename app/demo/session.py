@@ -183,6 +183,8 @@ class DemoSession:
 class DemoSupervisor(ServeSupervisor):
     """The ordinary supervisor of serve, its status line led by the feed's progress."""
 
+    ASKS_BEFORE_STOPPING = False  # the demo is throwaway: q ends it, serve and folder too
+
     def __init__(self, session: DemoSession, database_url: str) -> None:
         super().__init__(database_url, paths.data_dir() / "serve.log")
         self.session = session

@@ -2,7 +2,9 @@
 
 `serve` holds an exclusive lock on `serve-<digest>.lock` in the data folder for as long
 as it runs (the kernel drops it when the process ends, however it ends). The UI looks at
-that lock: when nobody holds it, it starts `serve` as its child and stops it on quit.
+that lock: when nobody holds it, it starts `serve` as its child and stops it on quit (after
+asking: quitting stops mail reception). `run_serve = false` (or `mailsiren --no-serve`)
+leaves serve to its own session or host.
 """
 
 from __future__ import annotations
@@ -71,13 +73,16 @@ def running_serve_pid(database_url: str) -> int | None:
 class ServeSupervisor:
     """The UI's view of `serve`: uses one that runs, or starts one as its child."""
 
-    def __init__(self, database_url: str, log_path: Path) -> None:
+    ASKS_BEFORE_STOPPING = True  # quitting the UI stops our child: ask first
+
+    def __init__(self, database_url: str, log_path: Path, *, start: bool = True) -> None:
         self.database_url = database_url
         self.log_path = log_path
+        self.start = start  # False: run_serve = false or --no-serve, never start one
         self.child: subprocess.Popen | None = None
 
     def ensure(self) -> None:
-        if running_serve_pid(self.database_url) is not None:
+        if not self.start or running_serve_pid(self.database_url) is not None:
             return
         self.log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with open(self.log_path, "ab") as log:
@@ -93,9 +98,24 @@ class ServeSupervisor:
         if self.child is not None:
             return f"serve stopped (exit {self.child.returncode}): {self.last_words()}"
         pid = running_serve_pid(self.database_url)
+        if pid is None and not self.start:
+            return "serve is not started by this window (run_serve = false): none runs here"
         if pid is None:
             return "no serve is running: alert mail is not being received"
         return f"serve running (pid {pid})"
+
+    def quit_question(self) -> str:
+        """What to ask before quitting stops the serve this window started ("": nothing)."""
+        if not (self.ASKS_BEFORE_STOPPING and self.child_running()):
+            return ""
+        return (
+            f"Quit and stop receiving alert mail?\n\n"
+            f"This window started serve (pid {self.child.pid}); quitting stops it, and no "
+            "alert mail is received here until a serve runs again (senders retry later).\n\n"
+            "To keep receiving mail, run `mailsiren serve` in its own session (tmux, screen) "
+            "or as a service; the UI then uses it and quits without stopping it. On an "
+            "operator's host of a team, set run_serve = false in config.toml."
+        )
 
     def child_running(self) -> bool:
         """True while the serve this window started runs."""

@@ -14,7 +14,12 @@ from textual.screen import Screen
 from app.core.workspace import Workspace
 from app.server.supervisor import ServeSupervisor
 from app.ui import display
+from app.ui.binding_ids import defined_bindings, keymap_problems
+from app.ui.commands import ScreenCommands
+from app.ui.modals.confirm import ConfirmModal
+from app.ui.screen_bindings import ScreenBinding, screen_groups
 from app.ui.screens.admin import AdminScreen
+from app.ui.screens.help import HelpScreen
 from app.ui.screens.incidents import IncidentsScreen
 from app.ui.screens.integrations import IntegrationsScreen
 from app.ui.screens.smtp import SmtpScreen
@@ -57,12 +62,14 @@ class MailsirenApp(App[None]):
     TITLE = "mailsiren"
     MODES = {area.mode: area.screen for area in AREAS}
     DEFAULT_MODE = "incidents"
+    COMMANDS = App.COMMANDS | {ScreenCommands}
     BINDINGS = [
         *(
             Binding(area.key, f"switch_mode('{area.mode}')", area.label, id=f"mode.{area.mode}")
             for area in AREAS
         ),
-        Binding("question_mark", "toggle_help", "Help", id="help"),
+        # `?` stays text in a focused text field; f1 opens help there too
+        Binding("question_mark,f1", "help", "Help", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
@@ -78,6 +85,10 @@ class MailsirenApp(App[None]):
         self.serve = serve
         self._initial_mode = initial_mode
         self._theme_problem = ""
+        self._keymap_problems: list[str] = []
+        self._asking_to_quit = False
+        self.user_keymap: dict[str, str] = {}  # the user's [keymap] entries that apply
+        self._apply_keymap(workspace.settings.keymap)
         display.show_times_in_utc(workspace.settings.time == "utc")
         wanted = THEME_ALIASES.get(workspace.settings.theme, workspace.settings.theme)
         if wanted in self.available_themes:
@@ -90,8 +101,27 @@ class MailsirenApp(App[None]):
         user = workspace.user
         self.sub_title = f"{user.name}{' (admin)' if user.is_admin else ''}"
 
+    def _apply_keymap(self, keymap: dict[str, str]) -> None:
+        """Bind what `[keymap]` in config.toml names; what names no binding or key is kept
+        aside, to be told at start-up."""
+        known = [defined.id for defined in defined_bindings()]
+        self._keymap_problems = keymap_problems(keymap, known)
+        good = {
+            binding_id: keys
+            for binding_id, keys in keymap.items()
+            if not keymap_problems({binding_id: keys}, known)
+        }
+        self.user_keymap = {binding_id: self._normalize_keymap({binding_id: keys})[binding_id]
+                       for binding_id, keys in good.items()}  # fmt: skip
+        self.set_keymap(good)
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Keys":  # Textual's help panel: ours lists every key
+                command = SystemCommand(
+                    "Keys", "Every key of this screen, with its binding id", self.action_help
+                )
+            yield command
         for area in AREAS:
             yield SystemCommand(
                 area.palette_title, area.palette_help, partial(self.switch_mode, area.mode)
@@ -100,14 +130,43 @@ class MailsirenApp(App[None]):
     def on_mount(self) -> None:
         if self._theme_problem:
             self.notify(self._theme_problem, severity="warning", markup=False, timeout=15)
+        if self._keymap_problems:
+            self.notify(
+                "config.toml [keymap]: " + "; ".join(self._keymap_problems)
+                + ". Those entries are ignored; ? lists every binding id.",
+                title="Keymap", severity="warning", markup=False, timeout=20,
+            )  # fmt: skip
         if self._initial_mode:
             self.switch_mode(self._initial_mode)
 
-    def action_toggle_help(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
+    def action_help(self) -> None:
+        """Every key of the current screen; `enter` there runs the one selected."""
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        screen = self.screen
+        title = (screen.title or type(screen).__name__).removeprefix("mailsiren · ")
+
+        async def run(chosen: ScreenBinding | None) -> None:
+            if chosen is not None:
+                await chosen.run()
+
+        self.push_screen(HelpScreen(title, screen_groups(screen, self.user_keymap)), run)
+
+    async def action_quit(self) -> None:
+        """Quit; when this window started serve, first ask: quitting stops mail reception."""
+        question = self.serve.quit_question() if self.serve is not None else ""
+        if not question or self._asking_to_quit:  # ctrl+q while asked: quit
+            self.exit()
+            return
+        self._asking_to_quit = True
+
+        def answered(stop: bool | None) -> None:
+            self._asking_to_quit = False
+            if stop:
+                self.exit()
+
+        self.push_screen(ConfirmModal(question, yes_label="Quit and stop serve"), answered)
 
     def serve_status(self) -> str:
         """One line on the listener: used, started here, or missing."""

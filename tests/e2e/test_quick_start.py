@@ -1,6 +1,7 @@
 """README.md's quick start, run as written in a fresh copy of the checkout and a fresh virtual
 environment, in a real terminal: it installs, opens the UI with its own serve, and quits on
-`q`; then the demo from the same README shows alerts arriving."""
+`q` (it asks first: quitting stops that serve); then the demo from the same README shows
+alerts arriving (the throwaway demo quits on `q` at once)."""
 
 from __future__ import annotations
 
@@ -53,7 +54,10 @@ def test_the_quick_start_installs_and_opens_mailsiren(fresh_checkout, isolated_h
         opened = terminal.wait_for("Incidents", "No incidents yet", "serve started by this window",
                                    seconds=600)  # fmt: skip
         assert opened, terminal.screen_text[-3000:]
-        terminal.type("q")
+        terminal.type("q")  # this window started serve: quitting asks first
+        asked = terminal.wait_for("Quit and stop receiving alert mail?", seconds=30)
+        assert asked, terminal.screen_text[-3000:]
+        terminal.type("y")
         assert terminal.finish(60) == 0, terminal.screen_text[-3000:]
     finally:
         terminal.close()

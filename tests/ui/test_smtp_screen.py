@@ -121,9 +121,9 @@ async def test_mode_keys_and_help(workspace):
             await pilot.press(key)
             assert app.current_mode == mode
         await pilot.press("escape", "question_mark")
-        assert app.screen.query("HelpPanel")
+        assert type(app.screen).__name__ == "HelpScreen"
         await pilot.press("question_mark")
-        assert not app.screen.query("HelpPanel")
+        assert type(app.screen).__name__ == "SmtpScreen"
         await pilot.press("1")
         assert app.current_mode == "incidents"
         assert "No incidents yet" in str(app.screen.query_one("EmptyState Static").render())

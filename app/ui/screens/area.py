@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.empty_state import EmptyState
+from app.ui.widgets.keys_footer import KeysFooter
 
 
 class AreaScreen(WorkerFailures, Screen):
@@ -18,7 +19,7 @@ class AreaScreen(WorkerFailures, Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield from self.compose_body()
-        yield Footer()
+        yield KeysFooter()
 
     def compose_body(self) -> ComposeResult:
         yield from ()
