@@ -234,8 +234,9 @@ class SmtpScreen(AreaScreen):
     @work(thread=True, group="smtp-settings", exclusive=True, exit_on_error=False)
     def load_settings(self, changed_elsewhere: bool = False) -> None:
         workspace = self.app.workspace
-        token = preferences_token(workspace.database, workspace.user)  # first: a later save
-        view = load_preferences(workspace.database, workspace.user)  # shows again next poll
+        # The token first: a save made between the two reads shows at the next poll.
+        token = preferences_token(workspace.database, workspace.user)
+        view = load_preferences(workspace.database, workspace.user)
         self.post_message(SettingsLoaded(view, token, changed_elsewhere=changed_elsewhere))
 
     @work(thread=True, group="smtp-poll", exclusive=True, exit_on_error=False)
