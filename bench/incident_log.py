@@ -3,6 +3,7 @@
 Run: .venv/bin/python bench/incident_log.py [--incidents 100000] [--arrivals 600]
 Seeds a temporary database, then runs the app headless (120×36) and prints: time to the
 first painted window, time from a filter keystroke to the filtered window, and resident
+the time a `j` takes to land inside the window and past its last row, and resident
 memory before and after `--arrivals` incidents arrive from another thread while the log
 polls. The reference in the same run is a plain DataTable holding every row (what the
 window avoids). Targets (issue 5): first paint < 1 s, filter < 200 ms, memory flat.
@@ -34,6 +35,7 @@ from app.core.ingest import ingest_mail  # noqa: E402
 from app.core.models import Incident, TimelineEvent  # noqa: E402
 from app.core.workspace import open_workspace  # noqa: E402
 
+WINDOW_ROWS = 100  # the rows the log holds (app.ui.screens.incidents.WINDOW)
 HOSTS = [f"web{n:02d}" for n in range(40)] + [f"db{n:02d}" for n in range(10)]
 SERVICES = ["Disk /var", "Load", "HTTP", "PING", "Swap", "NTP"]
 
@@ -109,6 +111,34 @@ async def measure_log(workspace, arrivals: int) -> dict:
         figures["filtered_rows"] = table.total
         await pilot.press("escape")
         await app.workers.wait_for_complete()
+        await until(pilot, lambda: table.total > 200 and not table.waiting)
+
+        # j inside the window (no read) against j past its last row (a read around the
+        # incident under the cursor), each timed to the cursor on the expected incident.
+        from app.core.incidentlog import read_window
+
+        await pilot.press("g")
+        await until(pilot, lambda: not table.waiting and table.cursor_row == 0)
+        inside = []
+        for _ in range(WINDOW_ROWS - 1):
+            expected = table.views_in_order()[table.cursor_row + 1]
+            pressed = time.perf_counter()
+            await pilot.press("j")
+            await until(pilot, lambda expected=expected: table.selected_id == expected)
+            inside.append(time.perf_counter() - pressed)
+        unbound = []
+        for _ in range(20):  # what a key costs the test driver itself
+            pressed = time.perf_counter()
+            await pilot.press("x")
+            unbound.append(time.perf_counter() - pressed)
+        figures["unbound_key_ms"] = sorted(unbound)[len(unbound) // 2] * 1000
+        log_filter = app.screen.log_filter
+        [beyond] = read_window(workspace.database, log_filter, offset=WINDOW_ROWS, limit=1).rows
+        pressed = time.perf_counter()
+        await pilot.press("j")
+        await until(pilot, lambda: table.selected_id == beyond.id)
+        figures["j_inside_ms"] = sorted(inside)[len(inside) // 2] * 1000
+        figures["j_past_window_ms"] = (time.perf_counter() - pressed) * 1000
 
         figures["rss_before_mib"] = rss_mib()
         open_before = table.total
@@ -182,6 +212,12 @@ def main() -> int:
     print(
         f"filter: last key of 'web08' → window shown: {figures['filter_ms']:5.0f} ms "
         f"({figures['filtered_rows']} matching; target < 200 ms)"
+    )
+    print(
+        f"j inside the window: {figures['j_inside_ms']:5.1f} ms (median); past its last row "
+        f"(a read around the cursor's incident): {figures['j_past_window_ms']:5.1f} ms; "
+        f"ratio {figures['j_past_window_ms'] / figures['j_inside_ms']:.1f}×; a key bound to "
+        f"nothing costs the driver {figures['unbound_key_ms']:.1f} ms of each"
     )
     print(
         f"memory while {options.arrivals} incidents arrived: {figures['rss_before_mib']:.0f} → "

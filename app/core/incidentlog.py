@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, or_
+from sqlalchemy import and_, case, func, or_, true
 from sqlmodel import col, select
 
 from app.core.db import Database, as_utc
@@ -19,7 +19,7 @@ from app.core.incidents import (
 )
 from app.core.mail import parse_mail
 from app.core.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
-from app.core.names import INCIDENT_STATES, SEVERITIES
+from app.core.names import INCIDENT_STATES, OPEN_STATES, SEVERITIES
 from app.core.rules import extract_key
 from app.core.sources import spec_from_row
 
@@ -97,16 +97,22 @@ def change_token(database: Database) -> ChangeToken:
 
 
 def _narrowed(query, log_filter: LogFilter, *, sqlite: bool, with_state: bool = True):
-    condition = state_condition(log_filter.state)
-    if with_state and condition is not None:
-        query = query.where(condition)
+    return query.where(*_conditions(log_filter, sqlite=sqlite, with_state=with_state))
+
+
+def _conditions(log_filter: LogFilter, *, sqlite: bool, with_state: bool = True) -> list:
+    """The filter's WHERE conditions (all must hold) on Incident joined with AlertSource."""
+    conditions = []
+    state = state_condition(log_filter.state)
+    if with_state and state is not None:
+        conditions.append(state)
     if log_filter.source:
-        query = query.where(AlertSource.name == log_filter.source)
+        conditions.append(AlertSource.name == log_filter.source)
     if log_filter.severity:
-        query = query.where(Incident.severity == log_filter.severity)
+        conditions.append(Incident.severity == log_filter.severity)
     text = log_filter.text.strip()
     if text:
-        query = query.where(
+        conditions.append(
             or_(
                 *(
                     _contains(column, text, sqlite=sqlite)
@@ -114,7 +120,7 @@ def _narrowed(query, log_filter: LogFilter, *, sqlite: bool, with_state: bool = 
                 )
             )
         )
-    return query
+    return conditions
 
 
 def _contains(column, text: str, *, sqlite: bool):
@@ -188,9 +194,23 @@ def read_window(
     committed = database.change_count()
     with database.read() as session:
         token = committed, session.exec(CHANGE_TOKEN).one() or 0
-        by_state = select(Incident.state, func.count()).group_by(Incident.state)
-        counts = {state: 0 for state in INCIDENT_STATES} | dict(session.exec(by_state).all())
-        total = session.exec(_narrowed(_joined(func.count()), log_filter, sqlite=sqlite)).one()
+        # One pass gives the whole log's counts, the filter's, and the newest pending id.
+        narrowing = _conditions(log_filter, sqlite=sqlite, with_state=False)
+        matching = case((and_(true(), *narrowing), 1), else_=0)
+        by_state = _joined(
+            Incident.state, func.count(), func.sum(matching), func.max(Incident.id)
+        ).group_by(Incident.state)
+        counts = dict.fromkeys(INCIDENT_STATES, 0)
+        matches = dict.fromkeys(INCIDENT_STATES, 0)
+        newest_pending = 0
+        for state, count, matched, newest in session.exec(by_state).all():
+            counts[state], matches[state] = count, int(matched or 0)
+            if state == "pending":
+                newest_pending = newest or 0
+        wanted = {"open": OPEN_STATES, "all": INCIDENT_STATES}.get(
+            log_filter.state, (log_filter.state,)
+        )
+        total = sum(matches.get(state, 0) for state in wanted)
         offset = max(0, min(offset, max(0, total - limit)))
         rows = session.exec(
             _ordered(
@@ -209,9 +229,6 @@ def read_window(
                 session, log_filter, seen_at, looked or {}, sqlite=sqlite
             )
         sources = tuple(session.exec(select(AlertSource.name).order_by(AlertSource.name)).all())
-        newest_pending = session.exec(
-            select(func.max(Incident.id)).where(Incident.state == "pending")
-        ).one()
     return LogWindow(
         rows=tuple(incident_view(incident, name) for incident, name in rows),
         offset=offset,
@@ -220,7 +237,7 @@ def read_window(
         changed_since=changed,
         token=token,
         sources=sources,
-        newest_pending=newest_pending or 0,
+        newest_pending=newest_pending,
     )
 
 

@@ -162,18 +162,20 @@ class IncidentsScreen(TriageActions, AreaScreen):
     ) -> None:
         database = self.app.workspace.database
         offset = {"first": 0, "last": sys.maxsize}.get(request.jump or "", request.offset)
+        anchored = request.jump is None and request.anchor_id is not None
         for _attempt in range(3):
-            if request.jump is None and request.anchor_id is not None:
+            if anchored:
                 # The incident under the cursor decides where the window is, however many
                 # incidents arrived above it since the last read.
-                position = position_of(database, log_filter, request.anchor_id)
-                if position is not None:
-                    offset = max(0, position - request.anchor_index)
+                position = position_of(database, log_filter, request.anchor_id)  # type: ignore[arg-type]
+                anchored = position is not None  # None: the filter leaves it out
+                if anchored:
+                    offset = max(0, position - request.anchor_index)  # type: ignore[operator]
             window = read_window(
                 database, log_filter, offset=offset, limit=WINDOW, seen_at=seen_at, looked=looked
             )
-            if request.anchor_id is None or any(row.id == request.anchor_id for row in window.rows):
-                break
+            if not anchored or any(row.id == request.anchor_id for row in window.rows):
+                break  # else more arrived above it between the two reads: place it again
         if not get_current_worker().is_cancelled:
             self.post_message(
                 WindowLoaded(
@@ -294,13 +296,16 @@ class IncidentsScreen(TriageActions, AreaScreen):
     def looked_at(self, message: IncidentTable.Moved) -> None:
         self.looked[message.incident_id] = display.now()
         table = self.table
+        header_changed = False
         if table.is_marked_new(message.incident_id):
             table.unmark_new(message.incident_id)
             if self.window is not None and self.window.changed_since:
                 self.window = replace(self.window, changed_since=self.window.changed_since - 1)
+                header_changed = True
         if self.following and table.cursor_row != 0:
-            self.following = False
-        self._paint_header()
+            self.following, header_changed = False, True
+        if header_changed:  # a repaint costs a layout: only when the header says otherwise
+            self._paint_header()
 
     # Filters
 

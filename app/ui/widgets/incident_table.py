@@ -177,6 +177,10 @@ class IncidentTable(DataTable):
                 if str(self.get_cell(key, column)) != text:
                     self.update_cell(key, column, Text(text))
 
+    def views_in_order(self) -> list[int]:
+        """The ids of the rows held, top to bottom."""
+        return [int(row.key.value) for row in self.ordered_rows]  # type: ignore[arg-type]
+
     def is_marked_new(self, incident_id: int) -> bool:
         return str(self.get_cell(str(incident_id), "mark")) == str(NEW)
 
