@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from app.core.deliveries import DeliveryView, deliveries_token, list_deliveries
 from app.core.incidentlog import (
@@ -28,6 +28,7 @@ from app.ui.display import printable, severity_text, short, state_text, when, zo
 from app.ui.screens.triage import TriageActions, TriageDone
 from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.keyed_table import KeyedTable
+from app.ui.widgets.keys_footer import KeysFooter
 from app.ui.widgets.mail_reader import mail_text
 from app.ui.widgets.timeline import TimelineTable, timeline_rows
 from app.words import plural
@@ -92,7 +93,7 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, Screen):
             yield KeyedTable(id="mails")
         with VerticalScroll(id="mail-scroll"):
             yield Static(id="mail-view", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = f"mailsiren · Incident #{self.incident_id}"

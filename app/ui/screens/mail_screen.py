@@ -11,11 +11,12 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from app.core.incidentlog import MailDetail, source_mail
 from app.core.incidents import IncidentError
 from app.ui.screens.worker_failures import WorkerFailures
+from app.ui.widgets.keys_footer import KeysFooter
 from app.ui.widgets.mail_reader import mail_text
 
 
@@ -45,7 +46,7 @@ class MailScreen(WorkerFailures, Screen):
         yield Header()
         with VerticalScroll(id="mail-scroll"):
             yield Static("Loading…", id="mail-view", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = f"mailsiren · Mail {self.mail_id} for {self.source}"

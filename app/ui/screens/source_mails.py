@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from app.core.incidentlog import count_mails
 from app.core.incidents import MailView, list_mails
@@ -28,6 +28,7 @@ from app.ui.display import (
 from app.ui.screens.mail_screen import MailScreen
 from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.keyed_table import KeyedTable
+from app.ui.widgets.keys_footer import KeysFooter
 from app.words import plural
 
 LIMIT = 500  # the newest mails shown; the CLI (mailsiren mails list) reaches the rest
@@ -65,7 +66,7 @@ class SourceMailsScreen(WorkerFailures, Screen):
         yield Header()
         yield Static("Loading…", id="mails-header")
         yield KeyedTable(id="source-mails")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = f"mailsiren · Mail log of {self.source}"
