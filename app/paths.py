@@ -110,6 +110,8 @@ def load_settings() -> Settings:
         raise SettingsError(
             f'{path}: time = {values["time"]!r}; write time = "local" or time = "utc".'
         )
+    if "keymap" in values:  # log.accept = "A" unquoted is TOML's table log, key accept
+        values["keymap"] = _dotted_keys(values["keymap"])  # type: ignore[arg-type]
     for binding_id, keys in dict(values.get("keymap", {})).items():  # type: ignore[arg-type]
         if not isinstance(keys, str) or not keys.strip():
             raise SettingsError(
@@ -121,6 +123,17 @@ def load_settings() -> Settings:
     )
     values["database_url"] = database_url_from(database_url)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def _dotted_keys(table: dict, prefix: str = "") -> dict:
+    """{"log": {"accept": "A"}} as {"log.accept": "A"}: ids may be written unquoted."""
+    flat: dict = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat.update(_dotted_keys(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def database_url_from(text: str) -> str:

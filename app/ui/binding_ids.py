@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
-from textual.keys import Keys, _character_to_key
+from textual.keys import Keys, _character_to_key, key_to_character
 
 MODIFIERS = ("ctrl", "shift", "alt", "meta", "super", "hyper")
 KEY_NAMES = frozenset(
@@ -92,3 +92,25 @@ def keymap_problems(keymap: Mapping[str, str], known_ids: list[str]) -> list[str
         elif problem := key_problem(keys):
             problems.append(f"{binding_id} = {keys!r}: {problem}")
     return problems
+
+
+def readme_key(key: str) -> str:
+    """A key as README writes it: the character when it prints (`?`, `/`), else its name."""
+    character = key_to_character(key)
+    if character and character.isprintable() and not character.isspace():
+        return character
+    return key
+
+
+def readme_table() -> str:
+    """README's table of binding ids (`python -m app.ui.binding_ids` prints it)."""
+    lines = ["| binding id | default keys | does |", "| --- | --- | --- |"]
+    for defined in defined_bindings():
+        keys = ", ".join(f"`{readme_key(key.strip())}`" for key in defined.keys.split(","))
+        does = defined.description.replace("|", "\\|")
+        lines.append(f"| `{defined.id}` | {keys} | {does} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(readme_table())
