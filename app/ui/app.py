@@ -9,6 +9,7 @@ from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.screen import Screen
 
 from app.core.workspace import Workspace
@@ -68,8 +69,10 @@ class MailsirenApp(App[None]):
             Binding(area.key, f"switch_mode('{area.mode}')", area.label, id=f"mode.{area.mode}")
             for area in AREAS
         ),
-        # `?` stays text in a focused text field; f1 opens help there too
-        Binding("question_mark,f1", "help", "Help", id="help"),
+        # `?` stays text in a focused text field; f1 (a priority key, never text) opens help
+        # there too, and in dialogs
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("f1", "help", "Help", id="help.f1", priority=True),
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
@@ -143,6 +146,8 @@ class MailsirenApp(App[None]):
         """Every key of the current screen; `enter` there runs the one selected."""
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
+            return
+        if isinstance(self.screen, CommandPalette):
             return
         screen = self.screen
         title = (screen.title or type(screen).__name__).removeprefix("mailsiren · ")

@@ -12,8 +12,10 @@ from textual.screen import Screen
 
 from app.ui.binding_ids import own_bindings
 
-PALETTE = Binding("ctrl+p", "app.command_palette", "Command palette: find any command")
-TEXTUAL_QUIT = Binding("ctrl+q", "app.quit", "Quit")
+PALETTE = Binding(
+    "ctrl+p", "app.command_palette", "Command palette: find any command", priority=True
+)
+TEXTUAL_QUIT = Binding("ctrl+q", "app.quit", "Quit", priority=True)
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,9 @@ def screen_groups(screen: Screen, keymap: dict[str, str]) -> list[BindingGroup]:
     others = [offered for offered in everywhere if not offered.id.startswith("mode.")]
     others += [ScreenBinding(app, PALETTE, ("ctrl+p",), True)]
     others += [ScreenBinding(app, TEXTUAL_QUIT, ("ctrl+q",), True)]
+    if screen.is_modal:  # a dialog: only the app's priority keys reach past it
+        areas = []
+        others = [offered for offered in others if offered.binding.priority]
     title = screen.title or getattr(screen, "AREA_TITLE", "") or type(screen).__name__
     return [
         BindingGroup(f"This screen: {title.removeprefix('mailsiren · ')}", here),

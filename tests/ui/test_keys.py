@@ -247,3 +247,24 @@ async def test_q_quits_at_once_when_serve_runs_elsewhere(workspace, tmp_path):
         await pilot.press("q")
         assert not any(isinstance(screen, ConfirmModal) for screen in app.screen_stack)
     assert app.return_code == 0
+
+
+async def test_f1_opens_help_in_a_dialog_too(workspace):
+    incident = with_incident(workspace)
+    app = MailsirenApp(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("r")  # resolve asks first
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("f1")
+        await settle(app, pilot)
+        shown = screen_text(app)
+        assert isinstance(app.screen, HelpScreen)
+        assert "confirm.yes" in shown and "mode.admin" not in shown  # 1–5 do not reach past it
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert state_of(workspace, incident) == "pending"

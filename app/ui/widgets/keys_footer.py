@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
-HELP_ID = "help"
+HELP_IDS = ("help", "help.f1")
 PALETTE_ACTIONS = ("command_palette", "app.command_palette")
 
 
@@ -38,7 +38,7 @@ class KeysFooter(Footer):
         seen_actions: set[str] = set()
         for key, active in self.screen.active_bindings.items():
             binding = active.binding
-            if binding.id == HELP_ID:
+            if binding.id in HELP_IDS:
                 # `?` when it reaches the app, else the other key (f1) of the help binding
                 if help_binding is None or key == "question_mark":
                     help_binding = (binding, active.enabled)
