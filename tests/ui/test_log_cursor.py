@@ -71,35 +71,35 @@ class Storm:
 
 
 async def test_keys_pressed_during_a_storm_land_on_the_incident_they_aim_at(per_email):
-    ids = opened(per_email, 180)
+    ids = opened(per_email, 130)
     app = MailsirenApp(per_email)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for_rows(app, pilot, 100)
         await pilot.press("g", *"j" * 5)
         await settle(app, pilot)
         assert table_of(app).selected_id == ids[5]
-        with Storm() as storm:
-            for _ in range(130):  # past the 100-row window while rows arrive above
+        with Storm(limit=300) as storm:
+            for _ in range(110):  # past the 100-row window while rows arrive above
                 await pilot.press("j")
                 await pilot.pause(0)
         assert storm.stored > 0
         await settle(app, pilot)
-        assert table_of(app).selected_id == ids[135]
+        assert table_of(app).selected_id == ids[115]
         await pilot.press("enter")
         await settle(app, pilot)
         assert isinstance(app.screen, IncidentDetailScreen)
-        assert app.screen.incident_id == ids[135]
+        assert app.screen.incident_id == ids[115]
 
 
 async def test_a_burst_of_keys_past_the_window_is_not_lost_or_coalesced(per_email):
-    ids = opened(per_email, 260)
+    ids = opened(per_email, 140)
     app = MailsirenApp(per_email)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for_rows(app, pilot, 100)
-        await pilot.press(*"j" * 150)  # in one burst: the window is read while keys arrive
+        await pilot.press(*"j" * 120)  # in one burst: the window is read while keys arrive
         await settle(app, pilot)
-        assert table_of(app).selected_id == ids[150]
-        await pilot.press(*"k" * 120, *"j" * 3)
+        assert table_of(app).selected_id == ids[120]
+        await pilot.press(*"k" * 90, *"j" * 3)
         await settle(app, pilot)
         assert table_of(app).selected_id == ids[33]
         await pilot.press("G")
