@@ -99,7 +99,7 @@ class ServeSupervisor:
             return f"serve stopped (exit {self.child.returncode}): {self.last_words()}"
         pid = running_serve_pid(self.database_url)
         if pid is None and not self.start:
-            return "serve is not started by this window (run_serve = false): none runs here"
+            return "this window starts no serve (run_serve = false, or --no-serve); none runs here"
         if pid is None:
             return "no serve is running: alert mail is not being received"
         return f"serve running (pid {pid})"
