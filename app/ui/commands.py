@@ -48,8 +48,12 @@ class ScreenCommands(Provider):
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for offered, where in self._offered():
-            names = [offered.description, offered.binding.tooltip, offered.id]
-            score, name = max((matcher.match(name), name) for name in names if name)
+            # The action's own name first: a longer tooltip that mentions the word (a state
+            # filter's "accepted") must not rank above the action it names ("Accept").
+            names = [(offered.description, 1.0), (offered.binding.tooltip, 0.6), (offered.id, 0.8)]
+            score, name = max(
+                (matcher.match(name) * weight, name) for name, weight in names if name
+            )
             if score <= 0:
                 continue
             if not offered.enabled:

@@ -155,7 +155,11 @@ async def palette_run(app, pilot, query: str) -> None:
         await settle(app, pilot)
         if app.screen.query_one("CommandList").option_count:
             break
-    await pilot.press("down", "enter")  # the first hit
+    commands = app.screen.query_one("CommandList")
+    if commands.highlighted is None:
+        await pilot.press("down")  # onto the first hit
+    assert commands.highlighted == 0
+    await pilot.press("enter")  # the best hit
     await settle(app, pilot)
 
 
@@ -166,6 +170,15 @@ async def test_the_palette_finds_and_runs_accept_on_the_incident_log(workspace):
         await settle(app, pilot)
         await palette_run(app, pilot, "accept")
         assert state_of(workspace, incident) == "accepted"
+
+
+async def test_the_palette_finds_a_filter_by_what_it_does(workspace):
+    with_incident(workspace)
+    app = MailsirenApp(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await palette_run(app, pilot, "filter by severity")
+        assert app.screen.log_filter.severity == "alert"
 
 
 async def test_the_palette_finds_test_configuration_on_the_smtp_screen(workspace):

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from app.core.deliveries import (
     AttemptView,
@@ -25,6 +25,7 @@ from app.core.users import PermissionDenied
 from app.ui.display import shown, when, zone_label
 from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.deliveries_table import DeliveriesTable, status_text
+from app.ui.widgets.keys_footer import KeysFooter
 from app.words import plural
 
 POLL_SECONDS = 1.0
@@ -117,7 +118,7 @@ class DeliveriesScreen(WorkerFailures, Screen):
         yield DeliveriesTable(id="deliveries")
         with VerticalScroll(id="delivery-detail"):
             yield Static("", id="delivery-text", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = "mailsiren · Delivery log"
