@@ -3,23 +3,19 @@ in a fixed zone (Europe/Paris) so that the times and the zone's name do not depe
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from app.ui.app import MailsirenApp
 from app.ui.screens.incident_detail import IncidentDetailScreen
+from tests.clock import time_zone
 from tests.fixtures.notifications import with_notifications
 from tests.snapshots.test_snapshots import FROZEN, settle, workspace  # noqa: F401
 
 
 @pytest.fixture
-def paris(monkeypatch):
-    monkeypatch.setenv("TZ", "Europe/Paris")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+def paris():
+    with time_zone("Europe/Paris"):
+        yield
 
 
 def notified_app(workspace, monkeypatch) -> MailsirenApp:  # noqa: F811

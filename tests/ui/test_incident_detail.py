@@ -3,7 +3,6 @@ times in the UI's zone (named once), and a readable timeline at 80×24."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 import pytest
@@ -13,18 +12,16 @@ from app.core.users import add_user, ensure_user
 from app.ui.app import MailsirenApp
 from app.ui.screens.incident_detail import IncidentDetailScreen
 from app.ui.widgets.timeline import TimelineTable
+from tests.clock import time_zone
 from tests.fixtures.notifications import with_notifications
 from tests.snapshots.test_snapshots import FROZEN
 from tests.ui.pilot import settle
 
 
 @pytest.fixture
-def paris(monkeypatch):
-    monkeypatch.setenv("TZ", "Europe/Paris")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+def paris():
+    with time_zone("Europe/Paris"):
+        yield
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ org settings, the delivery log with a failure's advice, and permissions."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -28,7 +27,7 @@ from app.ui.screens import integrations as integrations_screen
 from app.ui.screens.deliveries import DeliveriesScreen
 from app.ui.widgets.deliveries_table import DeliveriesTable
 from app.ui.widgets.integrations_table import IntegrationsTable
-from tests.clock import Clock
+from tests.clock import Clock, time_zone
 from tests.fixtures.notifications import with_notifications
 from tests.snapshots.test_snapshots import FROZEN
 from tests.ui.ages import next_redraw, redraws
@@ -329,12 +328,9 @@ async def test_delivery_ages_move_with_the_clock_without_a_new_read(workspace, m
 
 
 @pytest.fixture
-def paris(monkeypatch):
-    monkeypatch.setenv("TZ", "Europe/Paris")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+def paris():
+    with time_zone("Europe/Paris"):
+        yield
 
 
 @pytest.mark.parametrize(("setting", "zone", "tried"), [
