@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
 from app.core.preview import (
@@ -40,10 +40,12 @@ from app.ui.modals.confirm import ConfirmModal
 from app.ui.modals.key_rule_form import KeyRuleFormModal
 from app.ui.modals.text_prompt import TextPromptModal
 from app.ui.screens.worker_failures import WorkerFailures
+from app.ui.widgets.keys_footer import KeysFooter
 from app.ui.widgets.preview_detail import PreviewDetail
 from app.ui.widgets.preview_table import PreviewTable
 from app.ui.widgets.rule_list import RuleList
 from app.ui.widgets.source_settings_form import SourceSettingsForm
+from app.words import plural
 
 NEW_SOURCE = {"name": "", "address": "", "severity": "alert", "creation": "per_email"}
 
@@ -123,7 +125,7 @@ class SourceEditorScreen(WorkerFailures, Screen):
                 yield PreviewTable(id="preview")
                 with DetailScroll(id="preview-detail-scroll"):
                     yield PreviewDetail(id="preview-detail")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         name = self.saved.name if self.saved else ""
@@ -212,7 +214,7 @@ class SourceEditorScreen(WorkerFailures, Screen):
     @work(thread=True, exclusive=True, group="editor-samples", exit_on_error=False)
     def load_stored_samples(self, source: str) -> None:
         samples = stored_samples(self.app.workspace.database, source)
-        origin = f"the last {len(samples)} mails of {source}" if samples else ""
+        origin = f"the last {plural(len(samples), 'mail')} of {source}" if samples else ""
         self.post_message(SamplesLoaded(samples, origin))
 
     @work(thread=True, exclusive=True, group="editor-samples", exit_on_error=False)
@@ -222,7 +224,7 @@ class SourceEditorScreen(WorkerFailures, Screen):
         except SampleError as error:
             self.post_message(SamplesLoaded(self.samples, self.origin, str(error)))
             return
-        self.post_message(SamplesLoaded(samples, f"{len(samples)} mails from {location}"))
+        self.post_message(SamplesLoaded(samples, f"{plural(len(samples), 'mail')} from {location}"))
 
     def on_samples_loaded(self, message: SamplesLoaded) -> None:
         if message.problem:

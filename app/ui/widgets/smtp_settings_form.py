@@ -16,6 +16,7 @@ from app.core.smtpprefs import (
     settings_warnings,
     validate_form,
 )
+from app.ui.display import when, zone_label
 
 FIELDS = ("server", "port", "username", "password", "tls_mode", "from_address")
 TLS_CHOICES = [("STARTTLS (port 587 or 25)", "starttls"), ("Implicit TLS (port 465)", "tls")]
@@ -134,7 +135,9 @@ class SmtpSettingsForm(VerticalScroll, can_focus=False):
             "•••••• saved — type to replace" if has_saved_password else ""
         )
         state = self.query_one("#saved-state", Static)
-        state.update(f"Saved {view.updated_at:%Y-%m-%d %H:%M} UTC." if view else "Not saved yet.")
+        state.update(
+            f"Saved {when(view.updated_at)[:16]} ({zone_label()})." if view else "Not saved yet."
+        )
         self.show_errors({})
         self.refresh_warnings()
         self._loaded = self.read()
