@@ -88,8 +88,8 @@ async def test_enter_in_help_runs_the_selected_binding(workspace):
         await pilot.press("question_mark")
         await settle(app, pilot)
         table = app.screen.query_one(HelpTable)
-        assert table.selected_key.endswith("log.detail")
-        await pilot.press("j", "enter")  # Accept
+        assert table.selected_key.endswith("log.accept")
+        await pilot.press("enter")  # Accept
         await settle(app, pilot)
         assert state_of(workspace, incident) == "accepted"
 

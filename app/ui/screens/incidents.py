@@ -82,13 +82,6 @@ class IncidentsScreen(TriageActions, AreaScreen):
     """
     BINDINGS = [
         Binding(
-            "enter",
-            "open_detail",
-            "Detail",
-            id="log.detail",
-            tooltip="Open the incident under the cursor: timeline, notifications, mails",
-        ),
-        Binding(
             "a",
             "triage('accept')",
             "Accept",

@@ -52,6 +52,15 @@ class IncidentTable(DataTable):
     """Rows are one window of the filtered log; `window_offset` is rows[0]'s place in it."""
 
     BINDINGS = [
+        # On the table, not the screen: DataTable's own (hidden) enter would hide it from
+        # the footer. The screen opens the detail of the incident under the cursor.
+        Binding(
+            "enter",
+            "screen.open_detail",
+            "Detail",
+            id="log.detail",
+            tooltip="Open the incident under the cursor: timeline, notifications, mails",
+        ),
         Binding("j,down", "cursor_down", "Down", show=False, id="log.down"),
         Binding("k,up", "cursor_up", "Up", show=False, id="log.up"),
         Binding("pagedown,ctrl+f", "page_down", "Page down", show=False, id="log.page-down"),
