@@ -88,10 +88,15 @@ def when(iso: str | datetime | None) -> str:
 def zone_label() -> str:
     """The zone the screen's times are in, said once per screen: "times in CET (UTC+01:00)"."""
     local = shown(now())
-    if _show_utc:
-        return "times in UTC"
     offset = local.strftime("%z")
+    if _show_utc or (offset == "+0000" and local.tzname() == "UTC"):
+        return "times in UTC"
     return f"times in {local.tzname()} (UTC{offset[:3]}:{offset[3:]})"
+
+
+def zone_name() -> str:
+    """The short name of the UI's zone, after a time: "UTC", "CET"."""
+    return shown(now()).tzname() or "UTC"
 
 
 def now() -> datetime:

@@ -16,7 +16,7 @@ from app.core.smtpprefs import (
     settings_warnings,
     validate_form,
 )
-from app.ui.display import when, zone_label
+from app.ui.display import when, zone_name
 
 FIELDS = ("server", "port", "username", "password", "tls_mode", "from_address")
 TLS_CHOICES = [("STARTTLS (port 587 or 25)", "starttls"), ("Implicit TLS (port 465)", "tls")]
@@ -136,7 +136,7 @@ class SmtpSettingsForm(VerticalScroll, can_focus=False):
         )
         state = self.query_one("#saved-state", Static)
         state.update(
-            f"Saved {when(view.updated_at)[:16]} ({zone_label()})." if view else "Not saved yet."
+            f"Saved {when(view.updated_at)[:16]} {zone_name()}." if view else "Not saved yet."
         )
         self.show_errors({})
         self.refresh_warnings()
