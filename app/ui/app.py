@@ -15,7 +15,7 @@ from textual.screen import Screen
 from app.core.workspace import Workspace
 from app.server.supervisor import ServeSupervisor
 from app.ui import display
-from app.ui.binding_ids import defined_bindings, keymap_problems
+from app.ui.binding_ids import defined_bindings, key_problem, keymap_problems
 from app.ui.commands import ScreenCommands
 from app.ui.modals.confirm import ConfirmModal
 from app.ui.screen_bindings import ScreenBinding, screen_groups
@@ -106,16 +106,17 @@ class MailsirenApp(App[None]):
 
     def _apply_keymap(self, keymap: dict[str, str]) -> None:
         """Bind what `[keymap]` in config.toml names; what names no binding or key is kept
-        aside, to be told at start-up."""
+        aside, to be told at start-up. Without a keymap the bindings are not walked."""
+        if not keymap:
+            return
         known = [defined.id for defined in defined_bindings()]
         self._keymap_problems = keymap_problems(keymap, known)
         good = {
             binding_id: keys
             for binding_id, keys in keymap.items()
-            if not keymap_problems({binding_id: keys}, known)
+            if binding_id in known and not key_problem(keys)
         }
-        self.user_keymap = {binding_id: self._normalize_keymap({binding_id: keys})[binding_id]
-                       for binding_id, keys in good.items()}  # fmt: skip
+        self.user_keymap = self._normalize_keymap(good)
         self.set_keymap(good)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

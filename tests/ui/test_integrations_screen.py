@@ -157,12 +157,17 @@ async def test_a_new_policy_shows_examples_as_placeholders_not_as_text(workspace
         assert str(app.screen.query_one("#error", Static).render()) == ""
 
 
-async def test_a_refused_policy_save_keeps_the_form_open_with_the_error_beside_the_field(
-    workspace,
-):
+def with_ops_policy(workspace) -> None:
+    """The policy ops: one step to a@example.com."""
     save_policy(workspace.database, workspace.user, parse_policy(
         {"name": "ops", "step": [{"targets": ["a@example.com"]}]}, "p"
     ))  # fmt: skip
+
+
+async def test_a_refused_policy_save_keeps_the_form_open_with_the_error_beside_the_field(
+    workspace,
+):
+    with_ops_policy(workspace)
     app = MailsirenApp(workspace, initial_mode="integrations")
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(app, pilot)
@@ -197,9 +202,7 @@ async def test_a_refused_policy_save_keeps_the_form_open_with_the_error_beside_t
 
 
 async def test_a_policy_is_edited_line_by_line_with_live_validation(workspace):
-    save_policy(workspace.database, workspace.user, parse_policy(
-        {"name": "ops", "step": [{"targets": ["a@example.com"]}]}, "p"
-    ))  # fmt: skip
+    with_ops_policy(workspace)
     app = MailsirenApp(workspace, initial_mode="integrations")
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(app, pilot)

@@ -25,7 +25,7 @@ from app.core.incidentlog import (
 )
 from app.core.names import INCIDENT_STATE_FILTERS, SEVERITIES
 from app.ui import display
-from app.ui.display import parse_time, printable
+from app.ui.display import parse_time, printable, short
 from app.ui.screens.area import AreaScreen
 from app.ui.screens.incident_detail import IncidentDetailScreen
 from app.ui.screens.triage import TriageActions, TriageDone
@@ -57,10 +57,6 @@ class WindowRequest:
     offset: int  # where to read if there is no anchor (or it left the filter)
     jump: str | None
     serial: int
-
-
-def short_line(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def next_in(cycle: tuple, current) -> object:
@@ -453,7 +449,7 @@ class IncidentsScreen(TriageActions, AreaScreen):
         text = f"#{row.id}" if what == "id" else row.title
         self.app.copy_to_clipboard(text)
         self.notify(
-            f"Copied {printable(short_line(text))} (through the terminal, OSC 52: it works "
+            f"Copied {short(text, 60).plain} (through the terminal, OSC 52: it works "
             "over SSH; in tmux it needs `set -g set-clipboard on`).",
             markup=False,
         )
