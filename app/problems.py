@@ -18,7 +18,7 @@ def environment_problem(error: BaseException, database_url: str) -> str | None:
     if "sqlalchemy" in sys.modules:  # only then can it be a database error
         from sqlalchemy.exc import DBAPIError
 
-        from app.core.db import database_problem
+        from app.core.store.db import database_problem
 
         if isinstance(error, DBAPIError):
             return str(database_problem(error, database_url))

@@ -49,7 +49,7 @@ async def reference(port: int, count: int) -> float:
     """The same mails, one session, nothing recorded: the ceiling of aiosmtplib here."""
     import aiosmtplib
 
-    from app.core.notice import build_message
+    from app.core.notifications.notice import build_message
 
     client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
     await client.connect()
@@ -72,10 +72,10 @@ def dispatcher_rate(port: int, count: int) -> tuple[float, int]:
     os.environ["XDG_CONFIG_HOME"] = str(home / "config")
     os.environ["LOGNAME"] = "bench"
     from app.core.configfile import import_config
-    from app.core.deliveries import list_deliveries
-    from app.core.dispatch import Dispatcher
-    from app.core.ingest import IncomingMail, ingest_batch
-    from app.core.smtpprefs import SmtpForm, save_preferences
+    from app.core.intake.pipeline import IncomingMail, ingest_batch
+    from app.core.notifications.deliveries import list_deliveries
+    from app.core.notifications.dispatcher import Dispatcher
+    from app.core.sending.personal import SmtpForm, save_preferences
     from app.core.workspace import open_workspace
 
     workspace = open_workspace()

@@ -31,8 +31,8 @@ os.environ["XDG_CONFIG_HOME"] = str(home / "config")
 from sqlalchemy import insert  # noqa: E402
 
 from app.core.configfile import import_config  # noqa: E402
-from app.core.ingest import ingest_mail  # noqa: E402
-from app.core.models import Incident, TimelineEvent  # noqa: E402
+from app.core.intake.pipeline import ingest_mail  # noqa: E402
+from app.core.store.models import Incident, TimelineEvent  # noqa: E402
 from app.core.workspace import open_workspace  # noqa: E402
 
 WINDOW_ROWS = 100  # the rows the log holds (app.ui.screens.incidents.WINDOW)
@@ -115,7 +115,7 @@ async def measure_log(workspace, arrivals: int) -> dict:
 
         # j inside the window (no read) against j past its last row (a read around the
         # incident under the cursor), each timed to the cursor on the expected incident.
-        from app.core.incidentlog import read_window
+        from app.core.incidents.log import read_window
 
         await pilot.press("g")
         await until(pilot, lambda: not table.waiting and table.cursor_row == 0)
@@ -171,7 +171,7 @@ async def measure_reference(workspace, limit: int) -> float:
     from textual.app import App
     from textual.widgets import DataTable
 
-    from app.core.incidentlog import LogFilter, read_window
+    from app.core.incidents.log import LogFilter, read_window
 
     class Everything(App):
         def compose(self):

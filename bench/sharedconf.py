@@ -61,8 +61,8 @@ def main() -> int:
         overlay.write_text(OVERLAY)
         files.append(overlay)
 
-    from app.core.sharedconf import load_shared_config, read_shared_config
-    from app.core.smtpconf import choose_configuration
+    from app.core.sending.choice import choose_configuration
+    from app.core.sending.shared import load_shared_config, read_shared_config
     from app.core.workspace import open_workspace
 
     assert read_shared_config(conf).port == 587

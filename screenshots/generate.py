@@ -67,7 +67,7 @@ def start_server(ca: trustme.CA) -> tuple[Controller, int]:
 
 
 async def shoot(name: str, port: int, password: str, recipient: str) -> None:
-    from app.core.smtpprefs import SmtpForm, save_preferences
+    from app.core.sending.personal import SmtpForm, save_preferences
     from app.core.workspace import open_workspace
     from app.ui.app import MailsirenApp
 
@@ -88,7 +88,7 @@ async def shoot(name: str, port: int, password: str, recipient: str) -> None:
 
 async def shoot_shared(name: str, port: int, home: Path) -> None:
     """No personal settings: the shared configuration (in group ops) sends, as Force-From."""
-    from app.core.smtpprefs import clear_preferences
+    from app.core.sending.personal import clear_preferences
     from app.core.users import add_group, change_members, update_user
     from app.core.workspace import open_workspace
     from app.ui.app import MailsirenApp
@@ -151,8 +151,8 @@ async def shoot_incidents(log_name: str, detail_name: str, narrow_name: str) -> 
 
     import app.ui.display
     from app.core.configfile import import_config
-    from app.core.incidents import change_state
-    from app.core.ingest import ingest_mail
+    from app.core.incidents.views import change_state
+    from app.core.intake.pipeline import ingest_mail
     from app.core.workspace import open_workspace
     from app.ui.app import MailsirenApp
 
@@ -190,7 +190,7 @@ async def shoot_incidents(log_name: str, detail_name: str, narrow_name: str) -> 
 async def shoot_sources(list_name: str, editor_name: str, preview_name: str, log_name: str) -> None:
     """The Nagios sample set up as a by_key source with a recovery rule, by keyboard."""
     import app.ui.display
-    from app.core.ingest import ingest_mail
+    from app.core.intake.pipeline import ingest_mail
     from app.core.workspace import open_workspace
     from app.ui.app import MailsirenApp
 

@@ -15,8 +15,8 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from app.core.db import Database, open_database
-from app.core.secrets import load_or_create_keyring
+from app.core.store.db import Database, open_database
+from app.core.store.secrets import load_or_create_keyring
 from app.core.users import UserView, ensure_user
 from tests.postgres import TEMPLATE, PostgresServer, start_postgres
 

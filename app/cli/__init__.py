@@ -149,13 +149,13 @@ def _shown_database(url: str) -> str:
     """An SQLite database as its file's path; any other as its URL, password masked."""
     if url.startswith("sqlite:///"):
         return url.removeprefix("sqlite:///")
-    from app.core.db import printable_url
+    from app.core.store.db import printable_url
 
     return printable_url(url)
 
 
 def run_key_rotate(_arguments: argparse.Namespace) -> int:
-    from app.core.keyrotation import rotate_key
+    from app.core.store.keyrotation import rotate_key
 
     with opened_workspace() as workspace:
         count = rotate_key(workspace.database, paths.key_file())

@@ -32,8 +32,8 @@ def register(commands) -> None:
 
 
 def run_db_migrate(_arguments: argparse.Namespace) -> int:
-    from app.core.db import SCHEMA_HEAD, open_database
-    from app.core.secrets import load_or_create_keyring
+    from app.core.store.db import SCHEMA_HEAD, open_database
+    from app.core.store.secrets import load_or_create_keyring
 
     settings = paths.load_settings()
     database = open_database(
@@ -52,8 +52,8 @@ def run_db_migrate(_arguments: argparse.Namespace) -> int:
 
 
 def run_db_copy(arguments: argparse.Namespace) -> int:
-    from app.core.db import open_database
-    from app.core.dbcopy import copy_database
+    from app.core.store.db import open_database
+    from app.core.store.dbcopy import copy_database
     from app.core.users import require_current
     from app.server.supervisor import running_serve_pid
 

@@ -74,7 +74,7 @@ def header_recipients(raw: bytes) -> list[str]:
 def run_ingest(arguments: argparse.Namespace) -> int:
     raw = read_message(sys.stdin.buffer)
     try:
-        from app.core.ingest import ingest_mail
+        from app.core.intake.pipeline import ingest_mail
 
         recipients = arguments.to or header_recipients(raw)
         with opened_workspace() as workspace:

@@ -87,7 +87,7 @@ def register(commands) -> None:
 
 
 def run_incidents_list(arguments: argparse.Namespace) -> int:
-    from app.core.incidents import list_incidents
+    from app.core.incidents.views import list_incidents
 
     with opened_workspace() as workspace:
         views = list_incidents(
@@ -111,7 +111,7 @@ def run_incidents_list(arguments: argparse.Namespace) -> int:
 
 
 def run_incidents_show(arguments: argparse.Namespace) -> int:
-    from app.core.incidents import show_incident
+    from app.core.incidents.views import show_incident
 
     with opened_workspace() as workspace:
         detail = show_incident(workspace.database, arguments.id)
@@ -135,7 +135,7 @@ def run_incidents_show(arguments: argparse.Namespace) -> int:
 
 
 def run_incidents_change(arguments: argparse.Namespace) -> int:
-    from app.core.incidents import change_state
+    from app.core.incidents.views import change_state
 
     with opened_workspace() as workspace:
         views = change_state(workspace.database, workspace.user, arguments.action, arguments.ids)
@@ -145,7 +145,7 @@ def run_incidents_change(arguments: argparse.Namespace) -> int:
 
 
 def run_mails_list(arguments: argparse.Namespace) -> int:
-    from app.core.incidents import list_mails
+    from app.core.incidents.views import list_mails
 
     with opened_workspace() as workspace:
         views = list_mails(

@@ -71,7 +71,7 @@ def _when(moment) -> str:
 
 
 def run_integrations_list(arguments: argparse.Namespace) -> int:
-    from app.core.integrations import list_integrations
+    from app.core.notifications.integrations import list_integrations
 
     with opened_workspace() as workspace:
         views = list_integrations(workspace.database, workspace.user)
@@ -93,7 +93,11 @@ def run_integrations_list(arguments: argparse.Namespace) -> int:
 
 
 def run_integrations_add(arguments: argparse.Namespace) -> int:
-    from app.core.integrations import NeedsConfirmation, parse_integration, save_integration
+    from app.core.notifications.integrations import (
+        NeedsConfirmation,
+        parse_integration,
+        save_integration,
+    )
 
     data = {
         "address": arguments.address,
@@ -127,7 +131,7 @@ def _confirm(concerns: tuple[str, ...]) -> bool:
 
 
 def run_integrations_remove(arguments: argparse.Namespace) -> int:
-    from app.core.integrations import find_integrations, remove_integration
+    from app.core.notifications.integrations import find_integrations, remove_integration
 
     with opened_workspace() as workspace:
         found = find_integrations(workspace.database, workspace.user, arguments.which)
@@ -142,7 +146,7 @@ def run_integrations_remove(arguments: argparse.Namespace) -> int:
 
 
 def run_deliveries_list(arguments: argparse.Namespace) -> int:
-    from app.core.deliveries import list_deliveries
+    from app.core.notifications.deliveries import list_deliveries
 
     with opened_workspace() as workspace:
         views = list_deliveries(

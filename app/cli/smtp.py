@@ -101,7 +101,7 @@ def _read_password() -> str:
 
 
 def run_smtp_set(arguments: argparse.Namespace) -> int:
-    from app.core.smtpprefs import SmtpForm, SmtpFormInvalid, save_preferences
+    from app.core.sending.personal import SmtpForm, SmtpFormInvalid, save_preferences
 
     password = _read_password() if arguments.password_stdin else ""
     if arguments.password_stdin and not password:
@@ -132,7 +132,7 @@ def run_smtp_set(arguments: argparse.Namespace) -> int:
 
 
 def run_smtp_show(_arguments: argparse.Namespace) -> int:
-    from app.core.smtpprefs import TLS_MODE_LABELS, load_preferences
+    from app.core.sending.personal import TLS_MODE_LABELS, load_preferences
 
     with opened_workspace() as workspace:
         view = load_preferences(workspace.database, workspace.user)
@@ -159,7 +159,7 @@ def run_smtp_show(_arguments: argparse.Namespace) -> int:
 
 
 def run_smtp_clear(_arguments: argparse.Namespace) -> int:
-    from app.core.smtpprefs import clear_preferences
+    from app.core.sending.personal import clear_preferences
 
     with opened_workspace() as workspace:
         removed = clear_preferences(workspace.database, workspace.user)
@@ -168,8 +168,8 @@ def run_smtp_clear(_arguments: argparse.Namespace) -> int:
 
 
 def run_smtp_test(arguments: argparse.Namespace) -> int:
-    from app.core.smtpclient import run_smtp_test as run_test
-    from app.core.smtptest import SmtpTestRefused, prepare_smtp_test
+    from app.core.sending.configtest import SmtpTestRefused, prepare_smtp_test
+    from app.core.sending.smtp import run_smtp_test as run_test
 
     with opened_workspace() as workspace:
         try:
@@ -207,8 +207,8 @@ def format_stage(stage) -> str:
 
 def run_smtp_explain(arguments: argparse.Namespace) -> int:
     from app.core.addresses import AddressError, parse_address
-    from app.core.sharedconf import describe_values, shared_warnings
-    from app.core.smtpconf import PERSONAL, SHARED, choose_configuration
+    from app.core.sending.choice import PERSONAL, SHARED, choose_configuration
+    from app.core.sending.shared import describe_values, shared_warnings
 
     recipient = None
     if arguments.recipient:
@@ -259,7 +259,7 @@ def run_smtp_explain(arguments: argparse.Namespace) -> int:
 
 
 def _explain_recipient(choice, recipient: str | None) -> int:
-    from app.core.smtpconf import SHARED
+    from app.core.sending.choice import SHARED
 
     if not choice.usable:
         return EXIT_FAILURE

@@ -1,1 +1,1 @@
-"""The domain of mailsiren: storage, secrets, users, mail and SMTP. Never imports the UI."""
+"""The domain of mailsiren, grouped by the alert's flow (intake, incidents, notifications, sending, store). Never imports the UI."""

@@ -8,26 +8,26 @@ from dataclasses import dataclass, field
 import tomli_w
 from sqlmodel import col, delete, select
 
-from app.core.db import Database, utc_now
-from app.core.escalation import PolicySpec, list_policies, parse_policy, write_policy
-from app.core.integrations import (
-    IntegrationSpec,
-    concerns_about,
-    integration_specs,
-    parse_integration,
-    write_integration,
-)
-from app.core.models import AlertSource, EscalationPolicy, Integration
-from app.core.org import OrgView, load_org, parse_org, write_org
-from app.core.rules import RuleError
-from app.core.secrets import normalise_address
-from app.core.sources import (
+from app.core.incidents.escalation import PolicySpec, list_policies, parse_policy, write_policy
+from app.core.intake.rules import RuleError
+from app.core.intake.sources import (
     SourceSpec,
     check_policy_exists,
     list_sources,
     parse_source,
     write_source,
 )
+from app.core.notifications.integrations import (
+    IntegrationSpec,
+    concerns_about,
+    integration_specs,
+    parse_integration,
+    write_integration,
+)
+from app.core.notifications.org import OrgView, load_org, parse_org, write_org
+from app.core.store.db import Database, utc_now
+from app.core.store.models import AlertSource, EscalationPolicy, Integration
+from app.core.store.secrets import normalise_address
 from app.core.users import UserView, require_current
 from app.errors import MailsirenError
 

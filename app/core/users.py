@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from sqlmodel import Session, func, select
 
 from app.core.addresses import AddressError, parse_address
-from app.core.db import Clock, Database, utc_now
-from app.core.models import Group, GroupMembership, User
 from app.core.names import DEFAULT_PERMISSIONS, PERMISSIONS
-from app.core.secrets import normalise_address
+from app.core.store.db import Clock, Database, utc_now
+from app.core.store.models import Group, GroupMembership, User
+from app.core.store.secrets import normalise_address
 from app.errors import MailsirenError
 
 _USER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app import paths
-from app.core.db import Database, open_database
-from app.core.secrets import load_or_create_keyring
-from app.core.sharedconf import SharedConfigState, load_shared_config
+from app.core.sending.shared import SharedConfigState, load_shared_config
+from app.core.store.db import Database, open_database
+from app.core.store.secrets import load_or_create_keyring
 from app.core.users import UserView, current_login, ensure_user
 
 

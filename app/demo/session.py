@@ -95,7 +95,7 @@ class DemoSession:
 
     def _make_world(self) -> None:
         from app.core.configfile import import_config
-        from app.core.smtpprefs import SmtpForm, save_preferences
+        from app.core.sending.personal import SmtpForm, save_preferences
         from app.core.users import update_user
         from app.core.workspace import open_workspace
 
@@ -155,7 +155,7 @@ class DemoSession:
     def wait_for_notifications(self, timeout: float) -> bool:
         """Wait until the notifier has tried every queued notification that storm control
         does not hold back; False on timeout."""
-        from app.core.deliveries import list_deliveries
+        from app.core.notifications.deliveries import list_deliveries
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -166,8 +166,8 @@ class DemoSession:
         return False
 
     def summary(self) -> DemoSummary:
-        from app.core.deliveries import list_deliveries
-        from app.core.incidents import list_incidents, list_mails
+        from app.core.incidents.views import list_incidents, list_mails
+        from app.core.notifications.deliveries import list_deliveries
 
         database, user = self.workspace.database, self.workspace.user
         return DemoSummary(

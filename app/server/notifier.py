@@ -35,9 +35,9 @@ async def notify_until(
     node: str | None = None,
 ) -> None:
     """Escalate and dispatch until `stop` is set (the child's loop; tests drive it too)."""
-    from app.core.db import utc_now
-    from app.core.dispatch import Dispatcher
-    from app.core.escalation import take_due_steps
+    from app.core.incidents.escalation import take_due_steps
+    from app.core.notifications.dispatcher import Dispatcher
+    from app.core.store.db import utc_now
 
     clock = clock or utc_now
     dispatcher = Dispatcher(
@@ -81,9 +81,9 @@ def main() -> int:
         signal.signal(signal_number, signal.SIG_IGN)  # serve tells us to stop by closing stdin
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from app import paths
-    from app.core.db import open_database
-    from app.core.secrets import load_or_create_keyring
-    from app.core.sharedconf import load_shared_config
+    from app.core.sending.shared import load_shared_config
+    from app.core.store.db import open_database
+    from app.core.store.secrets import load_or_create_keyring
     from app.errors import MailsirenError
 
     try:

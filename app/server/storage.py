@@ -64,7 +64,7 @@ def take_frames(buffer: bytearray) -> list:
 
 def answer_batch(database, requests: list[tuple]) -> list[tuple[int, bool, object]]:
     """One (sequence, ok, result or reason) per request, stores after their commit."""
-    from app.core.ingest import all_enabled_addresses
+    from app.core.intake.pipeline import all_enabled_addresses
 
     stores = [request for request in requests if request[1] == STORE]
     answers = _store_batch(database, stores) if stores else []
@@ -78,8 +78,8 @@ def answer_batch(database, requests: list[tuple]) -> list[tuple[int, bool, objec
 
 
 def _store_batch(database, requests: list[tuple]) -> list[tuple[int, bool, object]]:
-    from app.core.ingest import IncomingMail, ingest_batch
-    from app.core.mail import parse_mail
+    from app.core.intake.mail import parse_mail
+    from app.core.intake.pipeline import IncomingMail, ingest_batch
 
     try:
         incoming = [
@@ -141,8 +141,8 @@ def main() -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the terminal going away, too
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from app import paths
-    from app.core.db import open_database
-    from app.core.secrets import load_or_create_keyring
+    from app.core.store.db import open_database
+    from app.core.store.secrets import load_or_create_keyring
     from app.errors import MailsirenError
 
     try:

@@ -1,5 +1,5 @@
 """A command run in a real pseudo-terminal, as a person's shell runs it: read what it draws,
-type keys into it."""
+type keys into it; or in tmux, whose pane is the screen as the person sees it."""
 
 from __future__ import annotations
 
@@ -78,3 +78,41 @@ class Terminal:
             os.killpg(self.process.pid, 9)
             self.process.wait()
         os.close(self.master)
+
+
+class Tmux:
+    """A tmux server of the test's own (its own socket), one session running `command`."""
+
+    def __init__(self, command: str, *, columns: int, rows: int) -> None:
+        self.socket = f"mailsiren-test-{os.getpid()}-{time.monotonic_ns()}"
+        # A COLUMNS or LINES inherited from the test process (80×24 was seen) would make the
+        # app draw at that size in a pane of another: the pane's own size must win.
+        command = f"unset COLUMNS LINES; {command}"
+        self.run("new-session", "-d", "-s", "log", "-x", str(columns), "-y", str(rows), command)
+
+    def run(self, *arguments: str) -> str:
+        done = subprocess.run(
+            ["tmux", "-L", self.socket, *arguments], capture_output=True, text=True, timeout=30
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "log")
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", "log", *keys)
+
+    def wait_for(self, *texts: str, seconds: float) -> str:
+        """Read the pane until every text is on it at once (a readiness poll, not a wait for
+        time): what the person sees, not the bytes that drew it."""
+        deadline = time.monotonic() + seconds
+        while True:
+            screen = self.screen()
+            if all(text in screen for text in texts):
+                return screen
+            assert time.monotonic() < deadline, f"{texts!r} never all shown:\n{screen}"
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)

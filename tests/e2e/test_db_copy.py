@@ -9,10 +9,10 @@ import pytest
 
 from app.cli.engine import header_recipients
 from app.core.configfile import import_config
-from app.core.dbcopy import copy_database
-from app.core.ingest import ingest_mail
-from app.core.integrations import IntegrationSpec, save_integration
-from app.core.smtpprefs import SmtpForm, save_preferences
+from app.core.intake.pipeline import ingest_mail
+from app.core.notifications.integrations import IntegrationSpec, save_integration
+from app.core.sending.personal import SmtpForm, save_preferences
+from app.core.store.dbcopy import copy_database
 from app.core.workspace import open_workspace
 from tests.e2e.process import mailsiren, mailsiren_json
 
@@ -91,7 +91,7 @@ def test_db_copy_refuses_a_database_that_holds_data(postgres_server, monkeypatch
 
 def test_the_copy_digest_sees_a_changed_row(postgres_server, database, user):
     """The comparison is not a formality: one byte changed on the target shows."""
-    from app.core.db import open_database
+    from app.core.store.db import open_database
 
     target = open_database(postgres_server.new_database(template=None), database.keyring)
     try:
@@ -99,7 +99,7 @@ def test_the_copy_digest_sees_a_changed_row(postgres_server, database, user):
         assert report.same and {t.name for t in report.tables} >= {"mail", "incident"}
         with target.write() as session:
             session.connection().exec_driver_sql("UPDATE user_account SET name = 'mallory'")
-        from app.core.dbcopy import _digest, _rows, stored_tables
+        from app.core.store.dbcopy import _digest, _rows, stored_tables
 
         [users] = [t for t in stored_tables() if t.name == "user_account"]
         with target.read() as session:
@@ -117,7 +117,7 @@ def test_db_migrate_upgrades_in_place_keeping_every_row(postgres_server, tmp_pat
     from alembic.config import Config
     from sqlalchemy import create_engine, text
 
-    from app.core.db import MIGRATIONS_DIR
+    from app.core.store.db import MIGRATIONS_DIR
 
     url = (
         postgres_server.new_database(template=None)

@@ -10,16 +10,16 @@ from email import message_from_bytes, policy
 import pytest
 from sqlalchemy import select, update
 
-from app.core.deliveries import delivery_attempts, list_deliveries
-from app.core.dispatch import Dispatcher
-from app.core.incidents import change_state
-from app.core.ingest import ingest_mail
-from app.core.integrations import IntegrationSpec, save_integration
-from app.core.models import Delivery
-from app.core.org import OrgView, save_org
-from app.core.sharedconf import load_shared_config
-from app.core.smtpprefs import SmtpForm, save_preferences
-from app.core.sources import save_source
+from app.core.incidents.views import change_state
+from app.core.intake.pipeline import ingest_mail
+from app.core.intake.sources import save_source
+from app.core.notifications.deliveries import delivery_attempts, list_deliveries
+from app.core.notifications.dispatcher import Dispatcher
+from app.core.notifications.integrations import IntegrationSpec, save_integration
+from app.core.notifications.org import OrgView, save_org
+from app.core.sending.personal import SmtpForm, save_preferences
+from app.core.sending.shared import load_shared_config
+from app.core.store.models import Delivery
 from tests.clock import T0, Clock
 from tests.conftest import GOOD_PASSWORD, GOOD_USER
 from tests.e2e.peers import smtp_sink
@@ -280,8 +280,8 @@ def test_two_dispatchers_on_one_database_send_each_notification_once(
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from app.core import dispatch as dispatch_module
-    from app.core.db import open_database
+    from app.core.notifications import dispatcher as dispatch_module
+    from app.core.store.db import open_database
 
     monkeypatch.setattr(dispatch_module, "BATCH", 5)  # small claims, so that they alternate
     server = smtp_server(auth=False)
@@ -317,7 +317,7 @@ def test_two_dispatchers_on_one_database_send_each_notification_once(
 def test_a_restarted_notifier_takes_back_its_own_claims_at_once(database, user, clock, no_shared):
     """A notifier killed mid-run leaves its rows claimed; the next one on that node frees them
     (another node's claim it leaves alone until the lease runs out)."""
-    from app.core.dispatch import LEASE
+    from app.core.notifications.dispatcher import LEASE
 
     setup_routing(database, user, "a@example.com", "b@example.com")
     open_incidents(database, clock)

@@ -50,7 +50,7 @@ def test_a_file_that_is_no_database_is_named(isolated_home, tmp_path):
 def test_sqlite_failures_are_explained_in_words_a_person_can_act_on():
     from sqlalchemy.exc import OperationalError
 
-    from app.core.db import database_problem
+    from app.core.store.db import database_problem
 
     for reason, advice in (
         ("attempt to write a readonly database", "write access to the file and its folder"),

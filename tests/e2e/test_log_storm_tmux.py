@@ -17,6 +17,7 @@ import pytest
 
 from tests.e2e.process import mailsiren, mailsiren_json
 from tests.e2e.serve import running_serve
+from tests.e2e.terminal import Tmux
 
 pytestmark = pytest.mark.e2e
 
@@ -37,40 +38,6 @@ def smtp_source(port: int, mails: int, subject: str) -> subprocess.Popen:
          "-f", "nagios@mon.example.net", "-t", ADDRESS, f"127.0.0.1:{port}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
-
-
-class Tmux:
-    """A tmux server of the test's own (its own socket), one session running `command`."""
-
-    def __init__(self, command: str, *, columns: int, rows: int) -> None:
-        self.socket = f"mailsiren-test-{os.getpid()}-{time.monotonic_ns()}"
-        self.run("new-session", "-d", "-s", "log", "-x", str(columns), "-y", str(rows), command)
-
-    def run(self, *arguments: str) -> str:
-        done = subprocess.run(
-            ["tmux", "-L", self.socket, *arguments], capture_output=True, text=True, timeout=30
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", "log")
-
-    def keys(self, *keys: str) -> None:
-        self.run("send-keys", "-t", "log", *keys)
-
-    def wait_for(self, text: str, *, seconds: float) -> str:
-        """Read the pane until `text` is on it (a readiness poll, not a wait for time)."""
-        deadline = time.monotonic() + seconds
-        while True:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            assert time.monotonic() < deadline, f"{text!r} never shown:\n{screen}"
-            time.sleep(0.1)
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
 
 def wait_for_incidents(count: int) -> list[int]:

@@ -6,8 +6,8 @@ import email
 
 import pytest
 
-from app.core.smtpclient import run_smtp_test
-from app.core.smtpprefs import SmtpSettings
+from app.core.sending.personal import SmtpSettings
+from app.core.sending.smtp import run_smtp_test
 from tests.conftest import GOOD_PASSWORD, GOOD_USER, free_port
 from tests.e2e.peers import smtp_sink
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import app.ui.screens.smtp as smtp_screen
-from app.core.smtpclient import StageResult, Transcript
+from app.core.sending.smtp import StageResult, Transcript
 from app.ui.app import MailsirenApp
 from tests.snapshots.test_snapshots import settle, with_saved_settings, workspace  # noqa: F401
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.smtpprefs import SmtpForm, save_preferences
+from app.core.sending.personal import SmtpForm, save_preferences
 from app.core.users import add_group, add_user, update_user
 from app.core.workspace import open_workspace
 from app.ui.app import MailsirenApp
@@ -96,8 +96,8 @@ def with_incidents(workspace, monkeypatch):
     import tomli_w
 
     from app.core.configfile import import_config
-    from app.core.incidents import change_state
-    from app.core.ingest import ingest_mail
+    from app.core.incidents.views import change_state
+    from app.core.intake.pipeline import ingest_mail
 
     monkeypatch.setattr("app.ui.display.now", lambda: FROZEN)
     document = {
@@ -158,8 +158,8 @@ NAGIOS_SOURCE = {
 
 def with_nagios_mails(workspace, monkeypatch):
     """The Nagios source and the corpus's five Nagios mails, at fixed times."""
-    from app.core.ingest import ingest_mail
-    from app.core.sources import save_source
+    from app.core.intake.pipeline import ingest_mail
+    from app.core.intake.sources import save_source
 
     monkeypatch.setattr("app.ui.display.now", lambda: FROZEN)
     save_source(workspace.database, workspace.user, NAGIOS_SOURCE, clock=lambda: FROZEN)

@@ -11,8 +11,8 @@ import tomli_w
 from textual.widgets import Static
 
 from app.core.configfile import import_config
-from app.core.incidents import list_incidents, show_incident
-from app.core.ingest import ingest_mail
+from app.core.incidents.views import list_incidents, show_incident
+from app.core.intake.pipeline import ingest_mail
 from app.core.users import add_user
 from app.core.workspace import open_workspace
 from app.ui.app import MailsirenApp

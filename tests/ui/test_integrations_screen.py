@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from textual.widgets import Input, Static, TextArea
 
-from app.core.deliveries import list_deliveries
-from app.core.escalation import list_policies, parse_policy, save_policy
-from app.core.ingest import ingest_mail
-from app.core.integrations import IntegrationSpec, list_integrations, save_integration
-from app.core.models import Delivery, DeliveryAttempt
-from app.core.org import OrgView, load_org, save_org
-from app.core.sources import save_source
+from app.core.incidents.escalation import list_policies, parse_policy, save_policy
+from app.core.intake.pipeline import ingest_mail
+from app.core.intake.sources import save_source
+from app.core.notifications.deliveries import list_deliveries
+from app.core.notifications.integrations import IntegrationSpec, list_integrations, save_integration
+from app.core.notifications.org import OrgView, load_org, save_org
+from app.core.store.models import Delivery, DeliveryAttempt
 from app.core.users import add_user
 from app.ui.app import MailsirenApp
 from app.ui.modals.confirm import ConfirmModal

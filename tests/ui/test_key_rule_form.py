@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from app.core.mail import parse_mail
+from app.core.intake.mail import parse_mail
 from app.ui.app import MailsirenApp
 from app.ui.modals.key_rule_form import KeyRuleFormModal
 from tests.ui.pilot import settle

@@ -13,8 +13,8 @@ from textual.command import CommandPalette
 from textual.widgets import Input
 
 from app.core.configfile import import_config
-from app.core.incidents import show_incident
-from app.core.ingest import ingest_mail
+from app.core.incidents.views import show_incident
+from app.core.intake.pipeline import ingest_mail
 from app.server.supervisor import ServeSupervisor
 from app.ui.app import MailsirenApp
 from app.ui.modals.confirm import ConfirmModal

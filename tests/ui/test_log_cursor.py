@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from app.core import incidentlog
-from app.core.incidents import list_incidents
+from app.core.incidents import log as incidentlog
+from app.core.incidents.views import list_incidents
 from app.core.workspace import open_workspace
 from app.ui import display
 from app.ui.app import MailsirenApp

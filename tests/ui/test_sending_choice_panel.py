@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 from textual.widgets import Input
 
-from app.core.smtpprefs import load_settings_for_sending
+from app.core.sending.personal import load_settings_for_sending
 from app.ui.app import MailsirenApp
 from app.ui.modals.confirm import ConfirmModal
 from app.ui.widgets.sending_choice_panel import SendingChoicePanel

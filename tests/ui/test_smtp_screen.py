@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
-from app.core.smtpprefs import SmtpForm, load_settings_for_sending, save_preferences
+from app.core.sending.personal import SmtpForm, load_settings_for_sending, save_preferences
 from app.ui.app import MailsirenApp
 from app.ui.widgets.transcript_view import TranscriptView
 from tests.conftest import GOOD_PASSWORD, GOOD_USER

@@ -8,8 +8,8 @@ import tomli_w
 from textual.widgets import Input, Static
 
 from app.core.configfile import import_config
-from app.core.ingest import ingest_mail
-from app.core.sources import list_sources
+from app.core.intake.pipeline import ingest_mail
+from app.core.intake.sources import list_sources
 from app.ui.app import MailsirenApp
 from app.ui.modals.confirm import ConfirmModal
 from app.ui.modals.key_rule_form import KeyRuleFormModal

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from app.core.ingest import ingest_mail
-from app.core.sources import list_sources, save_source
+from app.core.intake.pipeline import ingest_mail
+from app.core.intake.sources import list_sources, save_source
 from app.core.users import add_user
 from app.core.workspace import open_workspace
 from app.ui.app import MailsirenApp

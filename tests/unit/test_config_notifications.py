@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from app.core.configfile import ConfigFileError, export_config, import_config
-from app.core.escalation import list_policies
-from app.core.integrations import list_integrations
-from app.core.org import load_org
+from app.core.incidents.escalation import list_policies
+from app.core.notifications.integrations import list_integrations
+from app.core.notifications.org import load_org
 from app.core.users import PermissionDenied, add_user
 
 EXAMPLE = """

@@ -10,12 +10,12 @@ import tomli_w
 from sqlalchemy.exc import IntegrityError
 
 from app.core.configfile import ConfigFileError, export_config, import_config, parse_config
-from app.core.db import utc_now
-from app.core.incidents import IncidentError, change_state, list_incidents, show_incident
-from app.core.ingest import ingest_mail
-from app.core.mail import parse_mail
-from app.core.models import Incident
-from app.core.rules import parse_condition, parse_key_rule
+from app.core.incidents.views import IncidentError, change_state, list_incidents, show_incident
+from app.core.intake.mail import parse_mail
+from app.core.intake.pipeline import ingest_mail
+from app.core.intake.rules import parse_condition, parse_key_rule
+from app.core.store.db import utc_now
+from app.core.store.models import Incident
 from app.core.users import PermissionDenied, add_user
 
 ADDRESS = "src@alerts.example.com"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.core.db import utc_now
-from app.core.incidentlog import (
+from app.core.incidents.log import (
     LogFilter,
     change_token,
     incident_mails,
@@ -13,7 +12,8 @@ from app.core.incidentlog import (
     position_of,
     read_window,
 )
-from app.core.incidents import change_state
+from app.core.incidents.views import change_state
+from app.core.store.db import utc_now
 from tests.unit.test_engine import mail, send, source
 
 
@@ -87,8 +87,8 @@ def test_mails_of_an_incident_are_readable_and_the_key_rule_is_named(database, u
 
 
 def test_each_order_places_every_incident_where_its_window_shows_it(database, user):
-    from app.core.incidentlog import LOG_ORDERS
-    from app.core.ingest import ingest_mail
+    from app.core.incidents.log import LOG_ORDERS
+    from app.core.intake.pipeline import ingest_mail
 
     source(database, user, creation="per_email")
     source(database, user, name="quiet", address="quiet@alerts.example.com", severity="info")

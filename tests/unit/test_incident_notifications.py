@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from app.core.deliveries import delivery_counts, list_deliveries
-from app.core.ingest import ingest_mail
-from app.core.integrations import IntegrationSpec, save_integration
-from app.core.models import Delivery, DeliveryAttempt
-from app.core.sources import save_source
+from app.core.intake.pipeline import ingest_mail
+from app.core.intake.sources import save_source
+from app.core.notifications.deliveries import delivery_counts, list_deliveries
+from app.core.notifications.integrations import IntegrationSpec, save_integration
+from app.core.store.models import Delivery, DeliveryAttempt
 from tests.clock import T0
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.mail import MAX_HEADER_COUNT, MAX_MATCH_TEXT, TRUNCATION_MARK, parse_mail
+from app.core.intake.mail import MAX_HEADER_COUNT, MAX_MATCH_TEXT, TRUNCATION_MARK, parse_mail
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -9,17 +9,18 @@ import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from app.core.deliveries import list_deliveries, troubleshooting_hint
-from app.core.escalation import (
+from app.core.incidents.escalation import (
     EscalationError,
     delete_policy,
     parse_policy,
     save_policy,
     take_due_steps,
 )
-from app.core.incidents import change_state, show_incident
-from app.core.ingest import ingest_mail
-from app.core.integrations import (
+from app.core.incidents.views import change_state, show_incident
+from app.core.intake.pipeline import ingest_mail
+from app.core.intake.sources import SourceError, save_source
+from app.core.notifications.deliveries import list_deliveries, troubleshooting_hint
+from app.core.notifications.integrations import (
     IntegrationError,
     IntegrationSpec,
     NeedsConfirmation,
@@ -28,10 +29,9 @@ from app.core.integrations import (
     remove_integration,
     save_integration,
 )
-from app.core.models import Delivery
-from app.core.notice import build_message, header_safe
-from app.core.org import OrgView, save_org
-from app.core.sources import SourceError, save_source
+from app.core.notifications.notice import build_message, header_safe
+from app.core.notifications.org import OrgView, save_org
+from app.core.store.models import Delivery
 from app.core.users import PermissionDenied, add_user, ensure_user
 from tests.clock import T0, Clock
 
@@ -312,8 +312,8 @@ def test_a_refusal_gets_the_seeds_troubleshooting_advice(reply, advice):
 
 def test_an_escalation_survives_a_restart_step_for_step(database, user, tmp_path):
     """A restarted serve opens the database afresh: the runs' rows say where each one was."""
-    from app.core.db import open_database
-    from app.core.secrets import load_or_create_keyring
+    from app.core.store.db import open_database
+    from app.core.store.secrets import load_or_create_keyring
 
     save_policy(database, user, parse_policy(
         {"name": "ops", "step": [{"targets": ["a@x.example"], "delay_minutes": 0},

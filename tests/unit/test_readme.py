@@ -25,7 +25,7 @@ def test_quick_start_opens_mailsiren():
 
 
 def test_the_shared_configuration_example_in_the_readme_reads(tmp_path):
-    from app.core.sharedconf import read_shared_config
+    from app.core.sending.shared import read_shared_config
 
     block = re.search(r"```ini\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
     path = tmp_path / "mailsiren.conf"

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from app.core.db import open_database
-from app.core.keyrotation import rotate_key
-from app.core.secrets import (
+from app.core.sending.personal import SmtpForm, load_settings_for_sending, save_preferences
+from app.core.store.db import open_database
+from app.core.store.keyrotation import rotate_key
+from app.core.store.secrets import (
     DecryptionError,
     KeyFileError,
     load_keyring,
     load_or_create_keyring,
 )
-from app.core.smtpprefs import SmtpForm, load_settings_for_sending, save_preferences
 from app.core.users import ensure_user
 from tests.postgres import sqlite_only
 
@@ -54,7 +54,7 @@ def test_damaged_key_file_is_named_with_its_line(tmp_path):
 
 def save_secrets(database, user):
     with database.write() as session:
-        from app.core.models import User
+        from app.core.store.models import User
 
         row = session.get(User, user.id)
         row.email = ADDRESS

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.sharedconf import (
+from app.core.sending.shared import (
     SharedConfigError,
     describe_values,
     load_shared_config,

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from app.core.sharedconf import SharedConfigState, load_shared_config
-from app.core.smtpconf import NONE, PERSONAL, SHARED, RecipientRefused, choose_configuration
-from app.core.smtpprefs import SmtpForm, save_preferences
-from app.core.smtptest import SmtpTestRefused, prepare_smtp_test
+from app.core.sending.choice import NONE, PERSONAL, SHARED, RecipientRefused, choose_configuration
+from app.core.sending.configtest import SmtpTestRefused, prepare_smtp_test
+from app.core.sending.personal import SmtpForm, save_preferences
+from app.core.sending.shared import SharedConfigState, load_shared_config
 from app.core.users import add_group, update_user
 
 SHARED_BLOCK = """[Shared-Mail-Config]

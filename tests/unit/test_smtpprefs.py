@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.smtpprefs import (
+from app.core.sending.personal import (
     SmtpForm,
     SmtpFormInvalid,
     clear_preferences,
@@ -68,7 +68,7 @@ def test_from_defaults_to_the_users_email(database, user):
     save_preferences(database, user, form(from_address=""))
     assert load_preferences(database, user).effective_from is None
     with database.write() as session:
-        from app.core.models import User
+        from app.core.store.models import User
 
         session.get(User, user.id).email = "alice@example.com"
     user = ensure_user(database, user.name)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from app.core.ingest import ingest_mail
-from app.core.preview import SampleError, eml_samples, preview, replay, stored_samples
-from app.core.sources import parse_source, save_source
+from app.core.intake.pipeline import ingest_mail
+from app.core.intake.preview import SampleError, eml_samples, preview, replay, stored_samples
+from app.core.intake.sources import parse_source, save_source
 
 CORPUS = Path(__file__).parents[1] / "fixtures" / "corpus"
 NAGIOS = {

@@ -6,9 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from app.core.db import utc_now
-from app.core.ingest import ingest_mail
-from app.core.sources import (
+from app.core.intake.pipeline import ingest_mail
+from app.core.intake.sources import (
     SourceError,
     delete_source,
     deletion_impact,
@@ -17,6 +16,7 @@ from app.core.sources import (
     save_source,
     set_source_enabled,
 )
+from app.core.store.db import utc_now
 from app.core.users import PermissionDenied, add_user, ensure_user
 from tests.unit.test_engine import mail
 

@@ -17,13 +17,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, insert, select, text
 
-from app.core.db import Database, open_database, utc_now
-from app.core.escalation import parse_policy, save_policy, take_due_steps
-from app.core.incidentlog import change_token
-from app.core.incidents import IncidentError, change_state, show_incident
-from app.core.ingest import BatchReads, IncomingMail, _store
-from app.core.integrations import IntegrationSpec, save_integration
-from app.core.models import Delivery, Incident, TimelineEvent
+from app.core.incidents.escalation import parse_policy, save_policy, take_due_steps
+from app.core.incidents.log import change_token
+from app.core.incidents.views import IncidentError, change_state, show_incident
+from app.core.intake.pipeline import BatchReads, IncomingMail, _store
+from app.core.notifications.integrations import IntegrationSpec, save_integration
+from app.core.store.db import Database, open_database, utc_now
+from app.core.store.models import Delivery, Incident, TimelineEvent
 from tests.postgres import postgresql_only
 from tests.unit.test_engine import ADDRESS, BY_KEY, mail, send, source
 
@@ -214,8 +214,8 @@ def test_overlong_header_values_are_stored_on_either_backend(database, user):
 
 
 def test_an_unreachable_server_is_named_without_its_password(tmp_path):
-    from app.core.db import DatabaseError
-    from app.core.secrets import load_or_create_keyring
+    from app.core.store.db import DatabaseError
+    from app.core.store.secrets import load_or_create_keyring
     from tests.e2e.peers import free_port
 
     url = f"postgresql+psycopg://mailsiren:s3cret-pw@127.0.0.1:{free_port()}/mailsiren"

@@ -6,8 +6,8 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Checkbox, Input, Select
 
-from app.core.mail import ParsedMail
-from app.core.rules import FIELDS, OPS, Condition, field_text, parse_condition
+from app.core.intake.mail import ParsedMail
+from app.core.intake.rules import FIELDS, OPS, Condition, field_text, parse_condition
 from app.ui.display import short
 from app.ui.modals.rule_form import RuleFormModal
 from app.ui.widgets.form_row import choice_select, form_row

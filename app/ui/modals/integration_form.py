@@ -13,7 +13,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Static
 
-from app.core.integrations import (
+from app.core.names import LEVELS
+from app.core.notifications.integrations import (
     LEVEL_HELP,
     IntegrationError,
     IntegrationSpec,
@@ -22,7 +23,6 @@ from app.core.integrations import (
     parse_integration,
     save_integration,
 )
-from app.core.names import LEVELS
 from app.core.users import PermissionDenied
 from app.ui.modals.confirm import ConfirmModal
 from app.ui.screens.worker_failures import WorkerFailures

@@ -6,8 +6,8 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Input, Select
 
-from app.core.mail import ParsedMail
-from app.core.rules import EXTRACTORS, KEY_FIELDS, KeyRule, parse_key_rule
+from app.core.intake.mail import ParsedMail
+from app.core.intake.rules import EXTRACTORS, KEY_FIELDS, KeyRule, parse_key_rule
 from app.ui.display import short
 from app.ui.modals.rule_form import RuleFormModal
 from app.ui.widgets.form_row import choice_select, form_row

@@ -9,7 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Static
 
 from app.core.names import NOTIFY_EVENTS
-from app.core.org import NOTIFY_EVENT_HELP, OrgSettingsError, OrgView, parse_org
+from app.core.notifications.org import NOTIFY_EVENT_HELP, OrgSettingsError, OrgView, parse_org
 from app.ui.modals.integration_form import FORM_CSS
 from app.ui.widgets.form_row import form_row
 

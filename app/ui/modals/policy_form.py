@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static, TextArea
 
-from app.core.escalation import EscalationError, PolicySpec, parse_policy, save_policy
+from app.core.incidents.escalation import EscalationError, PolicySpec, parse_policy, save_policy
 from app.core.users import PermissionDenied
 from app.ui.modals.integration_form import FORM_CSS, SaveRefused
 from app.ui.screens.worker_failures import WorkerFailures

@@ -10,8 +10,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
-from app.core.mail import ParsedMail
-from app.core.rules import RuleError
+from app.core.intake.mail import ParsedMail
+from app.core.intake.rules import RuleError
 
 
 class RuleFormModal(ModalScreen[dict | None]):

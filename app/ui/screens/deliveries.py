@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
-from app.core.deliveries import (
+from app.core.notifications.deliveries import (
     AttemptView,
     DeliveryView,
     deliveries_token,

@@ -14,15 +14,15 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
-from app.core.deliveries import DeliveryView, deliveries_token, list_deliveries
-from app.core.incidentlog import (
+from app.core.incidents.log import (
     ChangeToken,
     MailDetail,
     change_token,
     incident_mails,
     key_explanation,
 )
-from app.core.incidents import IncidentDetail, IncidentError, show_incident
+from app.core.incidents.views import IncidentDetail, IncidentError, show_incident
+from app.core.notifications.deliveries import DeliveryView, deliveries_token, list_deliveries
 from app.core.users import PermissionDenied
 from app.ui.display import printable, severity_text, short, state_text, when, zone_label
 from app.ui.screens.triage import TriageActions, TriageDone

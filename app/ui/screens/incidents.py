@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
-from app.core.incidentlog import (
+from app.core.incidents.log import (
     LOG_ORDERS,
     ChangeToken,
     IncidentView,

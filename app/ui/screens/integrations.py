@@ -11,15 +11,14 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from app.core.db import Database
-from app.core.escalation import (
+from app.core.incidents.escalation import (
     EscalationError,
     PolicySpec,
     PolicyView,
     delete_policy,
     list_policies,
 )
-from app.core.integrations import (
+from app.core.notifications.integrations import (
     IntegrationError,
     IntegrationSpec,
     IntegrationView,
@@ -28,7 +27,8 @@ from app.core.integrations import (
     remove_integration,
     save_integration,
 )
-from app.core.org import OrgSettingsError, OrgView, load_org, save_org
+from app.core.notifications.org import OrgSettingsError, OrgView, load_org, save_org
+from app.core.store.db import Database
 from app.core.users import PermissionDenied, UserView
 from app.ui.display import zone_label
 from app.ui.modals.confirm import ConfirmModal

@@ -13,8 +13,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
-from app.core.incidentlog import MailDetail, source_mail
-from app.core.incidents import IncidentError
+from app.core.incidents.log import MailDetail, source_mail
+from app.core.incidents.views import IncidentError
 from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.keys_footer import KeysFooter
 from app.ui.widgets.mail_reader import mail_text

@@ -15,9 +15,9 @@ from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input
 from textual.worker import Worker
 
-from app.core.smtpclient import StageResult, Transcript, run_smtp_test
-from app.core.smtpconf import SendingChoice, choose_configuration
-from app.core.smtpprefs import (
+from app.core.sending.choice import SendingChoice, choose_configuration
+from app.core.sending.configtest import SmtpTestRefused, prepare_smtp_test
+from app.core.sending.personal import (
     SmtpForm,
     SmtpFormInvalid,
     SmtpPreferenceView,
@@ -26,7 +26,7 @@ from app.core.smtpprefs import (
     preferences_token,
     save_preferences,
 )
-from app.core.smtptest import SmtpTestRefused, prepare_smtp_test
+from app.core.sending.smtp import StageResult, Transcript, run_smtp_test
 from app.ui.modals.confirm import ConfirmModal
 from app.ui.screens.area import AreaScreen
 from app.ui.widgets.sending_choice_panel import SendingChoicePanel

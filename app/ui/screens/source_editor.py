@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
-from app.core.preview import (
+from app.core.intake.preview import (
     Preview,
     SampleError,
     SampleMail,
@@ -23,8 +23,8 @@ from app.core.preview import (
     preview,
     stored_samples,
 )
-from app.core.rules import RuleError
-from app.core.sources import (
+from app.core.intake.rules import RuleError
+from app.core.intake.sources import (
     SourceError,
     SourceSpec,
     SourceSummary,

@@ -12,10 +12,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
-from app.core.incidentlog import count_mails
-from app.core.incidents import MailView, list_mails
+from app.core.incidents.log import count_mails
+from app.core.incidents.views import MailView, list_mails
+from app.core.intake.sources import sources_token
 from app.core.names import MAIL_OUTCOMES
-from app.core.sources import sources_token
 from app.ui.display import (
     OUTCOME_STYLE,
     parse_time,

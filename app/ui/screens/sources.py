@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static
 
-from app.core.sources import (
+from app.core.intake.sources import (
     SourceError,
     SourceSummary,
     delete_source,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from textual import work
 from textual.message import Message
 
-from app.core.incidents import IncidentError, change_state
+from app.core.incidents.views import IncidentError, change_state
 from app.core.users import PermissionDenied
 from app.ui.modals.confirm import ConfirmModal
 from app.ui.permissions import refused

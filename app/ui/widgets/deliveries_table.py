@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from app.core.deliveries import DeliveryView
+from app.core.notifications.deliveries import DeliveryView
 from app.ui.display import ago
 from app.ui.widgets.keyed_table import KeyedTable
 

@@ -16,7 +16,7 @@ from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
 
-from app.core.incidentlog import IncidentView
+from app.core.incidents.log import IncidentView
 from app.ui.display import age, printable, severity_text, short, state_text
 
 # (key, label, width); the title takes what the terminal has left.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from app.core.integrations import IntegrationView
+from app.core.notifications.integrations import IntegrationView
 from app.ui import display
 from app.ui.display import ago
 from app.ui.widgets.keyed_table import KeyedTable

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from app.core.incidentlog import LOG_ORDERS, LogFilter, LogWindow
+from app.core.incidents.log import LOG_ORDERS, LogFilter, LogWindow
 from app.ui.display import STATE_LOOK, printable
 
 

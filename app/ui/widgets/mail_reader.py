@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from app.core.incidentlog import MailDetail
+from app.core.incidents.log import MailDetail
 from app.ui.display import printable
 
 

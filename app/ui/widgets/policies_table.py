@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from app.core.escalation import PolicyView
+from app.core.incidents.escalation import PolicyView
 from app.ui.widgets.keyed_table import KeyedTable
 
 COLUMNS = (

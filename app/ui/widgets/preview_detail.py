@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from app.core.preview import PreviewRow
-from app.core.rules import field_text
-from app.core.sources import SourceSpec
+from app.core.intake.preview import PreviewRow
+from app.core.intake.rules import field_text
+from app.core.intake.sources import SourceSpec
 from app.ui.display import printable
 from app.ui.widgets.preview_table import verdict_text
 

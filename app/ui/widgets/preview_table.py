@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from app.core.preview import Preview, Verdict
+from app.core.intake.preview import Preview, Verdict
 from app.ui.display import OUTCOME_STYLE, short
 
 # The verdicts first: they are what the operator came for; subject and file name after.

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from app.core.rules import RuleError, parse_condition, parse_key_rule
+from app.core.intake.rules import RuleError, parse_condition, parse_key_rule
 from app.ui.display import printable
 
 TITLES = {

@@ -7,8 +7,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from app.core.sharedconf import shared_warnings
-from app.core.smtpconf import PERSONAL, SHARED, SendingChoice
+from app.core.sending.choice import PERSONAL, SHARED, SendingChoice
+from app.core.sending.shared import shared_warnings
 
 VERDICTS = {
     PERSONAL: ("● your personal settings (above)", "bold green"),

@@ -8,7 +8,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from app.core.smtpprefs import (
+from app.core.sending.personal import (
     DEFAULT_PORTS,
     SmtpForm,
     SmtpFormInvalid,

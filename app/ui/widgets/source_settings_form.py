@@ -10,8 +10,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Checkbox, Input, Select, Static
 
+from app.core.intake.sources import CREATION_HELP, CREATION_MODES, ON_NO_KEY, ON_NO_KEY_HELP
 from app.core.names import SEVERITIES
-from app.core.sources import CREATION_HELP, CREATION_MODES, ON_NO_KEY, ON_NO_KEY_HELP
 from app.ui.widgets.form_row import choice_select, form_row
 
 SETTINGS = ("name", "address", "severity", "creation", "on_no_key", "escalation_policy")

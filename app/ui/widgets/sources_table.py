@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from app.core.incidents import iso_utc
-from app.core.sources import SourceSummary
+from app.core.incidents.views import iso_utc
+from app.core.intake.sources import SourceSummary
 from app.ui.display import age, printable
 from app.ui.widgets.keyed_table import KeyedTable
 

@@ -9,8 +9,8 @@ from datetime import datetime
 
 from rich.text import Text
 
-from app.core.deliveries import DeliveryView
-from app.core.incidents import TimelineEntry
+from app.core.incidents.views import TimelineEntry
+from app.core.notifications.deliveries import DeliveryView
 from app.ui.display import parse_time, printable, shown, when
 from app.ui.widgets.keyed_table import KeyedTable
 from app.words import plural

@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from app.core.smtpclient import StageResult, Transcript
+from app.core.sending.smtp import StageResult, Transcript
 
 
 def stage_table(stage: StageResult) -> Table:

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from app.core.mail import ParsedMail
-from app.core.notify import mentioned_message_ids
-from app.core.rules import conditions_hold, extract_key, first_failure, subject_key
-from app.core.sources import SourceSpec
+from app.core.intake.mail import ParsedMail
+from app.core.intake.rules import conditions_hold, extract_key, first_failure, subject_key
+from app.core.intake.sources import SourceSpec
+from app.core.notifications.routing import mentioned_message_ids
 
 EMAIL_ACTOR = "email"
 

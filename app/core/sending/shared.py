@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core.addresses import AddressError, has_line_break, parse_address, parse_host_name
-from app.core.rules import compile_re2
+from app.core.intake.rules import compile_re2
 
 SECTION_NAMES = ("shared-mail-config", "shared-email-config")
 LIST_KEYS = ("Allowed-Group", "Allowed-To")

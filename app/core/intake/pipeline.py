@@ -8,7 +8,14 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, insert, update
 from sqlmodel import select
 
-from app.core.db import (
+from app.core.incidents.escalation import start_run, stop_run
+from app.core.intake.mail import ParsedMail, parse_mail
+from app.core.intake.outcomes import EMAIL_ACTOR, decide
+from app.core.intake.rules import subject_key
+from app.core.intake.sources import SourceSpec, spec_from_row
+from app.core.names import OPEN_STATES
+from app.core.notifications.routing import Routing, queue_event, sent_by_us
+from app.core.store.db import (
     Clock,
     Database,
     WriteConflict,
@@ -16,14 +23,7 @@ from app.core.db import (
     needs_new_transaction,
     utc_now,
 )
-from app.core.escalation import start_run, stop_run
-from app.core.mail import ParsedMail, parse_mail
-from app.core.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
-from app.core.names import OPEN_STATES
-from app.core.notify import Routing, queue_event, sent_by_us
-from app.core.outcomes import EMAIL_ACTOR, decide
-from app.core.rules import subject_key
-from app.core.sources import SourceSpec, spec_from_row
+from app.core.store.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
 
 SOURCES = AlertSource.__table__  # type: ignore[attr-defined]
 MAILS = Mail.__table__  # type: ignore[attr-defined]

@@ -9,9 +9,11 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.core.addresses import AddressError, parse_address
-from app.core.db import Clock, Database, as_utc, utc_now
-from app.core.deliveries import deliveries_token
-from app.core.models import (
+from app.core.names import FREQUENCIES, LEVELS, SEVERITIES
+from app.core.notifications.deliveries import deliveries_token
+from app.core.notifications.org import OrgView, read_org
+from app.core.store.db import Clock, Database, as_utc, utc_now
+from app.core.store.models import (
     Delivery,
     DeliveryAttempt,
     EscalationPolicy,
@@ -20,9 +22,7 @@ from app.core.models import (
     OrgSettings,
     User,
 )
-from app.core.names import FREQUENCIES, LEVELS, SEVERITIES
-from app.core.org import OrgView, read_org
-from app.core.secrets import normalise_address
+from app.core.store.secrets import normalise_address
 from app.core.users import UserView, require_current
 from app.errors import MailsirenError
 

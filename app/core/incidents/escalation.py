@@ -14,8 +14,9 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlmodel import Session, col
 
 from app.core.addresses import AddressError, parse_address
-from app.core.db import Clock, Database, utc_now
-from app.core.models import (
+from app.core.notifications.routing import Page, queue_event
+from app.core.store.db import Clock, Database, utc_now
+from app.core.store.models import (
     AlertSource,
     EscalationPolicy,
     EscalationRun,
@@ -23,8 +24,7 @@ from app.core.models import (
     TimelineEvent,
     User,
 )
-from app.core.notify import Page, queue_event
-from app.core.secrets import normalise_address
+from app.core.store.secrets import normalise_address
 from app.core.users import UserAdminError, UserView, check_user_name, require_current
 from app.errors import MailsirenError
 

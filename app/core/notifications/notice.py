@@ -8,7 +8,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from app.core.db import as_utc
+from app.core.store.db import as_utc
 
 HEADER_TEXT_LIMIT = 180
 FIRST_LINES = 12

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from app.core.addresses import AddressError, parse_address
-from app.core.db import Database
-from app.core.sharedconf import SharedConfigState
-from app.core.smtpconf import RecipientRefused, SendingChoice, choose_configuration
-from app.core.smtpprefs import SmtpSettings
+from app.core.sending.choice import RecipientRefused, SendingChoice, choose_configuration
+from app.core.sending.personal import SmtpSettings
+from app.core.sending.shared import SharedConfigState
+from app.core.store.db import Database
 from app.core.users import UserView
 
 

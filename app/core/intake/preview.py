@@ -13,13 +13,13 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
-from app.core.db import Database, utc_now
-from app.core.incidents import iso_utc
-from app.core.mail import ParsedMail, parse_mail
-from app.core.models import AlertSource, Mail, MailOutcome
-from app.core.outcomes import decide
-from app.core.rules import extract_key, subject_key
-from app.core.sources import SourceSpec
+from app.core.incidents.views import iso_utc
+from app.core.intake.mail import ParsedMail, parse_mail
+from app.core.intake.outcomes import decide
+from app.core.intake.rules import extract_key, subject_key
+from app.core.intake.sources import SourceSpec
+from app.core.store.db import Database, utc_now
+from app.core.store.models import AlertSource, Mail, MailOutcome
 from app.errors import MailsirenError
 
 SAMPLE_LIMIT = 50  # the newest stored mails of a source, replayed oldest first

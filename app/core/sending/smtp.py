@@ -14,7 +14,7 @@ from email.utils import formatdate, make_msgid
 import aiosmtplib
 from cryptography import x509
 
-from app.core.smtpprefs import SmtpSettings
+from app.core.sending.personal import SmtpSettings
 
 DEFAULT_STAGE_TIMEOUT = 15.0
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 from app.core.addresses import has_line_break
-from app.core.db import Database
-from app.core.sharedconf import AllowedGroup, AllowedPattern, SharedConfig, SharedConfigState
-from app.core.smtpprefs import SmtpSettings, load_settings_for_sending
+from app.core.sending.personal import SmtpSettings, load_settings_for_sending
+from app.core.sending.shared import AllowedGroup, AllowedPattern, SharedConfig, SharedConfigState
+from app.core.store.db import Database
 from app.core.users import UserView
 
 PERSONAL = "personal"

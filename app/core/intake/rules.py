@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import re2
 
-from app.core.mail import ParsedMail
+from app.core.intake.mail import ParsedMail
 
 FIELDS = ("subject", "body", "from", "to", "cc")
 OPS = (

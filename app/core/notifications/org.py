@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from app.core.addresses import AddressError, parse_host_name
-from app.core.db import Clock, Database, utc_now
-from app.core.models import OrgSettings
 from app.core.names import DEFAULT_NOTIFY_ON, NOTIFY_EVENTS
+from app.core.store.db import Clock, Database, utc_now
+from app.core.store.models import OrgSettings
 from app.core.users import UserView, require_current
 from app.errors import MailsirenError
 

@@ -11,10 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.core.addresses import AddressError, parse_address
-from app.core.db import Clock, Database, utc_now
-from app.core.models import AlertSource, EscalationPolicy, Incident, Mail, MailOutcome
-from app.core.names import OPEN_STATES, SEVERITIES
-from app.core.rules import (
+from app.core.intake.rules import (
     MATCH_MODES,
     Condition,
     KeyRule,
@@ -22,6 +19,9 @@ from app.core.rules import (
     parse_condition,
     parse_key_rule,
 )
+from app.core.names import OPEN_STATES, SEVERITIES
+from app.core.store.db import Clock, Database, utc_now
+from app.core.store.models import AlertSource, EscalationPolicy, Incident, Mail, MailOutcome
 from app.core.users import UserView, require_current
 from app.errors import MailsirenError
 

@@ -8,11 +8,11 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
-from app.core.db import Clock, Database, as_utc, utc_now
-from app.core.escalation import start_run, stop_run
-from app.core.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
+from app.core.incidents.escalation import start_run, stop_run
 from app.core.names import INCIDENT_STATE_FILTERS, OPEN_STATES
-from app.core.notify import queue_event
+from app.core.notifications.routing import queue_event
+from app.core.store.db import Clock, Database, as_utc, utc_now
+from app.core.store.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
 from app.core.users import UserView, require_current
 from app.errors import MailsirenError
 

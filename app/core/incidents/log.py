@@ -9,19 +9,19 @@ from datetime import datetime
 from sqlalchemy import and_, case, func, or_, true
 from sqlmodel import col, select
 
-from app.core.db import Database, as_utc
-from app.core.incidents import (
+from app.core.incidents.views import (
     IncidentError,
     IncidentView,
     incident_view,
     iso_utc,
     state_condition,
 )
-from app.core.mail import parse_mail
-from app.core.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
+from app.core.intake.mail import parse_mail
+from app.core.intake.rules import extract_key
+from app.core.intake.sources import spec_from_row
 from app.core.names import INCIDENT_STATES, OPEN_STATES, SEVERITIES
-from app.core.rules import extract_key
-from app.core.sources import spec_from_row
+from app.core.store.db import Database, as_utc
+from app.core.store.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
 
 # Every incident change writes a timeline event, so its highest id tells that one happened.
 CHANGE_TOKEN = select(func.max(TimelineEvent.id))

@@ -31,10 +31,28 @@ from email.utils import make_msgid
 import aiosmtplib
 from sqlalchemy import and_, func, insert, or_, select, update
 
-from app.core.db import Clock, Database, as_utc, utc_now
-from app.core.deliveries import troubleshooting_hint
-from app.core.mail import parse_mail
-from app.core.models import (
+from app.core.intake.mail import parse_mail
+from app.core.notifications.deliveries import troubleshooting_hint
+from app.core.notifications.notice import (
+    IncidentNotice,
+    build_message,
+    first_lines_of,
+    summary_body,
+)
+from app.core.notifications.org import OrgView, read_org
+from app.core.notifications.routing import message_id_domain
+from app.core.sending.choice import RecipientRefused, SendingChoice, choose_configuration
+from app.core.sending.shared import SharedConfigState
+from app.core.sending.smtp import (
+    DATA,
+    MAIL_FROM,
+    RCPT_TO,
+    StageFailed,
+    explain_failure,
+    open_sending_session,
+)
+from app.core.store.db import Clock, Database, as_utc, utc_now
+from app.core.store.models import (
     AlertSource,
     Delivery,
     DeliveryAttempt,
@@ -43,24 +61,6 @@ from app.core.models import (
     MailOutcome,
     TimelineEvent,
 )
-from app.core.notice import (
-    IncidentNotice,
-    build_message,
-    first_lines_of,
-    summary_body,
-)
-from app.core.notify import message_id_domain
-from app.core.org import OrgView, read_org
-from app.core.sharedconf import SharedConfigState
-from app.core.smtpclient import (
-    DATA,
-    MAIL_FROM,
-    RCPT_TO,
-    StageFailed,
-    explain_failure,
-    open_sending_session,
-)
-from app.core.smtpconf import RecipientRefused, SendingChoice, choose_configuration
 from app.core.users import user_by_id
 
 log = logging.getLogger("mailsiren.dispatch")

@@ -17,9 +17,9 @@ from datetime import datetime
 from sqlalchemy import Connection, MetaData, Table, Text, func, insert, select, text
 from sqlmodel import SQLModel
 
-import app.core.models  # noqa: F401 - registers the tables on SQLModel.metadata
-from app.core.db import Database, DatabaseError, as_utc, printable_url
-from app.core.secrets import EncryptedText
+import app.core.store.models  # noqa: F401 - registers the tables on SQLModel.metadata
+from app.core.store.db import Database, DatabaseError, as_utc, printable_url
+from app.core.store.secrets import EncryptedText
 
 BATCH = 200  # rows per INSERT at most
 BATCH_BYTES = 32 * 1024 * 1024  # and at most this much raw mail in memory at once

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlmodel import select
 
 from app.core.addresses import AddressError, has_line_break, parse_address, parse_host_name
-from app.core.db import Clock, Database, as_utc, utc_now
-from app.core.models import SmtpPreference
+from app.core.store.db import Clock, Database, as_utc, utc_now
+from app.core.store.models import SmtpPreference
 from app.core.users import UserView
 
 TLS_MODES = ("starttls", "tls", "none")

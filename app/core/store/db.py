@@ -12,14 +12,14 @@ from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
-from app.core.secrets import KeyRing
+from app.core.store.secrets import KeyRing
 from app.errors import MailsirenError
 
 # The newest migration's revision. Compared with the database's on open, so that the
 # migration machinery is imported only when there is work for it (a test checks it).
 SCHEMA_HEAD = "0004"
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 Clock = Callable[[], datetime]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-import app.core.models  # noqa: F401 - registers every table
-from app.core.db import Database
-from app.core.secrets import EncryptedText, KeyRing, write_keyring
+import app.core.store.models  # noqa: F401 - registers every table
+from app.core.store.db import Database
+from app.core.store.secrets import EncryptedText, KeyRing, write_keyring
 
 
 def encrypted_columns() -> list[tuple[str, str, str]]:

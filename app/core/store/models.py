@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from app.core.secrets import EncryptedText
+from app.core.store.secrets import EncryptedText
 
 
 class User(SQLModel, table=True):

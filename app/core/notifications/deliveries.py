@@ -8,9 +8,9 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from app.core.db import Database, as_utc
-from app.core.models import Delivery, DeliveryAttempt, User
 from app.core.names import DELIVERY_STATUSES
+from app.core.store.db import Database, as_utc
+from app.core.store.models import Delivery, DeliveryAttempt, User
 from app.core.users import UserView, require_current
 
 DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]

@@ -13,10 +13,10 @@ from functools import cache
 from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.core.integrations import describe_level, level_matches
-from app.core.models import Delivery, Incident, Integration
-from app.core.org import read_org
-from app.core.secrets import keyring_of, normalise_address
+from app.core.notifications.integrations import describe_level, level_matches
+from app.core.notifications.org import read_org
+from app.core.store.models import Delivery, Incident, Integration
+from app.core.store.secrets import keyring_of, normalise_address
 
 DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 INTEGRATIONS = Integration.__table__  # type: ignore[attr-defined]

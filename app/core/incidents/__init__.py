@@ -1,0 +1,1 @@
+"""Incidents: the one lifecycle that writes their facts, the views, the log's read model, escalation."""

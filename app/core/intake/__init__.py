@@ -1,0 +1,1 @@
+"""Mail in: parsing, alert sources and their rules, the pipeline that stores a mail, the preview."""

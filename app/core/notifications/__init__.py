@@ -1,0 +1,1 @@
+"""Notifications out: routing, integrations, organization settings, the notice, the outbox and its dispatcher."""

@@ -1,0 +1,1 @@
+"""SMTP out: sessions and Test Configuration, personal and shared configuration, the choice between them."""
