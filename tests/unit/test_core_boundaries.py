@@ -6,10 +6,13 @@ from __future__ import annotations
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import app.core
 from app.core.store.db import SCHEMA_HEAD
 from tests.postgres import sqlite_only
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def core_modules() -> list[str]:
@@ -31,6 +34,18 @@ def test_core_never_imports_textual():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "", f"app.core pulled in: {result.stdout}"
+
+
+def test_the_import_contracts_hold():
+    """pyproject's [tool.importlinter]: the core imports no ui, server or cli, and the server
+    and the cli no ui (but the two commands that launch it), directly or through others."""
+    lint_imports = "from importlinter.cli import lint_imports_command; lint_imports_command()"
+    result = subprocess.run(
+        [sys.executable, "-c", lint_imports, "--no-cache", "--no-logo"],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Contracts: 2 kept, 0 broken." in result.stdout, result.stdout
 
 
 def test_the_listener_process_loads_no_database_code():
