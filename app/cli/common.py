@@ -21,6 +21,8 @@ EXIT_FAILURE = 1
 class CommandError(MailsirenError):
     """A mistake or refusal to report to the person at the terminal, without a traceback."""
 
+    title = "Command not done"
+
 
 def examples(*lines: str) -> str:
     return "examples:\n" + "\n".join(f"  {line}" for line in lines)

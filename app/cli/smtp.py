@@ -168,20 +168,17 @@ def run_smtp_clear(_arguments: argparse.Namespace) -> int:
 
 
 def run_smtp_test(arguments: argparse.Namespace) -> int:
-    from app.core.sending.configtest import SmtpTestRefused, prepare_smtp_test
+    from app.core.sending.configtest import prepare_smtp_test
     from app.core.sending.smtp import run_smtp_test as run_test
 
     with opened_workspace() as workspace:
-        try:
-            request = prepare_smtp_test(
-                workspace.database,
-                workspace.user,
-                workspace.shared_config(),
-                recipient=arguments.recipient,
-                probe=arguments.probe,
-            )
-        except SmtpTestRefused as error:
-            raise CommandError(str(error)) from error
+        request = prepare_smtp_test(
+            workspace.database,
+            workspace.user,
+            workspace.shared_config(),
+            recipient=arguments.recipient,
+            probe=arguments.probe,
+        )
     print(request.heading)
     transcript = asyncio.run(
         run_test(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from app.errors import MailsirenError
+
 # A conservative addr-spec: dot-atom local part (or a simple one with + and -), a domain
 # of labels. Quoted local parts are refused; no alerting address needs them.
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
@@ -11,8 +13,10 @@ _DOMAIN_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _HOST_NAME = re.compile(r"^[A-Za-z0-9.-]{1,253}$|^\[?[0-9A-Fa-f:.]{2,45}\]?$")
 
 
-class AddressError(ValueError):
+class AddressError(MailsirenError, ValueError):
     """An address or host name that cannot be used; the message says why."""
+
+    title = "Address not valid"
 
 
 def has_line_break(text: str) -> bool:

@@ -9,7 +9,6 @@ import tomli_w
 from sqlmodel import col, delete, select
 
 from app.core.incidents.escalation import PolicySpec, list_policies, parse_policy, write_policy
-from app.core.intake.rules import RuleError
 from app.core.intake.sources import (
     SourceSpec,
     check_policy_exists,
@@ -37,6 +36,8 @@ NOT_YET = ("user",)
 
 class ConfigFileError(MailsirenError, ValueError):
     """The file cannot be imported; the message names the entry and key. Nothing changed."""
+
+    title = "Configuration not imported"
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def parse_config(text: str, origin: str = "the file") -> ParsedConfig:
             parse_integration(entry, f"[[integration]] {index}")
             for index, entry in enumerate(_tables(document, "integration", origin), 1)
         )
-    except (RuleError, ValueError) as error:
+    except ValueError as error:  # RuleError and every entry's own error are ValueErrors
         raise ConfigFileError(str(error)) from error
     _unique(policies, "name", "escalation_policy")
     _unique(sources, "name", "source")
@@ -173,7 +174,7 @@ def import_config(
             _import_integrations(
                 session, database, parsed, actor, now, prune, created, updated, pruned
             )
-    except (RuleError, ValueError) as error:
+    except ValueError as error:  # RuleError and every entry's own error are ValueErrors
         if isinstance(error, ConfigFileError):
             raise
         raise ConfigFileError(f"{error}; nothing was imported") from error

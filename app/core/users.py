@@ -24,9 +24,13 @@ UNCHANGED = object()  # update_user: leave this attribute as it is
 class PermissionDenied(MailsirenError):
     """The user lacks a permission; the message names it."""
 
+    title = "Permission needed"
+
 
 class UserAdminError(MailsirenError, ValueError):
     """A user or group change that cannot be made; the message says why and what to do."""
+
+    title = "User or group not changed"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import re2
 
 from app.core.intake.mail import ParsedMail
+from app.errors import MailsirenError
 
 FIELDS = ("subject", "body", "from", "to", "cc")
 OPS = (
@@ -28,8 +29,10 @@ _WHITESPACE = re.compile(r"\s+")
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 field name: printable, no colon
 
 
-class RuleError(ValueError):
+class RuleError(MailsirenError, ValueError):
     """A rule that cannot be used; the message names the entry and the key."""
+
+    title = "Rule not valid"
 
 
 def compile_re2(pattern: str, *, case_sensitive: bool = True) -> object:

@@ -11,6 +11,7 @@ from app.core.sending.personal import SmtpSettings, load_settings_for_sending
 from app.core.sending.shared import AllowedGroup, AllowedPattern, SharedConfig, SharedConfigState
 from app.core.store.db import Database
 from app.core.users import UserView
+from app.errors import MailsirenError
 
 PERSONAL = "personal"
 SHARED = "shared"
@@ -23,8 +24,10 @@ BOTH_WAYS_OUT = (
 NO_CONFIGURATION = f"You have no email configuration: {BOTH_WAYS_OUT}."
 
 
-class RecipientRefused(Exception):
+class RecipientRefused(MailsirenError):
     """A recipient the shared configuration's Allowed-To does not admit."""
+
+    title = "Recipient not allowed"
 
     def __init__(self, address: str, config: SharedConfig) -> None:
         self.address = address

@@ -10,10 +10,13 @@ from app.core.sending.personal import SmtpSettings
 from app.core.sending.shared import SharedConfigState
 from app.core.store.db import Database
 from app.core.users import UserView
+from app.errors import MailsirenError
 
 
-class SmtpTestRefused(Exception):
+class SmtpTestRefused(MailsirenError):
     """The test cannot start; the message says what to set first."""
+
+    title = "Test Configuration cannot start"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from app.core.addresses import AddressError, has_line_break, parse_address, pars
 from app.core.store.db import Clock, Database, as_utc, utc_now
 from app.core.store.models import SmtpPreference
 from app.core.users import UserView
+from app.errors import MailsirenError
 
 TLS_MODES = ("starttls", "tls", "none")
 TLS_MODE_LABELS = {
@@ -67,8 +68,10 @@ class SmtpPreferenceView:
     warnings: tuple[str, ...]
 
 
-class SmtpFormInvalid(Exception):
+class SmtpFormInvalid(MailsirenError):
     """One or more fields are wrong: field name → message."""
+
+    title = "SMTP settings not saved"
 
     def __init__(self, errors: dict[str, str]) -> None:
         self.errors = errors

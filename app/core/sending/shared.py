@@ -6,8 +6,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.core.addresses import AddressError, has_line_break, parse_address, parse_host_name
+from app.core.addresses import has_line_break, parse_address, parse_host_name
 from app.core.intake.rules import compile_re2
+from app.errors import MailsirenError
 
 SECTION_NAMES = ("shared-mail-config", "shared-email-config")
 LIST_KEYS = ("Allowed-Group", "Allowed-To")
@@ -87,8 +88,10 @@ class SharedConfig:
         return next((pattern for pattern in self.allowed_to if pattern.admits(address)), None)
 
 
-class SharedConfigError(Exception):
+class SharedConfigError(MailsirenError):
     """The file cannot be used; each problem names its file and line."""
+
+    title = "Shared configuration not usable"
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = tuple(problems)
@@ -348,19 +351,13 @@ def _convert(key: str, value: str | None, origin: Origin) -> object:
     if has_line_break(value):
         raise ValueError("a value cannot contain a line break")
     if key == "Server":
-        try:
-            return parse_host_name(value)
-        except AddressError as error:
-            raise ValueError(str(error)) from error
+        return parse_host_name(value)  # an AddressError is a ValueError
     if key == "Port":
         if not value.isdigit() or not 1 <= int(value) <= 65535:
             raise ValueError(f"{value!r} is not a port: a number from 1 to 65535")
         return int(value)
     if key == "Force-From":
-        try:
-            return parse_address(value)
-        except AddressError as error:
-            raise ValueError(str(error)) from error
+        return parse_address(value)
     if key == "Password-File":
         return _read_password_file(value, origin)
     if key == "Allowed-To":

@@ -44,6 +44,8 @@ RETRYABLE_STATES = {"40P01", "40001"}
 class DatabaseError(MailsirenError):
     """The database cannot be opened or upgraded; the message says what to do."""
 
+    title = "Database problem"
+
 
 class WriteConflict(Exception):
     """Another writer changed a row between this transaction's read and its write."""

@@ -23,7 +23,7 @@ from app.core.notifications.integrations import (
     parse_integration,
     save_integration,
 )
-from app.core.users import PermissionDenied
+from app.errors import MailsirenError
 from app.ui.modals.confirm import ConfirmModal
 from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.form_row import choice_select, form_row
@@ -162,7 +162,7 @@ class IntegrationFormModal(WorkerFailures, ModalScreen[IntegrationView | None]):
         except NeedsConfirmation as question:
             self.post_message(SaveAsks(spec, question.concerns))
             return
-        except (IntegrationError, PermissionDenied) as error:
+        except MailsirenError as error:
             self.post_message(SaveRefused(str(error)))
             return
         self.post_message(Saved(view))

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static, TextArea
 
 from app.core.incidents.escalation import EscalationError, PolicySpec, parse_policy, save_policy
-from app.core.users import PermissionDenied
+from app.errors import MailsirenError
 from app.ui.modals.integration_form import FORM_CSS, SaveRefused
 from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.form_row import form_row
@@ -177,7 +177,7 @@ class PolicyFormModal(WorkerFailures, ModalScreen[PolicySpec | None]):
             save_policy(
                 workspace.database, workspace.user, spec, original=original, new=original is None
             )
-        except (EscalationError, PermissionDenied) as error:
+        except MailsirenError as error:
             self.post_message(SaveRefused(str(error)))
             return
         self.post_message(PolicyKept(spec))
