@@ -7,21 +7,23 @@ import sys
 from collections.abc import Callable
 
 from app import __version__, paths
-from app.cli import admin as admin_commands
-from app.cli import database as database_commands
-from app.cli import demo as demo_commands
-from app.cli import engine as engine_commands
-from app.cli import incidents as incident_commands
-from app.cli import notify as notify_commands
-from app.cli import smtp as smtp_commands
-from app.cli.common import (
-    EXIT_FAILURE,
-    EXIT_OK,
-    CommandError,
-    add_command,
-    examples,
-    opened_workspace,
+from app.cli import (
+    config,
+    db,
+    deliveries,
+    demo,
+    groups,
+    incidents,
+    ingest,
+    integrations,
+    key,
+    locate,
+    mails,
+    serve,
+    smtp,
+    users,
 )
+from app.cli.common import EXIT_FAILURE, EXIT_OK, CommandError, examples, opened_workspace
 from app.errors import MailsirenError
 from app.problems import environment_problem
 
@@ -56,32 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
         "config.toml does the same): for an operator's host when serve runs elsewhere",
     )  # fmt: skip
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo_commands.register(commands)  # first: what a newcomer looks for
-
-    locate = commands.add_parser(
-        "locate",
-        help="print where a file or folder is",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=examples("mailsiren locate db", "mailsiren locate shared-config"),
-    )
-    locate.add_argument("what", choices=["config", "data", "db", "key", "shared-config"])
-    locate.set_defaults(handler=run_locate)
-
-    engine_commands.register(commands)
-    incident_commands.register(commands)
-    smtp_commands.register(commands)
-    admin_commands.register(commands)
-    notify_commands.register(commands)
-    database_commands.register(commands)
-
-    key = add_command(commands, "key", "the encryption key file", "mailsiren key rotate")
-    key_commands = key.add_subparsers(dest="key_command", metavar="ACTION", required=True)
-    key_rotate = key_commands.add_parser(
-        "rotate",
-        help="make a new key and re-encrypt every stored secret with it",
-        epilog="example: mailsiren key rotate",
-    )
-    key_rotate.set_defaults(handler=run_key_rotate)
+    # In the order `mailsiren --help` lists them; each module is named after its command.
+    for command in (
+        demo,  # first: what a newcomer looks for
+        locate, serve, ingest, incidents, mails, config, smtp, users, groups, integrations,
+        deliveries, db, key,
+    ):  # fmt: skip
+        command.register(commands)
     return parser
 
 
@@ -129,37 +112,6 @@ def run_ui(arguments: argparse.Namespace) -> int:
             run_app(workspace, supervisor)
         finally:
             supervisor.stop()
-    return EXIT_OK
-
-
-def run_locate(arguments: argparse.Namespace) -> int:
-    settings = paths.load_settings()
-    locations = {
-        "config": paths.settings_file(),
-        "data": paths.data_dir(),
-        "db": _shown_database(settings.database_url),
-        "key": paths.key_file(),
-        "shared-config": paths.shared_config_file(),
-    }
-    print(locations[arguments.what])
-    return EXIT_OK
-
-
-def _shown_database(url: str) -> str:
-    """An SQLite database as its file's path; any other as its URL, password masked."""
-    if url.startswith("sqlite:///"):
-        return url.removeprefix("sqlite:///")
-    from app.core.store.db import printable_url
-
-    return printable_url(url)
-
-
-def run_key_rotate(_arguments: argparse.Namespace) -> int:
-    from app.core.store.keyrotation import rotate_key
-
-    with opened_workspace() as workspace:
-        count = rotate_key(workspace.database, paths.key_file())
-    print(f"New key in {paths.key_file()}; {count} stored secrets re-encrypted with it.")
     return EXIT_OK
 
 

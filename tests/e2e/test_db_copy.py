@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app.cli.engine import header_recipients
 from app.core.configfile import import_config
 from app.core.intake.pipeline import ingest_mail
+from app.core.intake.recipients import header_recipients
 from app.core.notifications.integrations import IntegrationSpec, save_integration
 from app.core.sending.personal import SmtpForm, save_preferences
 from app.core.store.dbcopy import copy_database

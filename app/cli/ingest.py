@@ -1,29 +1,17 @@
-"""`mailsiren serve` (the listener) and `mailsiren ingest` (a pipe from Postfix or procmail)."""
+"""`mailsiren ingest`: one mail from standard input, as a Postfix pipe or procmail delivers it."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from email.utils import getaddresses
 
 from app.cli.common import EXIT_OK, add_command, opened_workspace
 
 EXIT_NO_SOURCE = 67  # sysexits EX_NOUSER: Postfix bounces, there is no such address
 EXIT_TEMPORARY = 75  # sysexits EX_TEMPFAIL: Postfix keeps the mail and retries
-ROUTING_HEADERS = ("Delivered-To", "To", "Cc", "Bcc")
 
 
 def register(commands) -> None:
-    serve = add_command(
-        commands,
-        "serve",
-        "receive alert mail over SMTP until SIGTERM or SIGINT",
-        "mailsiren serve",
-        "mailsiren serve --smtp-host 0.0.0.0 --smtp-port 25",
-        handler=run_serve,
-    )
-    serve.add_argument("--smtp-host", default=None, help="listen address (default 127.0.0.1)")
-    serve.add_argument("--smtp-port", type=int, default=None, help="listen port (default 2525)")
     ingest = add_command(
         commands,
         "ingest",
@@ -42,19 +30,6 @@ def register(commands) -> None:
     )
 
 
-def run_serve(arguments: argparse.Namespace) -> int:
-    from app import paths
-    from app.server.listener import serve_forever
-    from app.server.supervisor import hold_serve_lock
-
-    settings = paths.load_settings()  # the storage process opens the database and key file
-    hold_serve_lock(settings.database_url)  # held until this process ends
-    host = arguments.smtp_host or settings.listener_host
-    port = arguments.smtp_port if arguments.smtp_port is not None else settings.listener_port
-    serve_forever(settings, host, port)
-    return EXIT_OK
-
-
 def read_message(stream) -> bytes:
     """Standard input as bytes, without the mbox `From ` line a pipe may put first."""
     raw = stream.read()
@@ -63,18 +38,11 @@ def read_message(stream) -> bytes:
     return raw
 
 
-def header_recipients(raw: bytes) -> list[str]:
-    from email import message_from_bytes, policy
-
-    message = message_from_bytes(raw, policy=policy.compat32)
-    values = [value for name in ROUTING_HEADERS for value in message.get_all(name, [])]
-    return [address for _name, address in getaddresses([str(v) for v in values]) if address]
-
-
 def run_ingest(arguments: argparse.Namespace) -> int:
     raw = read_message(sys.stdin.buffer)
     try:
         from app.core.intake.pipeline import ingest_mail
+        from app.core.intake.recipients import header_recipients
 
         recipients = arguments.to or header_recipients(raw)
         with opened_workspace() as workspace:
