@@ -280,10 +280,10 @@ def test_two_dispatchers_on_one_database_send_each_notification_once(
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from app.core.notifications import dispatcher as dispatch_module
+    from app.core.notifications import outbox as outbox_module
     from app.core.store.db import open_database
 
-    monkeypatch.setattr(dispatch_module, "BATCH", 5)  # small claims, so that they alternate
+    monkeypatch.setattr(outbox_module, "BATCH", 5)  # small claims, so that they alternate
     server = smtp_server(auth=False)
     personal_starttls(database, user, server.port)
     setup_routing(database, user, "a@example.com", "b@example.com")
@@ -317,7 +317,7 @@ def test_two_dispatchers_on_one_database_send_each_notification_once(
 def test_a_restarted_notifier_takes_back_its_own_claims_at_once(database, user, clock, no_shared):
     """A notifier killed mid-run leaves its rows claimed; the next one on that node frees them
     (another node's claim it leaves alone until the lease runs out)."""
-    from app.core.notifications.dispatcher import LEASE
+    from app.core.notifications.outbox import LEASE
 
     setup_routing(database, user, "a@example.com", "b@example.com")
     open_incidents(database, clock)
