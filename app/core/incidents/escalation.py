@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
 from app.core.addresses import AddressError, parse_address
-from app.core.notifications.routing import Page, queue_event
+from app.core.incidents.lifecycle import StepTaken, take_escalation_step
 from app.core.store.db import Clock, Database, utc_now
 from app.core.store.models import (
     AlertSource,
     EscalationPolicy,
     EscalationRun,
-    Incident,
-    TimelineEvent,
     User,
 )
 from app.core.store.secrets import normalise_address
@@ -33,9 +31,6 @@ STEP_KEYS = ("targets", "delay_minutes")
 MAX_DELAY_MINUTES = 7 * 24 * 60
 RUNS = EscalationRun.__table__  # type: ignore[attr-defined]
 POLICIES = EscalationPolicy.__table__  # type: ignore[attr-defined]
-INCIDENTS = Incident.__table__  # type: ignore[attr-defined]
-EVENTS = TimelineEvent.__table__  # type: ignore[attr-defined]
-USERS = User.__table__  # type: ignore[attr-defined]
 
 
 class EscalationError(MailsirenError, ValueError):
@@ -293,58 +288,7 @@ def delete_policy(database: Database, actor: UserView, name: str) -> None:
         session.delete(row)
 
 
-# Runs: started and stopped inside the incident change's own transaction ---------------------
-
-
-def _event(connection: Connection, incident_id: int, now: datetime, kind: str, detail: str) -> int:
-    return connection.execute(
-        insert(EVENTS).values(
-            incident_id=incident_id, at=now, kind=kind, actor="escalation", detail=detail
-        )
-    ).inserted_primary_key[0]
-
-
-def start_run(
-    connection: Connection, incident_id: int, policy_name: str | None, now: datetime
-) -> None:
-    """Start (or restart, on reopen) the source's policy for an incident."""
-    if not policy_name:
-        return
-    policy = connection.execute(select(POLICIES).where(POLICIES.c.name == policy_name)).first()
-    connection.execute(delete(RUNS).where(RUNS.c.incident_id == incident_id))
-    if policy is None:
-        _event(
-            connection, incident_id, now, "escalation",
-            f"the source's escalation policy {policy_name!r} does not exist: nobody is paged",
-        )  # fmt: skip
-        return
-    steps = json.loads(policy.steps)
-    due = now + timedelta(minutes=steps[0]["delay_minutes"])
-    connection.execute(
-        insert(RUNS).values(
-            incident_id=incident_id, policy_id=policy.id, step=0, round=0, due_at=due
-        )
-    )
-    _event(
-        connection, incident_id, now, "escalation",
-        f"policy {policy_name}: step 1 due at {due:%H:%M:%S} UTC",
-    )  # fmt: skip
-
-
-def stop_run(connection: Connection, incident_id: int, now: datetime, why: str) -> None:
-    """Accept or resolve stops the escalation; the timeline says so if one was running."""
-    stopped = connection.execute(delete(RUNS).where(RUNS.c.incident_id == incident_id)).rowcount
-    if stopped:
-        _event(connection, incident_id, now, "escalation", f"escalation stopped: {why}")
-
-
-@dataclass(frozen=True)
-class StepTaken:
-    incident_id: int
-    policy: str
-    step: int  # 1-based
-    paged: tuple[str, ...]
-    finished: bool
+# Steps: due runs are taken by the notifier; each step is written by the lifecycle --------------
 
 
 def take_due_steps(
@@ -366,69 +310,7 @@ def take_due_steps(
     taken = []
     for incident_id in due:
         with database.write() as session:
-            step = _take_step(session.connection(), incident_id, now)
+            step = take_escalation_step(session.connection(), incident_id, now)
         if step is not None:
             taken.append(step)
     return taken
-
-
-def _take_step(connection: Connection, incident_id: int, now: datetime) -> StepTaken | None:
-    # Another serve's notifier taking the same step holds the row: skip it, it pages once.
-    run = connection.execute(
-        select(RUNS, INCIDENTS.c.state, INCIDENTS.c.severity)
-        .join(INCIDENTS, INCIDENTS.c.id == RUNS.c.incident_id)
-        .where(RUNS.c.incident_id == incident_id, RUNS.c.due_at <= now)
-        .with_for_update(skip_locked=True, of=RUNS)
-    ).first()
-    if run is None:
-        return None  # stopped, taken meanwhile, or being taken by another notifier
-    if run.state != "pending":
-        stop_run(connection, incident_id, now, f"the incident is {run.state}")
-        return None
-    policy = connection.execute(select(POLICIES).where(POLICIES.c.id == run.policy_id)).first()
-    steps = json.loads(policy.steps)
-    index = min(run.step, len(steps) - 1)
-    step = steps[index]
-    pages, skipped = [], []
-    why = f"escalation {policy.name} step {index + 1}"
-    for target in step["targets"]:
-        if "@" in target:
-            pages.append(Page(target, policy.owner_id, why))
-            continue
-        email = connection.execute(select(USERS.c.email).where(USERS.c.name == target)).scalar()
-        if email:
-            pages.append(Page(email, policy.owner_id, f"{why} ({target})"))
-        else:
-            skipped.append(target)
-    round_text = f", round {run.round + 1} of {policy.repeat + 1}" if policy.repeat else ""
-    detail = f"policy {policy.name}: step {index + 1} of {len(steps)}{round_text}"
-    event_id = _event(connection, incident_id, now, "escalated", detail)
-    queued = queue_event(
-        connection, incident_id=incident_id, event_id=event_id, kind="incident_escalated",
-        severity=run.severity, now=now, pages=pages,
-    )  # fmt: skip
-    paged = tuple(page.address for page in pages)
-    notes = [f"paged {', '.join(paged)}" if paged else "nobody to page"]
-    if skipped:
-        notes.append(f"{', '.join(skipped)} has no email address (mailsiren users set)")
-    if pages and not queued:
-        notes.append("no email: incident_escalated is not in the organization's notify_on")
-    connection.execute(
-        update(EVENTS).where(EVENTS.c.id == event_id).values(detail=f"{detail}: {'; '.join(notes)}")
-    )
-    following, round_number = index + 1, run.round
-    if following >= len(steps):
-        following, round_number = 0, run.round + 1
-    finished = round_number > policy.repeat
-    if finished:
-        connection.execute(delete(RUNS).where(RUNS.c.incident_id == incident_id))
-        _event(
-            connection, incident_id, now, "escalation", f"policy {policy.name}: every step taken"
-        )
-    else:
-        due = now + timedelta(minutes=steps[following]["delay_minutes"])
-        connection.execute(
-            update(RUNS).where(RUNS.c.incident_id == incident_id)
-            .values(step=following, round=round_number, due_at=due)
-        )  # fmt: skip
-    return StepTaken(incident_id, policy.name, index + 1, paged, finished)

@@ -1,4 +1,4 @@
-"""Incidents and the mail log as plain views; accept, resolve and reopen with their actor."""
+"""Incidents and the mail log as plain views; accept, resolve and reopen with their actor (written by the lifecycle)."""
 
 from __future__ import annotations
 
@@ -8,24 +8,13 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
-from app.core.incidents.escalation import start_run, stop_run
+from app.core.incidents.lifecycle import IncidentError, triage
 from app.core.names import INCIDENT_STATE_FILTERS, OPEN_STATES
-from app.core.notifications.routing import queue_event
 from app.core.store.db import Clock, Database, as_utc, utc_now
 from app.core.store.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
 from app.core.users import UserView, require_current
-from app.errors import MailsirenError
 
 STATE_FILTERS = INCIDENT_STATE_FILTERS
-TRANSITIONS = {
-    "accept": (("pending",), "accepted"),
-    "resolve": (OPEN_STATES, "resolved"),
-    "reopen": (("resolved",), "pending"),
-}
-
-
-class IncidentError(MailsirenError, ValueError):
-    """A triage action that cannot be done; the message names the incident and why."""
 
 
 def iso_utc(moment: datetime | None) -> str | None:
@@ -147,13 +136,6 @@ def show_incident(database: Database, incident_id: int) -> IncidentDetail:
         return IncidentDetail(incident_view(row[0], row[1]), timeline)
 
 
-EVENT_OF_ACTION = {
-    "accept": "incident_accepted",
-    "resolve": "incident_resolved",
-    "reopen": "incident_retriggered",
-}
-
-
 def change_state(
     database: Database,
     actor: UserView,
@@ -164,58 +146,15 @@ def change_state(
 ) -> list[IncidentView]:
     """Accept, resolve or reopen; all or nothing. Needs the `triage` permission."""
     require_current(database, actor, "triage")
-    allowed_from, new_state = TRANSITIONS[action]
-    now = clock()
-    changed = []
     with database.write() as session:
-        # Locked first, in id order: an operator on another host changing one of them at the
-        # same moment waits, then is told what state it found (never two accepts).
-        session.execute(
-            select(Incident.id)
+        triage(session.connection(), actor.name, action, incident_ids, clock())
+        rows = session.exec(
+            select(Incident, AlertSource.name)
+            .join(AlertSource, col(AlertSource.id) == Incident.source_id)
             .where(col(Incident.id).in_(incident_ids))
-            .order_by(col(Incident.id))
-            .with_for_update()
         ).all()
-        for incident_id in incident_ids:
-            incident = session.get(Incident, incident_id)
-            if incident is None:
-                raise IncidentError(f"no incident #{incident_id}; nothing was changed")
-            if incident.state not in allowed_from:
-                raise IncidentError(
-                    f"#{incident_id} is {incident.state}: it cannot be {action}ed from there"
-                    "; nothing was changed"
-                )
-            incident.state = new_state
-            incident.updated_at = now
-            if action == "accept":
-                incident.accepted_by, incident.accepted_at = actor.name, now
-            elif action == "resolve":
-                incident.resolved_by, incident.resolved_at = actor.name, now
-            else:
-                incident.accepted_by = incident.accepted_at = None
-                incident.resolved_by = incident.resolved_at = None
-            session.add(incident)
-            event = TimelineEvent(
-                incident_id=incident_id,
-                at=now,
-                kind={"accept": "accepted", "resolve": "resolved", "reopen": "reopened"}[action],
-                actor=actor.name,
-                detail=f"{action}ed by {actor.name}",
-            )
-            session.add(event)
-            session.flush()
-            source = session.get(AlertSource, incident.source_id)
-            connection = session.connection()
-            if action == "reopen":
-                start_run(connection, incident_id, source and source.escalation_policy, now)
-            else:
-                stop_run(connection, incident_id, now, f"{action}ed by {actor.name}")
-            queue_event(
-                connection, incident_id=incident_id, event_id=event.id or 0,
-                kind=EVENT_OF_ACTION[action], severity=incident.severity, now=now,
-            )  # fmt: skip
-            changed.append(incident_view(incident, source.name if source else "?"))
-    return changed
+        views = {incident.id: incident_view(incident, name) for incident, name in rows}
+        return [views[incident_id] for incident_id in incident_ids]
 
 
 def list_mails(

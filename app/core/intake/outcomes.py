@@ -15,8 +15,6 @@ from app.core.intake.rules import conditions_hold, extract_key, first_failure, s
 from app.core.intake.sources import SourceSpec
 from app.core.notifications.routing import mentioned_message_ids
 
-EMAIL_ACTOR = "email"
-
 
 class IncidentStore(Protocol):
     """The incidents of the sources a mail is decided for, and the changes a decision makes."""

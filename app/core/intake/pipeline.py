@@ -5,45 +5,39 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import Connection, bindparam, insert
 from sqlmodel import select
 
-from app.core.incidents.escalation import start_run, stop_run
+from app.core.incidents.lifecycle import (
+    NewIncident,
+    append_mail,
+    open_incident,
+    resolve_by_mail,
+)
 from app.core.intake.mail import ParsedMail, parse_mail
-from app.core.intake.outcomes import EMAIL_ACTOR, decide
+from app.core.intake.outcomes import decide
 from app.core.intake.rules import subject_key
 from app.core.intake.sources import SourceSpec, spec_from_row
 from app.core.names import OPEN_STATES
-from app.core.notifications.routing import Routing, queue_event, sent_by_us
+from app.core.notifications.routing import Routing, sent_by_us
 from app.core.store.db import (
     Clock,
     Database,
-    WriteConflict,
     is_retryable,
     needs_new_transaction,
     utc_now,
 )
-from app.core.store.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
+from app.core.store.models import AlertSource, Incident, Mail, MailOutcome
 
 SOURCES = AlertSource.__table__  # type: ignore[attr-defined]
 MAILS = Mail.__table__  # type: ignore[attr-defined]
 INCIDENTS = Incident.__table__  # type: ignore[attr-defined]
 OUTCOMES = MailOutcome.__table__  # type: ignore[attr-defined]
-EVENTS = TimelineEvent.__table__  # type: ignore[attr-defined]
 RETRIES = 3  # a mail that conflicts with another listener's, redone at most this often
 # Built once: constructing a statement costs more than SQLite takes to run it.
 INSERT_MAIL = insert(MAILS)
 INSERT_OUTCOME = insert(OUTCOMES)
-INSERT_INCIDENT = insert(INCIDENTS)
-INSERT_EVENT = insert(EVENTS)
 _IS_OPEN = INCIDENTS.c.state.in_(OPEN_STATES)
-# Both only touch an incident still open: on PostgreSQL another listener may have resolved
-# it since this mail found it (no rows changed: WriteConflict, and the mail is redone).
-APPEND = (
-    update(INCIDENTS)
-    .where(INCIDENTS.c.id == bindparam("target"), _IS_OPEN)
-    .values(mail_count=INCIDENTS.c.mail_count + 1, updated_at=bindparam("now"))
-)
 SOURCES_FOR = (
     select(SOURCES)
     .where(
@@ -84,11 +78,6 @@ FIRST_OUTCOME_OF = (
 # Taken before a lookup that no constraint guards (per_subject, single_pending, single_open):
 # two listeners creating for one source take turns. by_key has its unique index instead.
 LOCK_SOURCE = select(SOURCES.c.id).where(SOURCES.c.id == bindparam("source")).with_for_update()
-RESOLVE = (
-    update(INCIDENTS)
-    .where(INCIDENTS.c.id == bindparam("target"), _IS_OPEN)
-    .values(state="resolved", resolved_by=bindparam("actor"), resolved_at=bindparam("now"))
-)
 
 
 @dataclass(frozen=True)
@@ -311,7 +300,8 @@ class BatchReads:
 
 
 class SqlIncidentStore:
-    """The IncidentStore of ingest: the prebuilt statements, on the batch's connection."""
+    """The IncidentStore of ingest: its lookups on the batch's connection; its writes are
+    the lifecycle's."""
 
     def __init__(self, connection: Connection, reads: BatchReads) -> None:
         self.connection = connection
@@ -341,58 +331,15 @@ class SqlIncidentStore:
         return sent_by_us(self.connection, message_ids)
 
     def append(self, incident_id, mail_id, now):
-        self._changed(self.connection.execute(APPEND, {"target": incident_id, "now": now}))
-        event = self._event(incident_id, now, "mail", None, mail_id, f"mail {mail_id} appended")
-        self._notify(incident_id, event, "incident_retriggered", now)
+        append_mail(self.connection, incident_id, mail_id, now, self.reads.routing())
 
     def resolve(self, incident_id, mail_id, now):
-        parameters = {"target": incident_id, "now": now, "actor": EMAIL_ACTOR}
-        self._changed(self.connection.execute(RESOLVE, parameters))
-        event = self._event(
-            incident_id, now, "resolved", EMAIL_ACTOR, mail_id, "resolved by a recovery mail"
-        )
-        stop_run(self.connection, incident_id, now, "resolved by a recovery mail")
-        self._notify(incident_id, event, "incident_resolved", now)
+        resolve_by_mail(self.connection, incident_id, mail_id, now, self.reads.routing())
 
     def create(self, spec, parsed, key, mail_id, now):
-        incident_id = self.connection.execute(
-            INSERT_INCIDENT,
-            dict(
-                source_id=spec.id,
-                state="pending",
-                severity=spec.severity,
-                title=parsed.subject or "(no subject)",
-                key=key,
-                subject_key=subject_key(parsed.subject),
-                mail_count=1,
-                created_at=now,
-                updated_at=now,
-            ),
-        ).inserted_primary_key[0]
-        event = self._event(incident_id, now, "created", None, mail_id, f"opened by mail {mail_id}")
-        queue_event(
-            self.connection, incident_id=incident_id, event_id=event, kind="incident_opened",
-            severity=spec.severity, now=now, routing=self.reads.routing(),
+        new = NewIncident(
+            source_id=spec.id, severity=spec.severity, title=parsed.subject or "(no subject)",
+            key=key, subject_key=subject_key(parsed.subject),
+            escalation_policy=spec.escalation_policy,
         )  # fmt: skip
-        start_run(self.connection, incident_id, spec.escalation_policy, now)
-        return incident_id
-
-    @staticmethod
-    def _changed(result) -> None:
-        if result.rowcount != 1:
-            raise WriteConflict("the incident was resolved meanwhile by another writer")
-
-    def _notify(self, incident_id, event_id, kind, now) -> None:
-        queue_event(
-            self.connection, incident_id=incident_id, event_id=event_id, kind=kind, now=now,
-            routing=self.reads.routing(),
-        )  # fmt: skip
-
-    def _event(self, incident_id, now, kind, actor, mail_id, detail) -> int:
-        return self.connection.execute(
-            INSERT_EVENT,
-            dict(
-                incident_id=incident_id, at=now, kind=kind, actor=actor, mail_id=mail_id,
-                detail=detail,
-            ),
-        ).inserted_primary_key[0]  # fmt: skip
+        return open_incident(self.connection, new, mail_id, now, self.reads.routing())

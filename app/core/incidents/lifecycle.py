@@ -1,0 +1,346 @@
+"""The one place incident facts are written: open, append, resolve, accept, reopen, escalation runs and steps, timeline events and the outbox rows they queue.
+
+Every function works on the caller's `Connection`, inside the caller's transaction: the
+mail pipeline, triage from the UI or the CLI, and the notifier's escalation steps all come
+here, so a new incident fact is added in one module. Statements are SQLAlchemy Core, built
+once (the pipeline runs them for every mail).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+
+from app.core.names import OPEN_STATES
+from app.core.notifications.routing import Page, Routing, queue_event
+from app.core.store.db import WriteConflict
+from app.core.store.models import (
+    AlertSource,
+    EscalationPolicy,
+    EscalationRun,
+    Incident,
+    TimelineEvent,
+    User,
+)
+from app.errors import MailsirenError
+
+INCIDENTS = Incident.__table__  # type: ignore[attr-defined]
+EVENTS = TimelineEvent.__table__  # type: ignore[attr-defined]
+SOURCES = AlertSource.__table__  # type: ignore[attr-defined]
+RUNS = EscalationRun.__table__  # type: ignore[attr-defined]
+POLICIES = EscalationPolicy.__table__  # type: ignore[attr-defined]
+USERS = User.__table__  # type: ignore[attr-defined]
+
+EMAIL_ACTOR = "email"  # who resolved an incident when a recovery mail did
+ESCALATION_ACTOR = "escalation"
+# Triage: from which states an action may start, and the state it leads to.
+TRANSITIONS = {
+    "accept": (("pending",), "accepted"),
+    "resolve": (OPEN_STATES, "resolved"),
+    "reopen": (("resolved",), "pending"),
+}
+EVENT_OF_ACTION = {"accept": "accepted", "resolve": "resolved", "reopen": "reopened"}
+NOTIFICATION_OF_ACTION = {
+    "accept": "incident_accepted",
+    "resolve": "incident_resolved",
+    "reopen": "incident_retriggered",
+}
+
+_IS_OPEN = INCIDENTS.c.state.in_(OPEN_STATES)
+INSERT_EVENT = insert(EVENTS)
+INSERT_INCIDENT = insert(INCIDENTS)
+# Both only touch an incident still open: on PostgreSQL another listener may have resolved
+# it since this mail found it (no rows changed: WriteConflict, and the mail is redone).
+APPEND = (
+    update(INCIDENTS)
+    .where(INCIDENTS.c.id == bindparam("target"), _IS_OPEN)
+    .values(mail_count=INCIDENTS.c.mail_count + 1, updated_at=bindparam("now"))
+)
+RESOLVE_BY_MAIL = (
+    update(INCIDENTS)
+    .where(INCIDENTS.c.id == bindparam("target"), _IS_OPEN)
+    .values(state="resolved", resolved_by=bindparam("actor"), resolved_at=bindparam("now"))
+)
+# Triage locks its incidents first, in id order: an operator on another host changing one
+# of them at the same moment waits, then is told what state it found (never two accepts).
+LOCK_FOR_TRIAGE = (
+    select(INCIDENTS.c.id, INCIDENTS.c.state, INCIDENTS.c.severity, INCIDENTS.c.source_id)
+    .where(INCIDENTS.c.id.in_(bindparam("targets", expanding=True)))
+    .order_by(INCIDENTS.c.id)
+    .with_for_update()
+)
+
+
+class IncidentError(MailsirenError, ValueError):
+    """A triage action that cannot be done; the message names the incident and why."""
+
+
+# Timeline ------------------------------------------------------------------------------------
+
+
+def record_event(
+    connection: Connection,
+    incident_id: int,
+    now: datetime,
+    kind: str,
+    detail: str,
+    *,
+    actor: str | None = None,
+    mail_id: int | None = None,
+) -> int:
+    """The only writer of timeline events; returns the event's id."""
+    return connection.execute(
+        INSERT_EVENT,
+        dict(
+            incident_id=incident_id, at=now, kind=kind, actor=actor, mail_id=mail_id,
+            detail=detail,
+        ),
+    ).inserted_primary_key[0]  # fmt: skip
+
+
+def _changed(result) -> None:
+    if result.rowcount != 1:
+        raise WriteConflict("the incident was resolved meanwhile by another writer")
+
+
+# Mail-driven: the pipeline's create, append and resolve ----------------------------------
+
+
+@dataclass(frozen=True)
+class NewIncident:
+    """What a mail opens: its source's settings and the mail's title and keys."""
+
+    source_id: int
+    severity: str
+    title: str
+    key: str | None
+    subject_key: str
+    escalation_policy: str | None
+
+
+def open_incident(
+    connection: Connection, new: NewIncident, mail_id: int, now: datetime, routing: Routing
+) -> int:
+    """A pending incident opened by a mail, its event, notifications and escalation."""
+    incident_id = connection.execute(
+        INSERT_INCIDENT,
+        dict(
+            source_id=new.source_id, state="pending", severity=new.severity, title=new.title,
+            key=new.key, subject_key=new.subject_key, mail_count=1, created_at=now,
+            updated_at=now,
+        ),
+    ).inserted_primary_key[0]  # fmt: skip
+    event = record_event(
+        connection, incident_id, now, "created", f"opened by mail {mail_id}", mail_id=mail_id
+    )
+    queue_event(
+        connection, incident_id=incident_id, event_id=event, kind="incident_opened",
+        severity=new.severity, now=now, routing=routing,
+    )  # fmt: skip
+    start_escalation(connection, incident_id, new.escalation_policy, now)
+    return incident_id
+
+
+def append_mail(
+    connection: Connection, incident_id: int, mail_id: int, now: datetime, routing: Routing
+) -> None:
+    """One more mail on an open incident (WriteConflict if it was resolved meanwhile)."""
+    _changed(connection.execute(APPEND, {"target": incident_id, "now": now}))
+    event = record_event(
+        connection, incident_id, now, "mail", f"mail {mail_id} appended", mail_id=mail_id
+    )
+    queue_event(
+        connection, incident_id=incident_id, event_id=event, kind="incident_retriggered",
+        now=now, routing=routing,
+    )  # fmt: skip
+
+
+def resolve_by_mail(
+    connection: Connection, incident_id: int, mail_id: int, now: datetime, routing: Routing
+) -> None:
+    """A recovery mail resolves an open incident (WriteConflict if it was meanwhile)."""
+    parameters = {"target": incident_id, "now": now, "actor": EMAIL_ACTOR}
+    _changed(connection.execute(RESOLVE_BY_MAIL, parameters))
+    event = record_event(
+        connection, incident_id, now, "resolved", "resolved by a recovery mail",
+        actor=EMAIL_ACTOR, mail_id=mail_id,
+    )  # fmt: skip
+    stop_escalation(connection, incident_id, now, "resolved by a recovery mail")
+    queue_event(
+        connection, incident_id=incident_id, event_id=event, kind="incident_resolved",
+        now=now, routing=routing,
+    )  # fmt: skip
+
+
+# Triage: accept, resolve, reopen by a person -------------------------------------------------
+
+
+def triage(
+    connection: Connection,
+    actor: str,
+    action: str,
+    incident_ids: Sequence[int],
+    now: datetime,
+) -> None:
+    """Accept, resolve or reopen every incident, or none (IncidentError names the first
+    that cannot be); the caller checked the actor's permission."""
+    allowed_from, new_state = TRANSITIONS[action]
+    found = {
+        row.id: row for row in connection.execute(LOCK_FOR_TRIAGE, {"targets": list(incident_ids)})
+    }
+    for incident_id in incident_ids:
+        row = found.get(incident_id)
+        if row is None:
+            raise IncidentError(f"no incident #{incident_id}; nothing was changed")
+        if row.state not in allowed_from:
+            raise IncidentError(
+                f"#{incident_id} is {row.state}: it cannot be {action}ed from there"
+                "; nothing was changed"
+            )
+    for incident_id in incident_ids:
+        row = found[incident_id]
+        values: dict = {"state": new_state, "updated_at": now}
+        if action == "accept":
+            values.update(accepted_by=actor, accepted_at=now)
+        elif action == "resolve":
+            values.update(resolved_by=actor, resolved_at=now)
+        else:
+            values.update(accepted_by=None, accepted_at=None, resolved_by=None, resolved_at=None)
+        connection.execute(update(INCIDENTS).where(INCIDENTS.c.id == incident_id).values(values))
+        event = record_event(
+            connection, incident_id, now, EVENT_OF_ACTION[action], f"{action}ed by {actor}",
+            actor=actor,
+        )  # fmt: skip
+        if action == "reopen":
+            policy = connection.execute(
+                select(SOURCES.c.escalation_policy).where(SOURCES.c.id == row.source_id)
+            ).scalar()
+            start_escalation(connection, incident_id, policy, now)
+        else:
+            stop_escalation(connection, incident_id, now, f"{action}ed by {actor}")
+        queue_event(
+            connection, incident_id=incident_id, event_id=event,
+            kind=NOTIFICATION_OF_ACTION[action], severity=row.severity, now=now,
+        )  # fmt: skip
+
+
+# Escalation runs: started and stopped inside the incident change's own transaction ---------
+
+
+def _escalation_event(connection: Connection, incident_id: int, now: datetime, kind: str,
+                      detail: str) -> int:  # fmt: skip
+    return record_event(connection, incident_id, now, kind, detail, actor=ESCALATION_ACTOR)
+
+
+def start_escalation(
+    connection: Connection, incident_id: int, policy_name: str | None, now: datetime
+) -> None:
+    """Start (or restart, on reopen) the source's policy for an incident."""
+    if not policy_name:
+        return
+    policy = connection.execute(select(POLICIES).where(POLICIES.c.name == policy_name)).first()
+    connection.execute(delete(RUNS).where(RUNS.c.incident_id == incident_id))
+    if policy is None:
+        _escalation_event(
+            connection, incident_id, now, "escalation",
+            f"the source's escalation policy {policy_name!r} does not exist: nobody is paged",
+        )  # fmt: skip
+        return
+    steps = json.loads(policy.steps)
+    due = now + timedelta(minutes=steps[0]["delay_minutes"])
+    connection.execute(
+        insert(RUNS).values(
+            incident_id=incident_id, policy_id=policy.id, step=0, round=0, due_at=due
+        )
+    )
+    _escalation_event(
+        connection, incident_id, now, "escalation",
+        f"policy {policy_name}: step 1 due at {due:%H:%M:%S} UTC",
+    )  # fmt: skip
+
+
+def stop_escalation(connection: Connection, incident_id: int, now: datetime, why: str) -> None:
+    """Accept or resolve stops the escalation; the timeline says so if one was running."""
+    stopped = connection.execute(delete(RUNS).where(RUNS.c.incident_id == incident_id)).rowcount
+    if stopped:
+        _escalation_event(connection, incident_id, now, "escalation", f"escalation stopped: {why}")
+
+
+@dataclass(frozen=True)
+class StepTaken:
+    incident_id: int
+    policy: str
+    step: int  # 1-based
+    paged: tuple[str, ...]
+    finished: bool
+
+
+def take_escalation_step(
+    connection: Connection, incident_id: int, now: datetime
+) -> StepTaken | None:
+    """Page the due step of the incident's run and move the run on; None if there was none."""
+    # Another serve's notifier taking the same step holds the row: skip it, it pages once.
+    run = connection.execute(
+        select(RUNS, INCIDENTS.c.state, INCIDENTS.c.severity)
+        .join(INCIDENTS, INCIDENTS.c.id == RUNS.c.incident_id)
+        .where(RUNS.c.incident_id == incident_id, RUNS.c.due_at <= now)
+        .with_for_update(skip_locked=True, of=RUNS)
+    ).first()
+    if run is None:
+        return None  # stopped, taken meanwhile, or being taken by another notifier
+    if run.state != "pending":
+        stop_escalation(connection, incident_id, now, f"the incident is {run.state}")
+        return None
+    policy = connection.execute(select(POLICIES).where(POLICIES.c.id == run.policy_id)).first()
+    steps = json.loads(policy.steps)
+    index = min(run.step, len(steps) - 1)
+    step = steps[index]
+    pages, skipped = [], []
+    why = f"escalation {policy.name} step {index + 1}"
+    for target in step["targets"]:
+        if "@" in target:
+            pages.append(Page(target, policy.owner_id, why))
+            continue
+        email = connection.execute(select(USERS.c.email).where(USERS.c.name == target)).scalar()
+        if email:
+            pages.append(Page(email, policy.owner_id, f"{why} ({target})"))
+        else:
+            skipped.append(target)
+    round_text = f", round {run.round + 1} of {policy.repeat + 1}" if policy.repeat else ""
+    detail = f"policy {policy.name}: step {index + 1} of {len(steps)}{round_text}"
+    event_id = _escalation_event(connection, incident_id, now, "escalated", detail)
+    queued = queue_event(
+        connection, incident_id=incident_id, event_id=event_id, kind="incident_escalated",
+        severity=run.severity, now=now, pages=pages,
+    )  # fmt: skip
+    paged = tuple(page.address for page in pages)
+    notes = [f"paged {', '.join(paged)}" if paged else "nobody to page"]
+    if skipped:
+        notes.append(f"{', '.join(skipped)} has no email address (mailsiren users set)")
+    if pages and not queued:
+        notes.append("no email: incident_escalated is not in the organization's notify_on")
+    # The event is written before the pages are queued (they point at it); what the pages
+    # did is known only after: the same event's detail says it.
+    connection.execute(
+        update(EVENTS).where(EVENTS.c.id == event_id).values(detail=f"{detail}: {'; '.join(notes)}")
+    )
+    following, round_number = index + 1, run.round
+    if following >= len(steps):
+        following, round_number = 0, run.round + 1
+    finished = round_number > policy.repeat
+    if finished:
+        connection.execute(delete(RUNS).where(RUNS.c.incident_id == incident_id))
+        _escalation_event(
+            connection, incident_id, now, "escalation", f"policy {policy.name}: every step taken"
+        )
+    else:
+        due = now + timedelta(minutes=steps[following]["delay_minutes"])
+        connection.execute(
+            update(RUNS).where(RUNS.c.incident_id == incident_id)
+            .values(step=following, round=round_number, due_at=due)
+        )  # fmt: skip
+    return StepTaken(incident_id, policy.name, index + 1, paged, finished)
