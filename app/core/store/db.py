@@ -39,6 +39,9 @@ CHANGES_CHANNEL = "mailsiren_changed"
 NOTIFY_CHANGE = text(f"NOTIFY {CHANGES_CHANNEL}")
 # PostgreSQL's deadlock and serialization failures: the transaction may be run again, whole.
 RETRYABLE_STATES = {"40P01", "40001"}
+# How long an SQLite statement waits for another writer's lock before "database is locked"
+# (SQLITE_PROBLEMS says "over 10 s" to the person: keep the two together).
+DEFAULT_BUSY_TIMEOUT = 10.0  # seconds
 
 
 class DatabaseError(MailsirenError):
@@ -67,16 +70,21 @@ def is_retryable(error: BaseException) -> bool:
 
 
 class Database:
-    """One engine, with the key ring that its encrypted columns use."""
+    """One engine, with the key ring that its encrypted columns use.
 
-    def __init__(self, url: str, keyring: KeyRing) -> None:
+    `busy_timeout` (seconds, SQLite only) is how long a statement waits for another writer.
+    """
+
+    def __init__(
+        self, url: str, keyring: KeyRing, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             self.engine: Engine = create_engine(
                 url, connect_args={"timeout": 30, "check_same_thread": False}
             )
-            _install_sqlite_behaviour(self.engine)
+            _install_sqlite_behaviour(self.engine, busy_timeout)
         else:
             # Times are stored and read in UTC whatever the server's zone; a connection the
             # server dropped (a restart) is noticed on checkout rather than mid-transaction.
@@ -181,7 +189,9 @@ class ChangeFeed:
                 self.connection = None
 
 
-def _install_sqlite_behaviour(engine: Engine) -> None:
+def _install_sqlite_behaviour(engine: Engine, busy_timeout: float) -> None:
+    busy_timeout_ms = round(busy_timeout * 1000)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         # We issue BEGIN ourselves, so that writes can take the lock up front.
@@ -189,7 +199,7 @@ def _install_sqlite_behaviour(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -207,7 +217,13 @@ def printable_url(url: str) -> str:
         return "(the database URL, which cannot be read)"
 
 
-def open_database(url: str, keyring: KeyRing, *, migrate: bool = True) -> Database:
+def open_database(
+    url: str,
+    keyring: KeyRing,
+    *,
+    migrate: bool = True,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+) -> Database:
     """Open (creating the folder of an SQLite file if needed) and migrate the database."""
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
@@ -215,7 +231,7 @@ def open_database(url: str, keyring: KeyRing, *, migrate: bool = True) -> Databa
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as error:
             raise DatabaseError(f"Cannot create the folder {path.parent}: {error}") from error
-    database = Database(url, keyring)
+    database = Database(url, keyring, busy_timeout=busy_timeout)
     if migrate:
         try:
             database.migrate()
