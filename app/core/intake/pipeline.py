@@ -222,6 +222,7 @@ def _store(
             subject=parsed.subject,
             from_header=parsed.from_,
             defects=list(parsed.defects),
+            body_text=parsed.body.replace("\x00", ""),  # PostgreSQL's text holds no NUL
             raw=incoming.raw,
         ),
     ).inserted_primary_key[0]

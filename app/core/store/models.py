@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint, text
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.core.store.secrets import EncryptedText
@@ -99,6 +99,9 @@ class Mail(SQLModel, table=True):
     subject: str = ""
     from_header: str = ""
     defects: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The decoded text rules match (capped), kept at ingest: readers never parse `raw` again.
+    # None for mails stored before schema 0005.
+    body_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
