@@ -20,6 +20,8 @@ SHARED_CONFIG_FILE_NAME = "mailsiren.conf"
 class SettingsError(MailsirenError):
     """config.toml cannot be read or holds a value of the wrong kind."""
 
+    title = "Settings file not usable"
+
 
 def data_dir() -> Path:
     """The per-user data directory: database, key file, listener certificate.

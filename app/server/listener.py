@@ -41,6 +41,8 @@ log = logging.getLogger("mailsiren.listener")
 class ListenerError(MailsirenError):
     """The listener cannot start; the message says why and what to do."""
 
+    title = "Listener cannot start"
+
 
 @dataclass
 class ListenerState:

@@ -39,6 +39,8 @@ log = logging.getLogger("mailsiren.storage")
 class StorageFailed(MailsirenError):
     """The mail was not stored (the transaction failed, or the storage process died)."""
 
+    title = "Mail not stored"
+
 
 def encode_frame(value: object) -> bytes:
     body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)

@@ -26,6 +26,8 @@ STOP_SECONDS = 40  # serve itself allows 30 s for the mails being stored
 class ServeAlreadyRunning(MailsirenError):
     """Another serve holds the lock for this database."""
 
+    title = "serve is already running"
+
 
 def lock_path(database_url: str) -> Path:
     digest = hashlib.sha256(database_url.encode()).hexdigest()[:12]

@@ -36,6 +36,8 @@ POLICIES = EscalationPolicy.__table__  # type: ignore[attr-defined]
 class EscalationError(MailsirenError, ValueError):
     """A policy that cannot be saved or removed; the message names the entry and key."""
 
+    title = "Escalation policy not valid"
+
 
 @dataclass(frozen=True)
 class Step:

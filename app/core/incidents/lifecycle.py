@@ -78,6 +78,8 @@ LOCK_FOR_TRIAGE = (
 class IncidentError(MailsirenError, ValueError):
     """A triage action that cannot be done; the message names the incident and why."""
 
+    title = "Incident not changed"
+
 
 # Timeline ------------------------------------------------------------------------------------
 

@@ -30,6 +30,8 @@ EML_MAX_BYTES = 10 * 1024 * 1024  # the listener's own size limit
 class SampleError(MailsirenError):
     """Sample mails that cannot be read; the message names the path and why."""
 
+    title = "Sample mail not usable"
+
 
 @dataclass(frozen=True)
 class SampleMail:

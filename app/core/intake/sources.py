@@ -63,6 +63,8 @@ SOURCE_KEYS = (
 class SourceError(MailsirenError, ValueError):
     """A source that cannot be saved or changed as asked; the message says why and what to do."""
 
+    title = "Source not saved"
+
 
 @dataclass(frozen=True)
 class SourceSpec:

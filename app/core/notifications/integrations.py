@@ -42,9 +42,13 @@ EXTERNAL_CAUTION = (
 class IntegrationError(MailsirenError, ValueError):
     """An integration that cannot be saved; the message names the field and the fix."""
 
+    title = "Integration not saved"
+
 
 class NeedsConfirmation(MailsirenError):
     """Saving is possible, but a person should confirm first (duplicate, external address)."""
+
+    title = "Please confirm"
 
     def __init__(self, concerns: tuple[str, ...]) -> None:
         self.concerns = concerns

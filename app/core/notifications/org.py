@@ -28,6 +28,8 @@ NOTIFY_EVENT_HELP = {
 class OrgSettingsError(MailsirenError, ValueError):
     """A setting that cannot be saved; the message names it and what is allowed."""
 
+    title = "Organization settings not saved"
+
 
 @dataclass(frozen=True)
 class OrgView:

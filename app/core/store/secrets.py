@@ -26,9 +26,13 @@ KEY_FILE_HEADER = (
 class KeyFileError(MailsirenError):
     """The key file is missing, unsafe or unreadable; the message says how to fix it."""
 
+    title = "Key file not usable"
+
 
 class DecryptionError(MailsirenError):
     """A stored secret cannot be decrypted with the keys in the key file."""
+
+    title = "Secret cannot be decrypted"
 
 
 @dataclass(frozen=True)
