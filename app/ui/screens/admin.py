@@ -24,6 +24,7 @@ from app.core.users import (
     remove_user,
     update_user,
 )
+from app.errors import MailsirenError
 from app.ui.modals.confirm import ConfirmModal
 from app.ui.modals.text_prompt import TextPromptModal
 from app.ui.modals.user_form import UserFormModal, UserFormResult
@@ -175,7 +176,7 @@ class AdminScreen(AreaScreen):
         workspace = self._workspace()
         try:
             change(workspace.database, workspace.user)
-        except (PermissionDenied, UserAdminError) as error:
+        except MailsirenError as error:
             self.post_message(ChangeRefused(str(error)))
             return
         self._post_directory(notice)

@@ -25,7 +25,6 @@ from app.core.intake.preview import (
 )
 from app.core.intake.rules import RuleError
 from app.core.intake.sources import (
-    SourceError,
     SourceSpec,
     SourceSummary,
     check_address,
@@ -33,7 +32,7 @@ from app.core.intake.sources import (
     parse_source,
     save_source,
 )
-from app.core.users import PermissionDenied
+from app.errors import MailsirenError
 from app.ui.display import printable
 from app.ui.modals.condition_form import ConditionFormModal
 from app.ui.modals.confirm import ConfirmModal
@@ -345,7 +344,7 @@ class SourceEditorScreen(WorkerFailures, Screen):
             spec = save_source(
                 workspace.database, workspace.user, data, original=original, version=version
             )
-        except (SourceError, PermissionDenied) as error:
+        except MailsirenError as error:
             self.post_message(SaveDone(str(error), failed=True))
             return
         state = "takes mail now" if spec.enabled else "is disabled: it refuses mail (550)"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from textual import work
 from textual.message import Message
 
-from app.core.incidents.views import IncidentError, change_state
-from app.core.users import PermissionDenied
+from app.core.incidents.views import change_state
+from app.errors import MailsirenError
 from app.ui.modals.confirm import ConfirmModal
 from app.ui.permissions import refused
 
@@ -48,7 +48,7 @@ class TriageActions:
         workspace = self.app.workspace  # type: ignore[attr-defined]
         try:
             changed = change_state(workspace.database, workspace.user, action, targets)
-        except (IncidentError, PermissionDenied) as error:
+        except MailsirenError as error:
             self.post_message(TriageDone(str(error), failed=True))  # type: ignore[attr-defined]
             return
         names = ", ".join(f"#{incident.id}" for incident in changed)

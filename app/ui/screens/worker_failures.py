@@ -6,6 +6,7 @@ import time
 
 from textual.worker import Worker, WorkerState
 
+from app.errors import MailsirenError
 from app.problems import environment_problem
 
 NOTICE_SECONDS = 30  # one notice per cause in this time: a poll failing twice a second is one
@@ -21,11 +22,14 @@ class WorkerFailures:
             return
         app = self.app  # type: ignore[attr-defined]
         error = event.worker.error
+        title = error.title if isinstance(error, MailsirenError) else "Not done"
         said = environment_problem(error, app.workspace.settings.database_url)
+        if said is None and isinstance(error, MailsirenError):  # told as it says
+            said = str(error)
         if said is None:  # a bug: say what it is, so that it can be reported
             said = f"{type(error).__name__}: {error}. This is a bug in mailsiren; please report it."
         last_said, last_at = self._last_failure
         if said == last_said and time.monotonic() - last_at < NOTICE_SECONDS:
             return
         self._last_failure = (said, time.monotonic())
-        app.notify(said, title="Not done", severity="error", markup=False, timeout=NOTICE_SECONDS)
+        app.notify(said, title=title, severity="error", markup=False, timeout=NOTICE_SECONDS)
