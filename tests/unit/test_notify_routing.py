@@ -19,7 +19,7 @@ from app.core.incidents.escalation import (
 from app.core.incidents.views import change_state, show_incident
 from app.core.intake.pipeline import ingest_mail
 from app.core.intake.sources import SourceError, save_source
-from app.core.notifications.deliveries import list_deliveries, troubleshooting_hint
+from app.core.notifications.deliveries import list_deliveries
 from app.core.notifications.integrations import (
     IntegrationError,
     IntegrationSpec,
@@ -31,6 +31,7 @@ from app.core.notifications.integrations import (
 )
 from app.core.notifications.notice import build_message, header_safe
 from app.core.notifications.org import OrgView, save_org
+from app.core.sending.diagnosis import advice_for_reply
 from app.core.store.models import Delivery
 from app.core.users import PermissionDenied, add_user, ensure_user
 from tests.clock import T0, Clock
@@ -307,7 +308,7 @@ def test_no_line_break_from_any_input_reaches_a_header(database, user):
     ],
 )
 def test_a_refusal_gets_the_seeds_troubleshooting_advice(reply, advice):
-    assert advice in troubleshooting_hint(reply)
+    assert advice in advice_for_reply("RCPT TO", reply)
 
 
 def test_an_escalation_survives_a_restart_step_for_step(database, user, tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,44 +14,6 @@ from app.core.users import UserView, require_current
 
 DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 ATTEMPTS = DeliveryAttempt.__table__  # type: ignore[attr-defined]
-
-# The seed's troubleshooting table, matched against the server's reply (fixed patterns).
-TROUBLESHOOTING = (
-    (
-        re.compile(r"(user|mailbox|recipient|address).{0,40}(unknown|not found|does not exist|"
-                   r"no such|invalid|unavailable)|5\.1\.1|no such (user|mailbox)", re.I),
-        "Unknown mailbox: verify the email address (a typo?) and that the mailbox is active.",
-    ),
-    (
-        re.compile(r"mailbox (is )?full|quota|over ?quota|insufficient storage|4\.2\.2|5\.2\.2", re.I),
-        "Mailbox full: verify the mailbox status; its owner must make room.",
-    ),
-    (
-        re.compile(r"external|not (allowed|authori[sz]ed|permitted) to (send|post)|"
-                   r"distribution list|group.{0,30}(restrict|moderat)|authrequired", re.I),
-        "The distribution list does not accept external senders: update the list to allow "
-        "external messages, or send to its members.",
-    ),
-    (
-        re.compile(r"relay", re.I),
-        "Relay denied: the server will not pass mail on for this recipient. Log in (user "
-        "name and password in the SMTP settings) or use a server that accepts mail for it.",
-    ),
-    (
-        re.compile(r"spam|blocked|blacklist|blocklist|reputation|dmarc|spf|dkim|policy|"
-                   r"5\.7\.1|rejected", re.I),
-        "Refused as spam or by policy: allowlist mailsiren's sending domain in the mail "
-        "gateway, add it to SPF (or a DMARC exception), and check the quarantine/junk folder.",
-    ),
-)  # fmt: skip
-
-
-def troubleshooting_hint(reply: str) -> str:
-    """The seed's advice for a server's refusal, or "" when none fits."""
-    for pattern, advice in TROUBLESHOOTING:
-        if pattern.search(reply):
-            return advice
-    return ""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ import aiosmtplib
 from sqlalchemy import func, select
 
 from app.core.intake.mail import parse_mail
-from app.core.notifications.deliveries import troubleshooting_hint
 from app.core.notifications.notice import IncidentNotice, first_lines_of
 from app.core.notifications.org import read_org
 from app.core.notifications.outbox import (
@@ -26,6 +25,7 @@ from app.core.notifications.outbox import (
 )
 from app.core.notifications.storm import hold_storms, summaries
 from app.core.sending.choice import RecipientRefused, SendingChoice, choose_configuration
+from app.core.sending.diagnosis import reply_code
 from app.core.sending.shared import SharedConfigState
 from app.core.sending.smtp import (
     DATA,
@@ -162,7 +162,7 @@ class Dispatcher:
             )
         except StageFailed as failed:
             stage = failed.result
-            code = _code_of(stage.reply)
+            code = reply_code(stage.reply)
             outcome = PERMANENT if code is not None and code >= 500 else TEMPORARY
             result = AttemptResult(outcome, stage.stage, stage.reply, stage.hint)
             self.outbox.record([(mail, result) for mail in mails])
@@ -216,7 +216,7 @@ class Dispatcher:
             outcome = PERMANENT if error.code >= 500 else TEMPORARY
             with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
                 await client.rset()  # a dead session shows at the next mail's MAIL FROM
-            return AttemptResult(outcome, stage, text, troubleshooting_hint(text) or hint)
+            return AttemptResult(outcome, stage, text, hint)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             text, hint = explain_failure(stage, error, settings, self.stage_timeout)
             return AttemptResult(TEMPORARY, "connection", f"at {stage}: {text}", hint)
@@ -268,11 +268,6 @@ def _notices(connection, rows) -> dict[int, IncidentNotice]:
             first_lines.get(incident.id, ()),
         )  # fmt: skip
     return notices
-
-
-def _code_of(reply: str) -> int | None:
-    head = reply[:3]
-    return int(head) if head.isdigit() else None
 
 
 def _allowed_to_hint(owner: str) -> str:

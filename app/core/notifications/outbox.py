@@ -13,7 +13,6 @@ from email.message import EmailMessage
 
 from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
 
-from app.core.notifications.deliveries import troubleshooting_hint
 from app.core.store.db import Clock, Database, as_utc, utc_now
 from app.core.store.models import Delivery, DeliveryAttempt
 
@@ -183,7 +182,9 @@ class Outbox:
     # Recording ----------------------------------------------------------------------
 
     def record(self, results: list[tuple[Outgoing, AttemptResult]]) -> None:
-        """One transaction: the attempt rows and each delivery's new status (and claim freed)."""
+        """One transaction: the attempt rows and each delivery's new status (and claim freed).
+
+        The hint stored is the result's: it was worked out once, where the failure was met."""
         now = self.clock()
         with self.database.write() as session:
             connection = session.connection()
@@ -213,9 +214,8 @@ class Outbox:
 def _after_attempt(mail: Outgoing, result: AttemptResult, now: datetime) -> dict:
     """A delivery's new column values after an attempt: sent, failed, or retrying when."""
     attempts = mail.attempts + 1
-    values: dict = {"attempts": attempts, "last_reply": result.reply[:2000]}
+    values: dict = {"attempts": attempts, "last_reply": result.reply[:2000], "hint": result.hint}
     values.update(claimed_by=None, claimed_until=None)
-    values["hint"] = result.hint or troubleshooting_hint(result.reply)
     if result.outcome == SENT:
         values.update(
             status="sent",

@@ -14,6 +14,7 @@ from email.utils import formatdate, make_msgid
 import aiosmtplib
 from cryptography import x509
 
+from app.core.sending.diagnosis import advice_for_reply
 from app.core.sending.personal import SmtpSettings
 
 DEFAULT_STAGE_TIMEOUT = 15.0
@@ -333,7 +334,8 @@ def _tls_details(client: aiosmtplib.SMTP, settings: SmtpSettings) -> tuple[str, 
 def explain_failure(
     stage: str, error: BaseException, settings: SmtpSettings, timeout: float
 ) -> tuple[str, str]:
-    """The reply to show and a hint for a person, for an error met at a stage."""
+    """The reply to show and a hint for a person, for an error met at a stage: worked out
+    once here, then carried by the transcript's stage or the delivery's attempt."""
     port = settings.port
     if isinstance(error, TimeoutError | asyncio.TimeoutError | aiosmtplib.SMTPTimeoutError):
         hint = f"No answer within {timeout:g} s."
@@ -369,7 +371,7 @@ def explain_failure(
         return f"TLS handshake failed: {text}", "The server and mailsiren share no TLS version."
     if isinstance(error, aiosmtplib.SMTPResponseException):
         reply = f"{error.code} {error.message}".strip()
-        return reply, _hint_for_reply(stage, error.code, error.message, settings)
+        return reply, advice_for_reply(stage, reply)
     if isinstance(error, aiosmtplib.SMTPServerDisconnected):
         return f"the server closed the connection: {error}", (
             "The server hung up; it may limit connections or dislike this client's address."
@@ -377,35 +379,6 @@ def explain_failure(
     if isinstance(error, OSError):
         return f"{type(error).__name__}: {error}", "The network refused the connection."
     return f"{type(error).__name__}: {error}", ""
-
-
-def _hint_for_reply(stage: str, code: int, message: str, settings: SmtpSettings) -> str:
-    lowered = message.lower()
-    if stage == AUTH and code == 535:
-        return (
-            "The server refused the user name or password. Check both; some providers "
-            "(Gmail, Microsoft 365) want an app password."
-        )
-    if stage == AUTH and code == 534:
-        return "The server wants a stronger login method or an app password."
-    if stage == AUTH and code == 538:
-        return "The server allows this login only over TLS: turn on Use TLS."
-    if code in (550, 551, 553, 554) and ("relay" in lowered or "5.7.1" in message):
-        return (
-            "The server refuses to relay to this address: log in (user name and password) "
-            "or use a server that accepts mail for this recipient."
-        )
-    if stage == RCPT_TO and code in (550, 551, 553):
-        return "The recipient's mailbox is unknown to the server: check the address."
-    if stage == RCPT_TO and code == 552:
-        return "The recipient's mailbox is full."
-    if stage == MAIL_FROM and code in (550, 553, 555):
-        return "The server refuses this sender: set a From address this account may use."
-    if code == 530:
-        return "The server requires authentication (and often TLS) first."
-    if 400 <= code < 500:
-        return "A temporary refusal: the server asks to try again later."
-    return ""
 
 
 def _ssl_error(error: BaseException) -> ssl.SSLError | None:
