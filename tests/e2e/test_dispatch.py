@@ -24,6 +24,7 @@ from tests.clock import T0, Clock
 from tests.conftest import GOOD_PASSWORD, GOOD_USER
 from tests.e2e.peers import smtp_sink
 from tests.e2e.test_shared_config import write_shared
+from tests.mails import alert_mail
 
 
 @pytest.fixture
@@ -36,13 +37,6 @@ def no_shared(tmp_path):
     return lambda: load_shared_config(tmp_path / "no-shared.conf")
 
 
-def alert(subject: str) -> bytes:
-    return (
-        "From: nagios@monitor.example.com\r\nTo: src@alerts.example.com\r\n"
-        f"Subject: {subject}\r\n\r\n***** Nagios *****\r\nHost: web01\r\nState: DOWN\r\n"
-    ).encode()
-
-
 def setup_routing(database, user, *addresses, severity="alert"):
     save_source(
         database, user, {"name": "src", "address": "src@alerts.example.com", "severity": severity}
@@ -53,10 +47,11 @@ def setup_routing(database, user, *addresses, severity="alert"):
 
 def open_incidents(database, clock, count=1):
     for number in range(count):
-        ingest_mail(
-            database, alert(f"PROBLEM web{number:02d} is DOWN"), ["src@alerts.example.com"],
-            via="ingest", clock=clock,
+        raw = alert_mail(
+            f"PROBLEM web{number:02d} is DOWN", "***** Nagios *****\nHost: web01\nState: DOWN",
+            to="src@alerts.example.com", message_id=False,
         )  # fmt: skip
+        ingest_mail(database, raw, ["src@alerts.example.com"], via="ingest", clock=clock)
 
 
 def personal_plain(database, user, port):

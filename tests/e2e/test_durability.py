@@ -10,7 +10,6 @@ import socket
 import sqlite3
 import subprocess
 import threading
-from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 
 from tests.e2e.process import MAILSIREN, mailsiren
 from tests.e2e.serve import child_pids, running_serve
+from tests.mails import SENDER, alert_mail
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 NAGIOS = "nagios@alerts.example.com"
@@ -29,14 +29,13 @@ def sources():
     assert imported.returncode == 0, imported.stderr
 
 
-def alert(number: int) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = "nagios@mon.example.net"
-    message["To"] = NAGIOS
-    message["Subject"] = f"** PROBLEM Service Alert: host{number}/Disk is CRITICAL **"
-    message["Message-ID"] = make_msgid(idstring=str(number), domain="mon.example.net")
-    message.set_content("DISK CRITICAL\n" * 100)
-    return message
+def send_alert(client: smtplib.SMTP, number: int) -> str:
+    """Alert `number` in the session (raises unless the reply was 250); its Message-ID."""
+    message_id = make_msgid(idstring=str(number), domain="mon.example.net")
+    subject = f"** PROBLEM Service Alert: host{number}/Disk is CRITICAL **"
+    raw = alert_mail(subject, "DISK CRITICAL\n" * 100, to=NAGIOS, message_id=message_id)
+    client.sendmail(SENDER, [NAGIOS], raw)
+    return message_id
 
 
 def stream(port: int, acknowledged: list[str], stop: threading.Event, *, sessions: int) -> None:
@@ -47,9 +46,7 @@ def stream(port: int, acknowledged: list[str], stop: threading.Event, *, session
         try:
             with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
                 while not stop.is_set():
-                    message = alert(number)
-                    client.send_message(message)  # raises unless the reply was 250
-                    acknowledged.append(message["Message-ID"])
+                    acknowledged.append(send_alert(client, number))
                     number += sessions
         except (smtplib.SMTPException, OSError):
             return  # the server was killed: whatever was not acknowledged may be lost
@@ -86,7 +83,7 @@ def test_sigkill_while_mails_stream_in_loses_nothing_acknowledged(sources, isola
     assert outcomes == len(stored)  # every stored mail has its outcome, in the same commit
 
     with running_serve() as serve, smtplib.SMTP("127.0.0.1", serve.port) as client:
-        client.send_message(alert(10**6))  # and the restarted listener takes mail again
+        send_alert(client, 10**6)  # and the restarted listener takes mail again
 
 
 def ingest(raw: bytes, *arguments: str, environment: dict | None = None):
@@ -126,7 +123,7 @@ def send_until_stored(port: int, number: int, attempts: int = 200) -> int:
     for attempt in range(1, attempts + 1):
         try:
             with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
-                client.send_message(alert(number))
+                send_alert(client, number)
             return attempt
         except smtplib.SMTPDataError as error:
             assert error.smtp_code == 451, error

@@ -10,23 +10,23 @@ import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes, policy
-from email.utils import make_msgid
 from pathlib import Path
 
 from tests.e2e.process import MAILSIREN, mailsiren, mailsiren_json
 from tests.e2e.serve import recorded_as_sent, running_serve
+from tests.mails import alert_mail
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SOURCE = "nagios@alerts.example.com"
 
 
 def nagios(kind: str, host: str, service: str, state: str) -> bytes:
-    return (
-        f"From: nagios@monitor.example.com\r\nTo: {SOURCE}\r\n"
-        f"Message-ID: {make_msgid(domain='monitor.example.com')}\r\n"
-        f"Subject: ** {kind} Service Alert: {host}/{service} is {state} **\r\n\r\n"
-        f"***** Nagios *****\r\nHost: {host}\r\nService: {service}\r\nState: {state}\r\n"
-    ).encode()
+    """A Nagios service alert: what it says, in its subject and body."""
+    return alert_mail(
+        f"** {kind} Service Alert: {host}/{service} is {state} **",
+        f"***** Nagios *****\nHost: {host}\nService: {service}\nState: {state}",
+        sender="nagios@monitor.example.com", to=SOURCE,
+    )  # fmt: skip
 
 
 def deliver(port: int, raw: bytes) -> None:

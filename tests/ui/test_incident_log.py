@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-from email.message import EmailMessage
-from email.utils import make_msgid
 
 import pytest
 import tomli_w
@@ -20,19 +18,10 @@ from app.ui.modals.confirm import ConfirmModal
 from app.ui.screens.incident_detail import IncidentDetailScreen
 from app.ui.widgets.incident_table import IncidentTable
 from app.ui.widgets.log_header import LogHeader
+from tests.mails import alert_mail
 from tests.ui.pilot import settle
 
 ADDRESS = "nagios@alerts.example.com"
-
-
-def alert(subject: str, body: str = "CRITICAL") -> bytes:
-    message = EmailMessage()
-    message["From"] = "nagios@mon.example.net"
-    message["To"] = ADDRESS
-    message["Subject"] = subject
-    message["Message-ID"] = make_msgid(domain="mon.example.net")
-    message.set_content(body)
-    return message.as_bytes()
 
 
 def with_sources(workspace, *, creation: str):
@@ -53,7 +42,9 @@ def nagios(workspace):
 
 
 def receive(workspace, subject: str, *, to: str = ADDRESS, body: str = "CRITICAL") -> int:
-    [outcome] = ingest_mail(workspace.database, alert(subject, body), [to], via="ingest").outcomes
+    [outcome] = ingest_mail(
+        workspace.database, alert_mail(subject, body), [to], via="ingest"
+    ).outcomes
     return outcome.incident_id
 
 

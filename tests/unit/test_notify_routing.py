@@ -4,6 +4,7 @@ the loop shield and header safety, on a real SQLite file with an injected clock.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from sqlalchemy import insert, select, text
@@ -35,13 +36,15 @@ from app.core.sending.diagnosis import advice_for_reply
 from app.core.store.models import Delivery
 from app.core.users import PermissionDenied, add_user, ensure_user
 from tests.clock import T0, Clock
+from tests.mails import alert_mail
 
-
-def alert(subject: str, *, extra: str = "") -> bytes:
-    return (
-        f"From: nagios@monitor.example.com\r\nTo: src@alerts.example.com\r\n"
-        f"Subject: {subject}\r\n{extra}\r\nHost web01 is DOWN\r\nsecond line\r\n"
-    ).encode()
+# The source's alert mail: two lines of body, and no Message-ID unless a test gives one.
+alert = partial(
+    alert_mail,
+    body="Host web01 is DOWN\nsecond line",
+    to="src@alerts.example.com",
+    message_id=False,
+)
 
 
 def source(database, user, name="src", severity="alert", policy=None):
@@ -268,11 +271,11 @@ def test_the_loop_shield_ignores_our_own_notifications_and_replies_to_them(datab
     [delivery] = list_deliveries(database, user)
     with database.read() as session:
         ours = session.execute(select(Delivery.message_id)).scalar()
-    reply = alert("Re: [ALERT] #1 PROBLEM web01", extra=f"In-Reply-To: {ours}\r\n")
+    reply = alert("Re: [ALERT] #1 PROBLEM web01", headers={"In-Reply-To": ours})
     result = ingest_mail(database, reply, ["src@alerts.example.com"], via="ingest")
     assert result.outcomes[0].outcome == "loop"
     assert "notification mailsiren sent" in result.outcomes[0].reason
-    echoed = alert("[ALERT] #1 PROBLEM web01", extra=f"Message-ID: {ours}\r\n")
+    echoed = alert("[ALERT] #1 PROBLEM web01", message_id=ours)
     assert (
         ingest_mail(database, echoed, ["src@alerts.example.com"], via="ingest").outcomes[0].outcome
         == "loop"
