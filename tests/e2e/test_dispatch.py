@@ -331,3 +331,29 @@ def test_a_restarted_notifier_takes_back_its_own_claims_at_once(database, user, 
         clock.advance(seconds=LEASE.total_seconds() + 1)
         assert asyncio.run(restarted.run_once()) == 1  # host-b died: its lease ran out
     assert [d.status for d in list_deliveries(database, user)] == ["sent", "sent"]
+
+
+@pytest.mark.parametrize("kept", ["Host: db02 (the text the pipeline kept)", None])
+def test_the_notice_quotes_the_text_kept_at_ingest_and_parses_only_older_mails(
+    database, user, smtp_server, trust_test_ca, clock, no_shared, kept
+):
+    # Parse once: the notice's first lines come from mail.body_text, not from the raw bytes;
+    # a mail stored before schema 0005 (body_text NULL) is parsed as it always was.
+    from app.core.store.models import Mail
+
+    server = smtp_server()
+    save_preferences(
+        database, user,
+        SmtpForm("localhost", str(server.port), GOOD_USER, GOOD_PASSWORD, "starttls",
+                 from_address="siren@example.com"),
+    )  # fmt: skip
+    setup_routing(database, user, "ops@example.com")
+    open_incidents(database, clock)
+    with database.write() as session:
+        session.execute(update(Mail).values(body_text=kept))
+    assert dispatch(database, clock, no_shared) == 1
+    [received] = server.handler.received
+    body = message_from_bytes(received.data, policy=policy.default).get_content()
+    expected = kept or "Host: web01"  # the raw mail's own text
+    assert f"  | {expected}" in body
+    assert kept is None or "  | Host: web01" not in body

@@ -247,8 +247,7 @@ def _notices(connection, rows) -> dict[int, IncidentNotice]:
     ).all()
     first_lines = {}
     for incident_id, mail_id in first_mails:
-        raw = connection.execute(select(MAILS.c.raw).where(MAILS.c.id == mail_id)).scalar()
-        first_lines[incident_id] = first_lines_of(parse_mail(raw).body) if raw else ()
+        first_lines[incident_id] = first_lines_of(_text_of(connection, mail_id))
     details = dict(
         connection.execute(
             select(EVENTS.c.id, EVENTS.c.detail).where(
@@ -276,3 +275,13 @@ def _allowed_to_hint(owner: str) -> str:
         "Allowed-To patterns match. Ask an administrator to add a pattern, or give the "
         "integration an owner with personal SMTP settings."
     )
+
+
+def _text_of(connection, mail_id: int) -> str:
+    """The mail's text as the pipeline kept it; parsed from its bytes only for the mails
+    stored before schema 0005 kept it."""
+    text = connection.execute(select(MAILS.c.body_text).where(MAILS.c.id == mail_id)).scalar()
+    if text is not None:
+        return text
+    raw = connection.execute(select(MAILS.c.raw).where(MAILS.c.id == mail_id)).scalar()
+    return parse_mail(raw).body if raw else ""
