@@ -75,6 +75,7 @@ def test_backoff_doubles_from_the_first_retry_and_stops_at_the_longest_wait():
     waits = [backoff(attempts).total_seconds() for attempts in range(1, 10)]
     assert waits == [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]
     assert backoff(1) == FIRST_RETRY and backoff(31) == LONGEST_WAIT
+    assert backoff(10_000) == LONGEST_WAIT  # no OverflowError, however many attempts
 
 
 def test_a_temporary_failure_is_retrying_and_due_again_after_the_backoff(

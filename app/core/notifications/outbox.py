@@ -42,7 +42,9 @@ def default_node() -> str:
 
 def backoff(attempts: int) -> timedelta:
     """30 s after the first failure, doubling, at most an hour between tries."""
-    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_WAIT)
+    # The exponent is capped: 30 s × 2**7 is past the hour already, and 2**42 seconds would
+    # overflow a timedelta.
+    return min(FIRST_RETRY * 2 ** min(max(attempts - 1, 0), 7), LONGEST_WAIT)
 
 
 def unclaimed(now: datetime):
