@@ -1,4 +1,5 @@
-"""Shared fixtures: isolated data folders, a test CA, and real SMTP servers over loopback."""
+"""Shared fixtures: isolated data folders, a workspace in them, a test CA, and real SMTP servers
+over loopback."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from app.core.store.db import Database, open_database
 from app.core.store.secrets import load_or_create_keyring
 from app.core.users import UserView, ensure_user
+from app.core.workspace import Workspace, open_workspace
 from tests.postgres import TEMPLATE, PostgresServer, start_postgres
 
 TEST_LOGIN = "alice"
@@ -43,6 +45,14 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for variable in ("MAILSIREN_SHARED_CONFIG", "MAILSIREN_DATA_DIR", "MAILSIREN_CONFIG_DIR"):
         monkeypatch.delenv(variable, raising=False)
     return home
+
+
+@pytest.fixture
+def workspace() -> Iterator[Workspace]:
+    """The workspace the UI opens, in the test's isolated folders."""
+    opened = open_workspace()
+    yield opened
+    opened.close()
 
 
 @pytest.fixture(scope="session")

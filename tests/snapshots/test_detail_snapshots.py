@@ -9,7 +9,7 @@ from app.ui.app import MailsirenApp
 from app.ui.screens.incident_detail import IncidentDetailScreen
 from tests.clock import time_zone
 from tests.fixtures.notifications import with_notifications
-from tests.snapshots.test_snapshots import FROZEN, settle, workspace  # noqa: F401
+from tests.snapshots.test_snapshots import FROZEN, settle
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def paris():
         yield
 
 
-def notified_app(workspace, monkeypatch) -> MailsirenApp:  # noqa: F811
+def notified_app(workspace, monkeypatch) -> MailsirenApp:
     monkeypatch.setattr("app.ui.display.now", lambda: FROZEN)
     with_notifications(workspace, FROZEN)
     return MailsirenApp(workspace, initial_mode="integrations")
@@ -31,12 +31,12 @@ async def open_detail(pilot) -> None:
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 36)])
-def test_incident_detail_with_its_notifications(snap_compare, workspace, monkeypatch, paris, size):  # noqa: F811
+def test_incident_detail_with_its_notifications(snap_compare, workspace, monkeypatch, paris, size):
     app = notified_app(workspace, monkeypatch)
     assert snap_compare(app, terminal_size=size, run_before=open_detail)
 
 
-def test_incident_detail_reading_a_mail_at_80x24(snap_compare, workspace, monkeypatch, paris):  # noqa: F811
+def test_incident_detail_reading_a_mail_at_80x24(snap_compare, workspace, monkeypatch, paris):
     """enter on a mail: on a short terminal the mail takes the lists' room."""
 
     async def read_mail(pilot) -> None:
@@ -48,7 +48,7 @@ def test_incident_detail_reading_a_mail_at_80x24(snap_compare, workspace, monkey
     assert snap_compare(app, terminal_size=(80, 24), run_before=read_mail)
 
 
-def test_source_mail_log_at_80x24(snap_compare, workspace, monkeypatch, paris):  # noqa: F811
+def test_source_mail_log_at_80x24(snap_compare, workspace, monkeypatch, paris):
     async def open_log(pilot) -> None:
         await settle(pilot)
         await pilot.press("2")  # the sources area

@@ -4,10 +4,10 @@ to the end of the log's own keys."""
 from __future__ import annotations
 
 from app.ui.app import MailsirenApp
-from tests.snapshots.test_snapshots import settle, with_incidents, workspace  # noqa: F401
+from tests.snapshots.test_snapshots import settle, with_incidents
 
 
-def test_help_over_the_incident_log(snap_compare, workspace, monkeypatch):  # noqa: F811
+def test_help_over_the_incident_log(snap_compare, workspace, monkeypatch):
     with_incidents(workspace, monkeypatch)
 
     async def open_help(pilot) -> None:
@@ -18,7 +18,7 @@ def test_help_over_the_incident_log(snap_compare, workspace, monkeypatch):  # no
     assert snap_compare(MailsirenApp(workspace), terminal_size=(80, 24), run_before=open_help)
 
 
-def test_help_scrolled_to_the_last_keys(snap_compare, workspace, monkeypatch):  # noqa: F811
+def test_help_scrolled_to_the_last_keys(snap_compare, workspace, monkeypatch):
     with_incidents(workspace, monkeypatch)
 
     async def scroll_help(pilot) -> None:

@@ -7,7 +7,7 @@ import pytest
 import app.ui.screens.smtp as smtp_screen
 from app.core.sending.smtp import StageResult, Transcript
 from app.ui.app import MailsirenApp
-from tests.snapshots.test_snapshots import settle, with_saved_settings, workspace  # noqa: F401
+from tests.snapshots.test_snapshots import settle, with_saved_settings
 
 # A conversation as the real client reports it, with fixed times: real ones vary per run.
 STAGES = (
@@ -53,7 +53,7 @@ async def press_test_configuration(pilot) -> None:
     await settle(pilot)
 
 
-def test_smtp_test_transcript_at_80x24(snap_compare, workspace, fixed_conversation):  # noqa: F811
+def test_smtp_test_transcript_at_80x24(snap_compare, workspace, fixed_conversation):
     with_saved_settings(workspace)
     app = MailsirenApp(workspace, initial_mode="smtp")
     assert snap_compare(app, terminal_size=(80, 24), run_before=press_test_configuration)

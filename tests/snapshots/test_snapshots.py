@@ -9,29 +9,16 @@ import pytest
 
 from app.core.sending.personal import SmtpForm, save_preferences
 from app.core.users import add_group, add_user, update_user
-from app.core.workspace import open_workspace
 from app.ui.app import MailsirenApp
 from tests.fixtures.notifications import with_notifications
+from tests.snapshots.conftest import SHARED_CONFIG
 from tests.ui.pilot import settle as settle_app
 
 FROZEN = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
 
-# Paths shown on screen must not depend on the test's temporary folder.
-SHARED_CONFIG = Path("/tmp/mailsiren-snapshots/mailsiren.conf")
-
-
-@pytest.fixture
-def workspace():
-    opened = open_workspace()
-    opened.shared_config_path = SHARED_CONFIG
-    SHARED_CONFIG.unlink(missing_ok=True)
-    yield opened
-    opened.close()
-
 
 def with_shared_config(workspace):
-    SHARED_CONFIG.parent.mkdir(parents=True, exist_ok=True)
-    SHARED_CONFIG.write_text(
+    SHARED_CONFIG.write_text(  # in the test's folder, the current directory
         "[Shared-Mail-Config]\nServer = smtp.example.com\nPort = 25\nUsername = userman\n"
         "Password = `sneakypassword`\nUseTLS = true\nForce-From = `forced@example.com`\n"
         "Allowed-Group = ops\nAllowed-Group = dba\n"
