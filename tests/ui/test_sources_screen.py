@@ -34,7 +34,8 @@ NAGIOS = {
 
 
 @pytest.fixture
-def nagios(workspace):
+def nagios_mails(workspace):
+    """The Nagios source (by key, resolved by RECOVERY) and the corpus's five Nagios mails."""
     save_source(workspace.database, workspace.user, NAGIOS)
     for path in sorted(CORPUS.glob("0[1-5]-nagios-*.eml")):
         ingest_mail(workspace.database, path.read_bytes(), [NAGIOS["address"]], via="smtp")
@@ -50,8 +51,8 @@ def cell(app, column: str) -> str:
     return str(table.get_cell_at((table.cursor_row, table.get_column_index(column))))
 
 
-async def test_the_list_shows_traffic_and_disables_copies_and_deletes(nagios):
-    app = MailsirenApp(nagios, initial_mode="sources")
+async def test_the_list_shows_traffic_and_disables_copies_and_deletes(nagios_mails):
+    app = MailsirenApp(nagios_mails, initial_mode="sources")
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(app, pilot)
         assert (cell(app, "open"), cell(app, "today"), cell(app, "enabled")) == ("1", "5", "✓ yes")
@@ -62,7 +63,7 @@ async def test_the_list_shows_traffic_and_disables_copies_and_deletes(nagios):
         assert cell(app, "enabled") == "✗ no"
         assert any("disabled: its address now refuses mail (550)" in text for text in notices(app))
         assert not ingest_mail(
-            nagios.database, b"Subject: x\r\n\r\nx", [NAGIOS["address"]], via="smtp"
+            nagios_mails.database, b"Subject: x\r\n\r\nx", [NAGIOS["address"]], via="smtp"
         ).stored
         await pilot.press("x")
         await settle(app, pilot)
@@ -71,16 +72,16 @@ async def test_the_list_shows_traffic_and_disables_copies_and_deletes(nagios):
         assert "Its 2 incidents and the record of what its 5 mails did" in question
         await pilot.press("n")
         await settle(app, pilot)
-        assert [spec.name for spec in list_sources(nagios.database)] == ["nagios"]
+        assert [spec.name for spec in list_sources(nagios_mails.database)] == ["nagios"]
         await pilot.press("x")
         await settle(app, pilot)
         await pilot.press("y")
         await settle(app, pilot)
-        assert list_sources(nagios.database) == []
+        assert list_sources(nagios_mails.database) == []
         assert app.screen.has_class("-empty")
 
 
-async def test_the_last_mail_age_moves_with_the_clock_without_a_new_read(nagios, monkeypatch):
+async def test_the_last_mail_age_moves_with_the_clock_without_a_new_read(nagios_mails, monkeypatch):
     clock = Clock(datetime.now(UTC) + timedelta(minutes=5))
     monkeypatch.setattr("app.ui.display.now", clock)
     reads = []
@@ -91,7 +92,7 @@ async def test_the_last_mail_age_moves_with_the_clock_without_a_new_read(nagios,
         lambda *a, **k: reads.append(1) or real_read(*a, **k),
     )
     with redraws(monkeypatch) as redrawn:
-        app = MailsirenApp(nagios, initial_mode="sources")
+        app = MailsirenApp(nagios_mails, initial_mode="sources")
         async with app.run_test(size=(120, 36)) as pilot:
             await settle(app, pilot)
             assert cell(app, "last") == "5m ago"
@@ -103,8 +104,8 @@ async def test_the_last_mail_age_moves_with_the_clock_without_a_new_read(nagios,
             assert app.screen.query_one(SourcesTable).cursor_row == cursor
 
 
-async def test_the_mail_log_filters_by_outcome_and_opens_a_mail(nagios):
-    app = MailsirenApp(nagios, initial_mode="sources")
+async def test_the_mail_log_filters_by_outcome_and_opens_a_mail(nagios_mails):
+    app = MailsirenApp(nagios_mails, initial_mode="sources")
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(app, pilot)
         await pilot.press("m")
@@ -131,8 +132,10 @@ async def test_the_mail_log_filters_by_outcome_and_opens_a_mail(nagios):
         assert "Content-Transfer-Encoding: 7bit" in raw
 
 
-async def test_without_edit_rights_the_keys_say_which_permission_is_missing(nagios, monkeypatch):
-    add_user(nagios.database, nagios.user, "bob", permissions=["view_connections"])
+async def test_without_edit_rights_the_keys_say_which_permission_is_missing(
+    nagios_mails, monkeypatch
+):
+    add_user(nagios_mails.database, nagios_mails.user, "bob", permissions=["view_connections"])
     monkeypatch.setenv("LOGNAME", "bob")
     bob = open_workspace()
     app = MailsirenApp(bob, initial_mode="sources")
@@ -152,7 +155,7 @@ async def test_without_edit_rights_the_keys_say_which_permission_is_missing(nagi
         await settle(app, pilot)
         assert any("edit_connections" in text for text in notices(app)[-1:])
     bob.close()
-    assert list_sources(nagios.database)[0].enabled is True
+    assert list_sources(nagios_mails.database)[0].enabled is True
 
 
 def visible_subject_cells(table) -> int:
@@ -164,8 +167,8 @@ def visible_subject_cells(table) -> int:
     return min(shown, columns[index].get_render_width(table)) - 2  # its padding
 
 
-async def test_at_80_columns_the_mail_log_and_the_preview_show_enough_of_the_subject(nagios):
-    app = MailsirenApp(nagios, initial_mode="sources")
+async def test_at_80_columns_the_mail_log_and_the_preview_show_enough_of_the_subject(nagios_mails):
+    app = MailsirenApp(nagios_mails, initial_mode="sources")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("m")
