@@ -11,6 +11,7 @@ from app.core.sending.personal import SmtpForm, save_preferences
 from app.core.users import add_group, add_user, update_user
 from app.ui.app import MailsirenApp
 from tests.fixtures.notifications import with_notifications
+from tests.mails import alert_mail
 from tests.snapshots.conftest import SHARED_CONFIG
 from tests.ui.pilot import settle as settle_app
 
@@ -103,11 +104,11 @@ def with_incidents(workspace, monkeypatch):
         ("grafana", "[FIRING:2] [/x] markup-looking subject, shown as typed", 3),
     ]
     for number, (source, subject, minutes) in enumerate(alerts):
-        raw = (
-            f"From: {source}@mon.example.net\r\nTo: {source}@alerts.example.com\r\n"
-            f"Subject: {subject}\r\nMessage-ID: <{number}@mon.example.net>\r\n\r\n"
-            f"{subject}\r\nHost: web01\r\nState: CRITICAL\r\n"
-        ).encode()
+        raw = alert_mail(
+            subject, f"{subject}\nHost: web01\nState: CRITICAL",
+            sender=f"{source}@mon.example.net", to=f"{source}@alerts.example.com",
+            message_id=f"<{number}@mon.example.net>",
+        )  # fmt: skip
         moment = FROZEN - timedelta(minutes=minutes)
         ingest_mail(
             workspace.database, raw, [f"{source}@alerts.example.com"], via="smtp",

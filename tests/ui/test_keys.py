@@ -22,6 +22,7 @@ from app.ui.screens.help import HelpScreen, HelpTable
 from app.ui.screens.incident_detail import IncidentDetailScreen
 from app.ui.screens.source_editor import SourceEditorScreen
 from app.ui.widgets.keys_footer import KeysFooter
+from tests.mails import alert_mail
 from tests.ui.pilot import settle
 
 ADDRESS = "nagios@alerts.example.com"
@@ -42,10 +43,7 @@ def notices(app) -> list[str]:
 def with_incident(workspace) -> int:
     document = {"source": [{"name": "nagios", "address": ADDRESS, "creation": "per_subject"}]}
     import_config(workspace.database, workspace.user, tomli_w.dumps(document))
-    raw = (
-        f"From: nagios@mon.example.net\r\nTo: {ADDRESS}\r\nSubject: disk full on web01\r\n"
-        "Message-ID: <1@mon.example.net>\r\n\r\nCRITICAL\r\n"
-    ).encode()
+    raw = alert_mail("disk full on web01", to=ADDRESS, message_id="<1@mon.example.net>")
     [outcome] = ingest_mail(workspace.database, raw, [ADDRESS], via="ingest").outcomes
     return outcome.incident_id
 
