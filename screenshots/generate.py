@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import socket
 import ssl
@@ -27,6 +28,10 @@ SIZE = (120, 36)
 USER = "alice@example.com"
 PASSWORD = "correct horse battery staple"
 FROZEN = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
+# The SMTP screen shows the shared configuration's path: a relative one, in the throwaway
+# folder (the current directory while those shots are taken), so that it does not change
+# with the folder's random name.
+SHARED_CONFIG = Path("mailsiren.conf")
 
 
 def save(app, name: str) -> None:
@@ -86,16 +91,14 @@ async def shoot(name: str, port: int, password: str, recipient: str) -> None:
     workspace.close()
 
 
-async def shoot_shared(name: str, port: int, home: Path) -> None:
+async def shoot_shared(name: str, port: int) -> None:
     """No personal settings: the shared configuration (in group ops) sends, as Force-From."""
     from app.core.sending.personal import clear_preferences
     from app.core.users import add_group, change_members, update_user
     from app.core.workspace import open_workspace
     from app.ui.app import MailsirenApp
 
-    shared = home / "etc" / "mailsiren.conf"
-    shared.parent.mkdir(parents=True, exist_ok=True)
-    shared.write_text(
+    SHARED_CONFIG.write_text(
         "[Shared-Mail-Config]\n"
         "\tServer = `localhost`\n"
         f"\tPort = {port}\n"
@@ -106,7 +109,6 @@ async def shoot_shared(name: str, port: int, home: Path) -> None:
         "\tAllowed-Group = ops\n"
         "\tAllowed-To = `[a-z0-9.+-]+@example\\.com`\n"
     )
-    os.environ["MAILSIREN_SHARED_CONFIG"] = str(shared)
     workspace = open_workspace()
     clear_preferences(workspace.database, workspace.user)
     add_group(workspace.database, workspace.user, "ops")
@@ -286,9 +288,15 @@ def main() -> int:
     os.environ["SSL_CERT_FILE"] = str(home / "ca.pem")
     controller, port = start_server(ca)
     try:
-        asyncio.run(shoot("smtp-test-passing.svg", port, PASSWORD, "oncall@example.com"))
-        asyncio.run(shoot("smtp-test-failing.svg", port, "wrong password", "oncall@example.com"))
-        asyncio.run(shoot_shared("smtp-shared-configuration.svg", port, home))
+        os.environ["MAILSIREN_SHARED_CONFIG"] = str(SHARED_CONFIG)
+        with contextlib.chdir(home):  # none there yet, then shoot_shared writes one
+            asyncio.run(shoot("smtp-test-passing.svg", port, PASSWORD, "oncall@example.com"))
+            asyncio.run(
+                shoot("smtp-test-failing.svg", port, "wrong password", "oncall@example.com")
+            )
+            asyncio.run(shoot_shared("smtp-shared-configuration.svg", port))
+        # the later shots still have it, as before; none of them shows its path
+        os.environ["MAILSIREN_SHARED_CONFIG"] = str(home / SHARED_CONFIG)
         asyncio.run(shoot_admin("admin-edit-user.svg"))
         asyncio.run(
             shoot_incidents(
