@@ -61,6 +61,14 @@ def personal_plain(database, user, port):
     )  # fmt: skip
 
 
+def personal_with_auth(database, user, port):
+    save_preferences(
+        database, user,
+        SmtpForm("localhost", str(port), GOOD_USER, GOOD_PASSWORD, "starttls",
+                 from_address="siren@example.com"),
+    )  # fmt: skip
+
+
 def personal_starttls(database, user, port):
     save_preferences(
         database, user,
@@ -80,11 +88,7 @@ def test_a_new_incident_reaches_its_address_through_the_owners_settings(
     database, user, smtp_server, trust_test_ca, clock, no_shared
 ):
     server = smtp_server()
-    save_preferences(
-        database, user,
-        SmtpForm("localhost", str(server.port), GOOD_USER, GOOD_PASSWORD, "starttls",
-                 from_address="siren@example.com"),
-    )  # fmt: skip
+    personal_with_auth(database, user, server.port)
     setup_routing(database, user, "ops@example.com")
     open_incidents(database, clock)
     assert dispatch(database, clock, no_shared) == 1
@@ -342,11 +346,7 @@ def test_the_notice_quotes_the_text_kept_at_ingest_and_parses_only_older_mails(
     from app.core.store.models import Mail
 
     server = smtp_server()
-    save_preferences(
-        database, user,
-        SmtpForm("localhost", str(server.port), GOOD_USER, GOOD_PASSWORD, "starttls",
-                 from_address="siren@example.com"),
-    )  # fmt: skip
+    personal_with_auth(database, user, server.port)
     setup_routing(database, user, "ops@example.com")
     open_incidents(database, clock)
     with database.write() as session:
