@@ -20,12 +20,9 @@ from app.core.intake.mail import parse_mail
 from app.core.intake.rules import extract_key
 from app.core.intake.sources import spec_from_row
 from app.core.names import INCIDENT_STATES, OPEN_STATES, SEVERITIES
+from app.core.store.changes import ChangeToken, database_token
 from app.core.store.db import Database, as_utc
-from app.core.store.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
-
-# Every incident change writes a timeline event, so its highest id tells that one happened.
-CHANGE_TOKEN = select(func.max(TimelineEvent.id))
-
+from app.core.store.models import AlertSource, Incident, Mail, MailOutcome
 
 # How the log is ordered: the word the operator sees, and the order's columns. Every order
 # ends on the id, newest first, so that each incident has one place in it.
@@ -83,17 +80,8 @@ class LogWindow:
         return not any(self.counts.values())
 
 
-# (writes committed, as PostgreSQL told us; the newest timeline event): a change of either
-# means the log may have changed. Every incident change writes a timeline event; on
-# PostgreSQL a lower event id can commit after a higher one, which the first part catches.
-ChangeToken = tuple[int, int]
-
-
-def change_token(database: Database) -> ChangeToken:
-    """Changes whenever any incident changes, whichever process or host changed it."""
-    committed = database.change_count()  # first: a commit after this shows next time
-    with database.read() as session:
-        return committed, session.exec(CHANGE_TOKEN).one() or 0
+# The old name of the one token, still imported by tests/unit (the screens use database_token).
+change_token = database_token
 
 
 def _narrowed(query, log_filter: LogFilter, *, sqlite: bool, with_state: bool = True):
@@ -191,9 +179,8 @@ def read_window(
     operator has not looked at since (`looked`: incident id → when), as the rows mark them.
     """
     sqlite = database.is_sqlite
-    committed = database.change_count()
+    token = database_token(database)  # first: a commit after it shows at the next poll
     with database.read() as session:
-        token = committed, session.exec(CHANGE_TOKEN).one() or 0
         # One pass gives the whole log's counts, the filter's, and the newest pending id.
         narrowing = _conditions(log_filter, sqlite=sqlite, with_state=False)
         matching = case((and_(true(), *narrowing), 1), else_=0)
