@@ -10,32 +10,29 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 from app.core.notifications.deliveries import (
     AttemptView,
     DeliveryView,
-    deliveries_token,
     delivery_attempts,
     delivery_counts,
     list_deliveries,
 )
 from app.core.users import PermissionDenied
 from app.ui.display import shown, when, zone_label
+from app.ui.screens.live import LiveScreen
 from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.deliveries_table import DeliveriesTable, status_text
 from app.ui.widgets.keys_footer import KeysFooter
 from app.words import plural
 
-POLL_SECONDS = 1.0
 FILTERS = (None, "failed", "retrying", "queued", "sent")
 
 
 @dataclass
 class DeliveriesLoaded(Message):
     views: list[DeliveryView]
-    token: tuple
     counts: dict[str, int]  # every notification by status, whatever the filter
     refusal: str = ""
 
@@ -99,7 +96,7 @@ def header_text(status: str | None, message: DeliveriesLoaded) -> str:
     )
 
 
-class DeliveriesScreen(WorkerFailures, Screen):
+class DeliveriesScreen(WorkerFailures, LiveScreen):
     DEFAULT_CSS = """
     DeliveriesScreen #deliveries-header { height: auto; padding: 0 1; background: $boost; }
     DeliveriesScreen DeliveriesTable { height: 1fr; border: round $primary; }
@@ -124,34 +121,24 @@ class DeliveriesScreen(WorkerFailures, Screen):
         self.title = "mailsiren · Delivery log"
         self.status: str | None = None
         self.views: list[DeliveryView] = []
-        self.token: tuple | None = None
         self.query_one(DeliveriesTable).focus()
-        self.set_interval(POLL_SECONDS, self.check_for_changes)
+
+    def changed(self) -> None:
         self.load(self.status)
 
     @work(thread=True, exclusive=True, group="deliveries-read", exit_on_error=False)
     def load(self, status: str | None) -> None:
         workspace = self.app.workspace
-        token = deliveries_token(workspace.database)
         try:
             views = list_deliveries(workspace.database, workspace.user, status=status)
             counts = delivery_counts(workspace.database, workspace.user)
         except PermissionDenied as error:
-            self.post_message(DeliveriesLoaded([], token, {}, str(error)))
+            self.post_message(DeliveriesLoaded([], {}, str(error)))
             return
-        self.post_message(DeliveriesLoaded(views, token, counts))
-
-    @work(thread=True, exclusive=True, group="deliveries-poll", exit_on_error=False)
-    def poll(self, known: tuple | None) -> None:
-        if deliveries_token(self.app.workspace.database) != known:
-            self.app.call_from_thread(self.load, self.status)
-
-    def check_for_changes(self) -> None:
-        if self.is_current:
-            self.poll(self.token)
+        self.post_message(DeliveriesLoaded(views, counts))
 
     def on_deliveries_loaded(self, message: DeliveriesLoaded) -> None:
-        self.views, self.token = message.views, message.token
+        self.views = message.views
         self.query_one("#deliveries-header", Static).update(header_text(self.status, message))
         self.query_one(DeliveriesTable).show(message.views)
         self.show_selected()

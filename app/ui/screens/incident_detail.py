@@ -11,20 +11,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
-from app.core.incidents.log import (
-    ChangeToken,
-    MailDetail,
-    change_token,
-    incident_mails,
-    key_explanation,
-)
+from app.core.incidents.log import MailDetail, incident_mails, key_explanation
 from app.core.incidents.views import IncidentDetail, IncidentError, show_incident
-from app.core.notifications.deliveries import DeliveryView, deliveries_token, list_deliveries
+from app.core.notifications.deliveries import DeliveryView, list_deliveries
 from app.core.users import PermissionDenied
 from app.ui.display import printable, severity_text, short, state_text, when, zone_label
+from app.ui.screens.live import LiveScreen
 from app.ui.screens.triage import TriageActions, TriageDone
 from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.keyed_table import KeyedTable
@@ -33,7 +27,6 @@ from app.ui.widgets.mail_reader import mail_text
 from app.ui.widgets.timeline import TimelineTable, timeline_rows
 from app.words import plural
 
-POLL_SECONDS = 1.0
 SIDE_BY_SIDE_FROM = 160  # columns: below, the timeline takes the whole width, the mails under it
 SHORT_BELOW = 30  # lines: below, a mail being read takes the lists' room
 
@@ -45,7 +38,6 @@ class DetailLoaded(Message):
     key: str
     deliveries: list[DeliveryView]
     deliveries_hidden: str  # why the notifications are not shown, or ""
-    token: tuple[ChangeToken, tuple]
 
 
 @dataclass
@@ -53,7 +45,7 @@ class DetailMissing(Message):
     reason: str
 
 
-class IncidentDetailScreen(TriageActions, WorkerFailures, Screen):
+class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
     DEFAULT_CSS = """
     IncidentDetailScreen #summary { height: auto; padding: 0 1; background: $boost; }
     IncidentDetailScreen #lists { height: 10; }
@@ -83,7 +75,6 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, Screen):
         self.incident_id = incident_id
         self.mails: list[MailDetail] = []
         self.raw = False
-        self.token: tuple[ChangeToken, tuple] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -105,8 +96,6 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, Screen):
         self.query_one("#mail-scroll").border_title = "Mail"
         self.on_resize()
         mails.focus()
-        self.load()
-        self.set_interval(POLL_SECONDS, self.check_for_changes)
 
     def on_resize(self) -> None:
         self.set_class(self.app.size.width < SIDE_BY_SIDE_FROM, "-stacked")
@@ -136,7 +125,6 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, Screen):
     def load(self) -> None:
         workspace = self.app.workspace
         database = workspace.database
-        token = (change_token(database), deliveries_token(database))
         try:
             detail = show_incident(database, self.incident_id)
             mails = incident_mails(database, self.incident_id)
@@ -151,22 +139,12 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, Screen):
             hidden = ""
         except PermissionDenied as error:
             deliveries, hidden = [], str(error)
-        self.post_message(DetailLoaded(detail, mails, key, deliveries, hidden, token))
-
-    @work(thread=True, exclusive=True, group="detail-poll", exit_on_error=False)
-    def poll(self, known: tuple[ChangeToken, tuple] | None) -> None:
-        database = self.app.workspace.database
-        if (change_token(database), deliveries_token(database)) != known:
-            self.app.call_from_thread(self.load)
-
-    def check_for_changes(self) -> None:
-        self.poll(self.token)
+        self.post_message(DetailLoaded(detail, mails, key, deliveries, hidden))
 
     def on_detail_missing(self, message: DetailMissing) -> None:
         self.query_one("#summary", Static).update(Text(message.reason))
 
     def on_detail_loaded(self, message: DetailLoaded) -> None:
-        self.token = message.token
         incident = message.detail.incident
         summary = Text()
         summary.append(f"#{incident.id} ", style="bold")

@@ -22,7 +22,6 @@ from app.core.notifications.integrations import (
     IntegrationError,
     IntegrationSpec,
     IntegrationView,
-    integrations_token,
     list_integrations,
     remove_integration,
     save_integration,
@@ -38,11 +37,11 @@ from app.ui.modals.policy_form import PolicyFormModal
 from app.ui.permissions import refused
 from app.ui.screens.area import AreaScreen
 from app.ui.screens.deliveries import DeliveriesScreen
+from app.ui.screens.live import LiveScreen
 from app.ui.widgets.empty_state import EmptyState
 from app.ui.widgets.integrations_table import IntegrationsTable
 from app.ui.widgets.policies_table import PoliciesTable
 
-POLL_SECONDS = 1.0
 REFUSALS = (IntegrationError, EscalationError, OrgSettingsError, PermissionDenied)
 
 
@@ -51,7 +50,6 @@ class IntegrationsLoaded(Message):
     org: OrgView
     integrations: list[IntegrationView]
     policies: list[PolicyView]
-    token: tuple
 
 
 @dataclass
@@ -79,7 +77,7 @@ def org_summary(org: OrgView) -> str:
     )
 
 
-class IntegrationsScreen(AreaScreen):
+class IntegrationsScreen(LiveScreen, AreaScreen):
     AREA_TITLE = "Integrations"
     DEFAULT_CSS = """
     IntegrationsScreen #org { height: auto; padding: 0 1; background: $boost; }
@@ -119,12 +117,7 @@ class IntegrationsScreen(AreaScreen):
         self.org = OrgView()
         self.integrations: list[IntegrationView] = []
         self.policies: list[PolicyView] = []
-        self.token: tuple | None = None
         self.query_one(IntegrationsTable).focus()
-        self.set_interval(POLL_SECONDS, self.check_for_changes)
-
-    def on_screen_resume(self) -> None:
-        self.load()
 
     # Reading
 
@@ -132,29 +125,18 @@ class IntegrationsScreen(AreaScreen):
     def load(self) -> None:
         workspace = self.app.workspace
         try:
-            token = integrations_token(workspace.database)
             loaded = IntegrationsLoaded(
                 load_org(workspace.database),
                 list_integrations(workspace.database, workspace.user),
                 list_policies(workspace.database, workspace.user),
-                token,
             )
         except PermissionDenied as error:
             self.post_message(IntegrationsRefused(str(error)))
             return
         self.post_message(loaded)
 
-    @work(thread=True, exclusive=True, group="integrations-poll", exit_on_error=False)
-    def poll(self, known: tuple | None) -> None:
-        if integrations_token(self.app.workspace.database) != known:
-            self.app.call_from_thread(self.load)
-
-    def check_for_changes(self) -> None:
-        if self.is_current:
-            self.poll(self.token)
-
     def on_integrations_loaded(self, message: IntegrationsLoaded) -> None:
-        self.org, self.token = message.org, message.token
+        self.org = message.org
         self.integrations, self.policies = message.integrations, message.policies
         self.query_one("#org", Static).update(org_summary(message.org))
         table = self.query_one(IntegrationsTable)

@@ -9,12 +9,10 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Header, Static
 
 from app.core.incidents.log import count_mails
 from app.core.incidents.views import MailView, list_mails
-from app.core.intake.sources import sources_token
 from app.core.names import MAIL_OUTCOMES
 from app.ui.display import (
     OUTCOME_STYLE,
@@ -25,6 +23,7 @@ from app.ui.display import (
     when,
     zone_label,
 )
+from app.ui.screens.live import LiveScreen
 from app.ui.screens.mail_screen import MailScreen
 from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.keyed_table import KeyedTable
@@ -32,7 +31,6 @@ from app.ui.widgets.keys_footer import KeysFooter
 from app.words import plural
 
 LIMIT = 500  # the newest mails shown; the CLI (mailsiren mails list) reaches the rest
-POLL_SECONDS = 1.0
 OUTCOME_CYCLE = (None, *(outcome for outcome in MAIL_OUTCOMES if outcome != "rejected"))
 NARROW_BELOW = 100  # columns: shorter times, and the subject gets the room left before the reason
 SUBJECT_AT_LEAST = 24  # cells: enough of a subject to recognise it
@@ -42,10 +40,9 @@ SUBJECT_AT_LEAST = 24  # cells: enough of a subject to recognise it
 class MailsLoaded(Message):
     mails: list[MailView]
     total: int
-    token: tuple
 
 
-class SourceMailsScreen(WorkerFailures, Screen):
+class SourceMailsScreen(WorkerFailures, LiveScreen):
     DEFAULT_CSS = """
     SourceMailsScreen #mails-header { height: auto; padding: 0 1; background: $boost; }
     SourceMailsScreen KeyedTable { height: 1fr; }
@@ -59,7 +56,6 @@ class SourceMailsScreen(WorkerFailures, Screen):
         super().__init__()
         self.source = source
         self.outcome: str | None = None
-        self.token: tuple | None = None
         self.mails: list[MailView] = []
 
     def compose(self) -> ComposeResult:
@@ -81,28 +77,15 @@ class SourceMailsScreen(WorkerFailures, Screen):
         ):
             table.add_column(label, key=key)
         table.focus()
-        self.load()
-        self.set_interval(POLL_SECONDS, self.check_for_changes)
 
     @work(thread=True, exclusive=True, group="mails-read", exit_on_error=False)
     def load(self) -> None:
         database = self.app.workspace.database
-        token = sources_token(database)
         mails = list_mails(database, source=self.source, outcome=self.outcome, limit=LIMIT)
         total = count_mails(database, source=self.source, outcome=self.outcome)
-        self.post_message(MailsLoaded(mails, total, token))
-
-    @work(thread=True, exclusive=True, group="mails-poll", exit_on_error=False)
-    def poll(self, known: tuple | None) -> None:
-        if sources_token(self.app.workspace.database) != known:
-            self.app.call_from_thread(self.load)
-
-    def check_for_changes(self) -> None:
-        if self.is_current:
-            self.poll(self.token)
+        self.post_message(MailsLoaded(mails, total))
 
     def on_mails_loaded(self, message: MailsLoaded) -> None:
-        self.token = message.token
         self.mails = message.mails
         self.show_rows()
         header = Text()

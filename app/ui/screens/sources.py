@@ -18,26 +18,23 @@ from app.core.intake.sources import (
     deletion_impact,
     list_source_summaries,
     set_source_enabled,
-    sources_token,
 )
 from app.core.users import PermissionDenied
 from app.ui import display
 from app.ui.modals.confirm import ConfirmModal
 from app.ui.permissions import refused
 from app.ui.screens.area import AreaScreen
+from app.ui.screens.live import LiveScreen
 from app.ui.screens.source_editor import SourceEditorScreen
 from app.ui.screens.source_mails import SourceMailsScreen
 from app.ui.widgets.empty_state import EmptyState
 from app.ui.widgets.sources_table import SourcesTable
 from app.words import plural
 
-POLL_SECONDS = 1.0
-
 
 @dataclass
 class SourcesLoaded(Message):
     summaries: list[SourceSummary]
-    token: tuple
 
 
 @dataclass
@@ -57,7 +54,7 @@ def start_of_today() -> datetime:
     return display.shown(display.now()).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-class SourcesScreen(AreaScreen):
+class SourcesScreen(LiveScreen, AreaScreen):
     AREA_TITLE = "Alert sources"
     DEFAULT_CSS = """
     SourcesScreen SourcesTable { height: 1fr; border: round $primary-muted; }
@@ -96,13 +93,7 @@ class SourcesScreen(AreaScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.summaries: list[SourceSummary] = []
-        self.token: tuple | None = None
         self.table.focus()
-        self.set_interval(POLL_SECONDS, self.check_for_changes)
-
-    def on_screen_resume(self) -> None:
-        """Shown first, or again after the editor: read the list (it may have changed)."""
-        self.load()
 
     @property
     def table(self) -> SourcesTable:
@@ -118,26 +109,16 @@ class SourcesScreen(AreaScreen):
     def load(self) -> None:
         workspace = self.app.workspace
         try:
-            token = sources_token(workspace.database)
             summaries = list_source_summaries(
                 workspace.database, workspace.user, since=start_of_today()
             )
         except PermissionDenied as error:
             self.post_message(SourcesRefused(str(error)))
             return
-        self.post_message(SourcesLoaded(summaries, token))
-
-    @work(thread=True, exclusive=True, group="sources-poll", exit_on_error=False)
-    def poll(self, known: tuple | None) -> None:
-        if sources_token(self.app.workspace.database) != known:
-            self.app.call_from_thread(self.load)
-
-    def check_for_changes(self) -> None:
-        if self.is_current:
-            self.poll(self.token)
+        self.post_message(SourcesLoaded(summaries))
 
     def on_sources_loaded(self, message: SourcesLoaded) -> None:
-        self.summaries, self.token = message.summaries, message.token
+        self.summaries = message.summaries
         self.remove_class("-refused")
         self.set_class(not message.summaries, "-empty")
         self.table.show(message.summaries)

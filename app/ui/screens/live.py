@@ -1,0 +1,86 @@
+"""LiveScreen: a screen read again within a second of any change to the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import events, on, work
+from textual.message import Message
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from app.core.store.changes import ChangeToken, database_token
+
+POLL_GROUP = "live-poll"
+
+
+class LiveScreen(Screen):
+    """Every POLL_SECONDS while `polls_now()` (by default: while it is the current screen),
+    one thread worker at a time reads the database's change token; when it moved since
+    `live_token`, `changed()` reads the screen again (its `load()` unless it says otherwise).
+
+    The token starts unknown, so the first poll (when the screen is first shown) loads it;
+    a screen shown again (back from an editor) polls at once. A failed worker forgets the
+    token: whatever it was reading is read again at the next poll.
+    """
+
+    POLL_SECONDS: ClassVar[float] = 1.0
+    live_token: ChangeToken | None = None  # the token the data shown was read at
+
+    @dataclass
+    class Changed(Message, bubble=False):
+        """The token moved: the database has changed since the screen was read."""
+
+        token: ChangeToken
+
+    @on(events.Mount)
+    def start_polling(self) -> None:
+        self.set_interval(self.POLL_SECONDS, self.check_for_changes)
+
+    @on(events.ScreenResume)
+    def poll_when_shown(self) -> None:
+        self.check_for_changes()
+
+    def polls_now(self) -> bool:
+        """Only while current: hidden, the screen would read what nobody sees."""
+        return self.is_current
+
+    def check_for_changes(self) -> None:
+        """The timer's tick: one poll at a time (a slow database must not pile them up)."""
+        if self.polls_now() and not self.busy(POLL_GROUP):
+            self.read_token(self.live_token)
+
+    def busy(self, group: str) -> bool:
+        """A worker of this screen's `group` is running (self.workers are the whole app's)."""
+        return any(w.node is self and w.group == group and not w.is_finished for w in self.workers)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group=POLL_GROUP,
+        exit_on_error=False,
+        description="Looking for changes in the database",
+    )
+    def read_token(self, known: ChangeToken | None) -> None:
+        token = database_token(self.app.workspace.database)
+        if token != known:
+            self.post_message(self.Changed(token))
+        else:
+            self.nothing_changed()
+
+    def on_live_screen_changed(self, message: Changed) -> None:
+        self.live_token = message.token
+        self.changed()
+
+    def changed(self) -> None:
+        """Read the screen again (each screen has its `load` worker)."""
+        self.load()  # type: ignore[attr-defined]
+
+    def nothing_changed(self) -> None:
+        """Runs in the poll's thread when the token has not moved: nothing to do, by default."""
+
+    @on(Worker.StateChanged)
+    def read_again_after_a_failure(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.group != POLL_GROUP:
+            self.live_token = None
