@@ -15,11 +15,9 @@ from textual.worker import get_current_worker
 
 from app.core.incidents.log import (
     LOG_ORDERS,
-    ChangeToken,
     IncidentView,
     LogFilter,
     LogWindow,
-    change_token,
     position_of,
     read_window,
 )
@@ -28,13 +26,13 @@ from app.ui import display
 from app.ui.display import parse_time, printable, short
 from app.ui.screens.area import AreaScreen
 from app.ui.screens.incident_detail import IncidentDetailScreen
+from app.ui.screens.live import LiveScreen
 from app.ui.screens.triage import TriageActions, TriageDone
 from app.ui.widgets.empty_state import EmptyState
 from app.ui.widgets.incident_table import IncidentTable
 from app.ui.widgets.log_header import LogHeader
 
 WINDOW = 100  # rows held by the table (a few screens); the rest stay in SQL
-POLL_SECONDS = 0.5
 AGE_SECONDS = 2.0  # ages tick without a read
 STATE_CYCLE = ("open", "pending", "accepted", "resolved", "all")
 assert set(STATE_CYCLE) == set(INCIDENT_STATE_FILTERS)
@@ -63,8 +61,9 @@ def next_in(cycle: tuple, current) -> object:
     return cycle[(cycle.index(current) + 1) % len(cycle)] if current in cycle else cycle[0]
 
 
-class IncidentsScreen(TriageActions, AreaScreen):
+class IncidentsScreen(TriageActions, LiveScreen, AreaScreen):
     AREA_TITLE = "Incidents"
+    POLL_SECONDS = 0.5
     AUTO_FOCUS = "#incident-log"  # never the hidden filter: `q` typed there would not quit
     DEFAULT_CSS = """
     IncidentsScreen #log-filter { display: none; height: 3; }
@@ -200,7 +199,6 @@ class IncidentsScreen(TriageActions, AreaScreen):
         self._serial = 0
         self.table.focus()
         self.load()
-        self.set_interval(POLL_SECONDS, self.check_for_changes)
         self.set_interval(AGE_SECONDS, self.table.refresh_ages)
 
     def on_resize(self) -> None:
@@ -263,19 +261,19 @@ class IncidentsScreen(TriageActions, AreaScreen):
                 )
             )
 
-    @work(thread=True, exclusive=True, group="log-poll", exit_on_error=False)
-    def poll_worker(self, known_token: ChangeToken) -> None:
-        if change_token(self.app.workspace.database) != known_token:
-            self.app.call_from_thread(self.reload_in_place)
-        else:
-            self.app.call_from_thread(self._show_serve_status, self.app.serve_status())
+    # Live: the window's token against the database's, twice a second
 
-    def check_for_changes(self) -> None:
-        if self.window is not None and not self.workers_busy("log-read", "log-poll"):
-            self.poll_worker(self.window.token)
+    def polls_now(self) -> bool:
+        """Hidden under the detail or another area too (a new pending incident rings the
+        bell); never while a read is on its way (a storm would pile reads up)."""
+        return self.window is not None and not self.busy("log-read")
 
-    def workers_busy(self, *groups: str) -> bool:
-        return any(worker.group in groups and not worker.is_finished for worker in self.workers)
+    def changed(self) -> None:
+        self.reload_in_place()
+
+    def nothing_changed(self) -> None:
+        """In the poll's thread: the log is as shown, but serve may have started or stopped."""
+        self.app.call_from_thread(self._show_serve_status, self.app.serve_status())
 
     def reload_in_place(self) -> None:
         """Read again around the incident under the cursor, at its row in the window."""
@@ -312,7 +310,7 @@ class IncidentsScreen(TriageActions, AreaScreen):
             self.reload_in_place()
             return
         first_read = self.window is None
-        self.window = window
+        self.window, self.live_token = window, window.token
         self._serve = message.serve
         table.show(
             window.rows,

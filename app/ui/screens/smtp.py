@@ -13,7 +13,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input
-from textual.worker import Worker
 
 from app.core.sending.choice import SendingChoice, choose_configuration
 from app.core.sending.configtest import SmtpTestRefused, prepare_smtp_test
@@ -23,32 +22,34 @@ from app.core.sending.personal import (
     SmtpPreferenceView,
     clear_preferences,
     load_preferences,
-    preferences_token,
     save_preferences,
 )
 from app.core.sending.smtp import StageResult, Transcript, run_smtp_test
 from app.ui.modals.confirm import ConfirmModal
 from app.ui.screens.area import AreaScreen
+from app.ui.screens.live import LiveScreen
 from app.ui.widgets.sending_choice_panel import SendingChoicePanel
 from app.ui.widgets.smtp_settings_form import SmtpSettingsForm
 from app.ui.widgets.transcript_view import TranscriptView
 
-POLL_SECONDS = 1.0
+
+def saved_at(view: SmtpPreferenceView | None) -> datetime | None:
+    """When the settings shown were saved: another time means another save or a clear."""
+    return view.updated_at if view else None
 
 
 @dataclass
 class SettingsLoaded(Message):
     view: SmtpPreferenceView | None
-    token: datetime | None
     saved_now: bool = False
     changed_elsewhere: bool = False
 
 
 @dataclass
-class SettingsChangedElsewhere(Message):
-    """`mailsiren smtp set` / `smtp clear` (or another UI) changed the saved settings."""
+class SettingsRead(Message):
+    """The saved settings, read because the database changed: perhaps they did."""
 
-    token: datetime | None
+    view: SmtpPreferenceView | None
 
 
 @dataclass
@@ -82,7 +83,7 @@ class TestRefused(Message):
     reason: str
 
 
-class SmtpScreen(AreaScreen):
+class SmtpScreen(LiveScreen, AreaScreen):
     """The form and the test side by side; below 100 columns, one column that scrolls, and
     a test's transcript as a pane that takes the screen (ctrl+r and esc go back and forth)."""
 
@@ -138,11 +139,9 @@ class SmtpScreen(AreaScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self._choice: SendingChoice | None = None
-        self.token: datetime | None = None
+        self.token: datetime | None = None  # saved_at of the settings the form was loaded with
+        self.loaded = False  # the first read (the live poll's) loads the form
         self._focus_before_transcript: Widget | None = None
-        self._poll_worker: Worker | None = None
-        self.load_settings()
-        self.set_interval(POLL_SECONDS, self.check_for_changes)
 
     @property
     def form(self) -> SmtpSettingsForm:
@@ -204,7 +203,7 @@ class SmtpScreen(AreaScreen):
 
     def action_reload(self) -> None:
         """Load the saved settings again; unsaved edits are lost."""
-        self.load_settings(changed_elsewhere=False)
+        self.load_settings()
 
     @on(Button.Pressed, "#save")
     def _save_pressed(self) -> None:
@@ -232,25 +231,18 @@ class SmtpScreen(AreaScreen):
     # Workers: blocking work off the UI thread, results posted as messages
 
     @work(thread=True, group="smtp-settings", exclusive=True, exit_on_error=False)
-    def load_settings(self, changed_elsewhere: bool = False) -> None:
+    def load_settings(self) -> None:
         workspace = self.app.workspace
-        # The token first: a save made between the two reads shows at the next poll.
-        token = preferences_token(workspace.database, workspace.user)
-        view = load_preferences(workspace.database, workspace.user)
-        self.post_message(SettingsLoaded(view, token, changed_elsewhere=changed_elsewhere))
+        self.post_message(SettingsLoaded(load_preferences(workspace.database, workspace.user)))
 
-    @work(thread=True, group="smtp-poll", exclusive=True, exit_on_error=False)
-    def poll(self, known: datetime | None) -> None:
+    def changed(self) -> None:
+        """The database changed (or the screen opens): read the saved settings again."""
+        self.read_settings()
+
+    @work(thread=True, group="smtp-read", exclusive=True, exit_on_error=False)
+    def read_settings(self) -> None:
         workspace = self.app.workspace
-        token = preferences_token(workspace.database, workspace.user)
-        if token != known:
-            self.post_message(SettingsChangedElsewhere(token))
-
-    def check_for_changes(self) -> None:
-        """The timer's tick: one poll at a time (a slow database must not pile them up)."""
-        running = self._poll_worker is not None and not self._poll_worker.is_finished
-        if self.is_current and not running:
-            self._poll_worker = self.poll(self.token)
+        self.post_message(SettingsRead(load_preferences(workspace.database, workspace.user)))
 
     @work(thread=True, group="smtp-settings", exclusive=True, exit_on_error=False)
     def save_settings(self, form: SmtpForm) -> None:
@@ -260,14 +252,13 @@ class SmtpScreen(AreaScreen):
         except SmtpFormInvalid as error:
             self.post_message(SettingsRefused(error.errors))
             return
-        token = preferences_token(workspace.database, workspace.user)
-        self.post_message(SettingsLoaded(view, token, saved_now=True))
+        self.post_message(SettingsLoaded(view, saved_now=True))
 
     @work(thread=True, group="smtp-settings", exclusive=True, exit_on_error=False)
     def clear_settings(self) -> None:
         workspace = self.app.workspace
         clear_preferences(workspace.database, workspace.user)
-        self.post_message(SettingsLoaded(None, None, saved_now=True))
+        self.post_message(SettingsLoaded(None, saved_now=True))
 
     @work(thread=True, group="smtp-choice", exclusive=True, exit_on_error=False)
     def load_choice(self) -> None:
@@ -304,7 +295,7 @@ class SmtpScreen(AreaScreen):
     # Message handlers own the widgets
 
     def on_settings_loaded(self, message: SettingsLoaded) -> None:
-        self.token = message.token
+        self.token, self.loaded = saved_at(message.view), True
         self.form.load(message.view)
         self.load_choice()
         if message.changed_elsewhere:
@@ -319,13 +310,17 @@ class SmtpScreen(AreaScreen):
             for warning in message.view.warnings if message.view else ():
                 self.notify(warning, severity="warning", markup=False)
 
-    def on_settings_changed_elsewhere(self, message: SettingsChangedElsewhere) -> None:
-        if message.token == self.token:
-            return  # our own save or load got there first
-        if not self.form.has_unsaved_changes():
-            self.load_settings(changed_elsewhere=True)
+    def on_settings_read(self, message: SettingsRead) -> None:
+        if not self.loaded:
+            self.on_settings_loaded(SettingsLoaded(message.view))
             return
-        self.token = message.token  # say it once, not every second
+        token = saved_at(message.view)
+        if token == self.token:
+            return  # not the settings that changed, or our own save or load got there first
+        if not self.form.has_unsaved_changes():
+            self.on_settings_loaded(SettingsLoaded(message.view, changed_elsewhere=True))
+            return
+        self.token = token  # say it once, not every second
         self.notify(
             "Your saved SMTP settings were changed outside this screen (mailsiren smtp set or "
             "clear). Your unsaved edits are kept: ctrl+s saves them over the change, "
