@@ -15,7 +15,7 @@ from app import paths
 from app.errors import MailsirenError
 from app.server.certificate import self_signed_pair, server_tls_context
 from app.server.notifier import NotifierProcess
-from app.server.storage import StorageProcess
+from app.server.storage import StorageFailed, StorageProcess
 
 MAX_RECIPIENTS = 100
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
@@ -110,6 +110,9 @@ class AlertHandler:
         self.state.idle.clear()
         try:
             mail_id = await self.storage.store(raw, tuple(envelope.rcpt_tos), envelope.mail_from)
+        except StorageFailed as error:  # said in one line: the storage process says why
+            log.error("storing a mail from %r failed: %s; answered 451", envelope.mail_from, error)
+            return "451 4.3.0 Temporary storage failure, try again later"
         except Exception:  # noqa: BLE001 - never 250 what is not committed
             log.exception("storing a mail from %r failed", envelope.mail_from)
             return "451 4.3.0 Temporary storage failure, try again later"

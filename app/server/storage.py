@@ -217,6 +217,7 @@ class _Child:
         self.process = process
         self.pending: dict[int, asyncio.Future] = {}
         self.gone = False
+        self.closing = False  # True once the listener asked it to stop
         self.ready = asyncio.get_running_loop().create_future()
         self.answers_task = asyncio.create_task(self._read_answers())
 
@@ -260,13 +261,16 @@ class _Child:
             self.ready.set_exception(
                 StorageFailed(f"the storage process could not start (exit status {status})")
             )
-        if self.pending:
+        # Said whenever it dies unasked, even if no mail was waiting for it: a session whose
+        # write met the dead pipe first has already had its 451.
+        if not self.closing and self.ready.done() and not self.ready.exception():
             log.error("the storage process stopped (status %s); unanswered mails get 451", status)
         for answer in self.pending.values():
             if not answer.done():
                 answer.set_exception(StorageFailed(f"the storage process stopped ({status})"))
 
     async def close(self) -> None:
+        self.closing = True
         if self.process.stdin is not None:
             self.process.stdin.close()
         await self.process.wait()

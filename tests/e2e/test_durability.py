@@ -149,6 +149,9 @@ def test_a_killed_storage_process_costs_a_retry_never_a_mail(sources, isolated_h
         send_until_stored(serve.port, 10**6)  # the next mail starts a new storage process
         assert storage_child(serve.process.pid) != first_child
         assert "the storage process stopped" in serve.output()
+        # Said in lines, not tracebacks, whichever came first: a write to the dead pipe or
+        # the child's end of output.
+        assert "Traceback" not in serve.output(), serve.output()
     database = isolated_home / "data" / "mailsiren" / "mailsiren.db"
     with sqlite3.connect(database) as connection:
         stored = {row[0] for row in connection.execute("SELECT message_id FROM mail")}
