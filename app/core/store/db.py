@@ -169,8 +169,10 @@ class ChangeFeed:
             try:
                 if self.connection is None:
                     pooled = self.engine.raw_connection()
-                    pooled.detach()  # ours for as long as we listen, never back to the pool
+                    # Taken before detach(): a detached connection no longer names its
+                    # driver connection (None), and every count would start over.
                     self.connection = pooled.driver_connection
+                    pooled.detach()  # ours for as long as we listen, never back to the pool
                     self.connection.autocommit = True
                     self.connection.execute(f"LISTEN {CHANGES_CHANNEL}")
                     self.seen += 1  # anything may have changed while nobody listened
