@@ -6,13 +6,13 @@ from datetime import timedelta
 
 from app.core.incidents.log import (
     LogFilter,
-    change_token,
     incident_mails,
     key_explanation,
     position_of,
     read_window,
 )
 from app.core.incidents.views import change_state
+from app.core.store.changes import database_token
 from app.core.store.db import utc_now
 from tests.unit.test_engine import mail, send, source
 
@@ -48,13 +48,13 @@ def test_filters_by_state_severity_source_and_text_with_like_characters_escaped(
     assert read_window(database, LogFilter(source="other"), offset=0, limit=9).total == 0
 
 
-def test_change_token_grows_with_every_change_and_position_follows_the_filter(database, user):
+def test_database_token_grows_with_every_change_and_position_follows_the_filter(database, user):
     source(database, user, creation="per_email")
-    before = change_token(database)
+    before = database_token(database)
     first, second, third = opened(database, ["a", "b", "c"])
-    after_mail = change_token(database)
+    after_mail = database_token(database)
     change_state(database, user, "accept", [second])
-    assert before < after_mail < change_token(database)
+    assert before < after_mail < database_token(database)
     assert position_of(database, LogFilter(), first) == 2
     assert position_of(database, LogFilter(state="pending"), second) is None
 

@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy import func, insert, select, text
 
 from app.core.incidents.escalation import parse_policy, save_policy, take_due_steps
-from app.core.incidents.log import change_token
 from app.core.incidents.views import IncidentError, change_state, show_incident
 from app.core.intake.pipeline import BatchReads, IncomingMail, _store
 from app.core.notifications.integrations import IntegrationSpec, save_integration
+from app.core.store.changes import database_token
 from app.core.store.db import Database, open_database, utc_now
 from app.core.store.models import Delivery, Incident, TimelineEvent
 from tests.postgres import postgresql_only
@@ -182,10 +182,10 @@ def test_screens_see_a_commit_whose_id_is_older_than_one_already_seen(database, 
         slow.execute(insert(TimelineEvent).values(**row))  # the older id, not committed
         with other.write() as fast:
             fast.execute(insert(TimelineEvent).values(**row))
-        seen = change_token(database)
+        seen = database_token(database)
     # PostgreSQL delivers the commit's NOTIFY a moment later: within the screens' second.
     deadline = time.monotonic() + 1.0
-    while change_token(database) == seen:
+    while database_token(database) == seen:
         assert time.monotonic() < deadline, "the slower commit stayed unseen for 1 s"
 
 

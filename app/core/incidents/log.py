@@ -80,10 +80,6 @@ class LogWindow:
         return not any(self.counts.values())
 
 
-# The old name of the one token, still imported by tests/unit (the screens use database_token).
-change_token = database_token
-
-
 def _narrowed(query, log_filter: LogFilter, *, sqlite: bool, with_state: bool = True):
     return query.where(*_conditions(log_filter, sqlite=sqlite, with_state=with_state))
 

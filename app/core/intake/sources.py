@@ -304,20 +304,6 @@ def list_source_summaries(
         ]
 
 
-def sources_token(database: Database) -> tuple:
-    """Changes when a mail arrives, an incident changes or a source is saved: the list polls it."""
-    committed = database.change_count()  # first: a commit after this shows next time
-    with database.read() as session:
-        return (
-            committed,
-            session.exec(select(func.max(Mail.id))).one(),
-            session.exec(select(func.max(Incident.updated_at))).one(),
-            session.exec(
-                select(func.max(AlertSource.updated_at), func.count(AlertSource.id))
-            ).one(),
-        )
-
-
 def get_source(database: Database, actor: UserView, name: str) -> SourceSummary:
     """One source, as the editor opens it."""
     found = list_source_summaries(database, actor, since=utc_now(), only=name)

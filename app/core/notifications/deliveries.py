@@ -131,19 +131,3 @@ def delivery_attempts(database: Database, delivery_id: int) -> list[AttemptView]
             select(ATTEMPTS).where(ATTEMPTS.c.delivery_id == delivery_id).order_by(ATTEMPTS.c.id)
         ).all()
     return [AttemptView(as_utc(row.at), row.outcome, row.stage, row.reply) for row in rows]
-
-
-def deliveries_token(database: Database) -> tuple:
-    """Changes whenever a delivery is queued, attempted or held back: the screens poll it."""
-    held = DELIVERIES.c.held_until.is_not(None) & DELIVERIES.c.status.in_(("queued", "retrying"))
-    committed = database.change_count()  # first: a commit after this shows next time
-    with database.read() as session:
-        return (committed,) + tuple(
-            session.execute(
-                select(
-                    select(func.max(DELIVERIES.c.id)).scalar_subquery(),
-                    select(func.max(ATTEMPTS.c.id)).scalar_subquery(),
-                    select(func.count()).select_from(DELIVERIES).where(held).scalar_subquery(),
-                )
-            ).one()
-        )

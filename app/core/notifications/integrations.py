@@ -10,16 +10,12 @@ from sqlmodel import Session, col, select
 
 from app.core.addresses import AddressError, parse_address
 from app.core.names import FREQUENCIES, LEVELS, SEVERITIES
-from app.core.notifications.deliveries import deliveries_token
 from app.core.notifications.org import OrgView, read_org
 from app.core.store.db import Clock, Database, as_utc, utc_now
 from app.core.store.models import (
     Delivery,
     DeliveryAttempt,
-    EscalationPolicy,
-    EscalationRun,
     Integration,
-    OrgSettings,
     User,
 )
 from app.core.store.secrets import normalise_address
@@ -356,20 +352,3 @@ def remove_integration(database: Database, actor: UserView, integration_id: int)
         if row is None:
             raise IntegrationError(f"no integration #{integration_id}; nothing was removed")
         session.delete(row)
-
-
-def integrations_token(database: Database) -> tuple:
-    """Changes when an integration, a policy or the org settings change, or a delivery
-    is queued, attempted or held: the Integrations screen polls it."""
-    with database.read() as session:
-        parts = [
-            session.exec(
-                select(func.max(Integration.updated_at), func.count(col(Integration.id)))
-            ).one(),
-            session.exec(
-                select(func.max(EscalationPolicy.updated_at), func.count(col(EscalationPolicy.id)))
-            ).one(),
-            session.exec(select(func.count(col(EscalationRun.incident_id)))).one(),
-            session.exec(select(func.max(OrgSettings.updated_at))).one(),
-        ]
-    return (*parts, deliveries_token(database))

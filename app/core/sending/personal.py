@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlmodel import select
-
 from app.core.addresses import AddressError, has_line_break, parse_address, parse_host_name
 from app.core.store.db import Clock, Database, as_utc, utc_now
 from app.core.store.models import SmtpPreference
@@ -190,15 +188,6 @@ def load_settings_for_sending(database: Database, user: UserView) -> SmtpSetting
             password=row.password,
             from_address=row.from_address or user.email,
         )
-
-
-def preferences_token(database: Database, user: UserView) -> datetime | None:
-    """Changes when the user's settings are saved or cleared, by any process (the CLI's
-    `smtp set` / `smtp clear` too): the SMTP screen polls it."""
-    query = select(SmtpPreference.updated_at).where(SmtpPreference.user_id == user.id)
-    with database.read() as session:
-        updated_at = session.exec(query).first()  # one column: no secret is decrypted
-    return None if updated_at is None else as_utc(updated_at)
 
 
 def clear_preferences(database: Database, user: UserView) -> bool:

@@ -20,6 +20,7 @@ from app.core.intake.sources import (
     set_source_enabled,
 )
 from app.core.users import PermissionDenied
+from app.errors import MailsirenError
 from app.ui import display
 from app.ui.modals.confirm import ConfirmModal
 from app.ui.permissions import refused
@@ -179,7 +180,7 @@ class SourcesScreen(LiveScreen, AreaScreen):
         workspace = self.app.workspace
         try:
             set_source_enabled(workspace.database, workspace.user, name, enabled)
-        except (SourceError, PermissionDenied) as error:
+        except MailsirenError as error:
             self.post_message(SourceChanged(str(error), failed=True))
             return
         state = (
@@ -213,7 +214,7 @@ class SourcesScreen(LiveScreen, AreaScreen):
         workspace = self.app.workspace
         try:
             delete_source(workspace.database, workspace.user, name)
-        except (SourceError, PermissionDenied) as error:
+        except MailsirenError as error:
             self.post_message(SourceChanged(str(error), failed=True))
             return
         self.post_message(SourceChanged(f"Deleted the source {name}."))
