@@ -4,6 +4,7 @@ it reads nothing again while nothing changed, and reads again after a read that 
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 
 import pytest
 from textual.worker import WorkerFailed
@@ -168,9 +169,9 @@ async def test_a_read_that_failed_is_read_again_at_the_next_poll(src, monkeypatc
     monkeypatch.setattr(sources_screen, "list_source_summaries", flaky)
     app = MailsirenApp(src, initial_mode="sources")
     async with app.run_test(size=(120, 36)) as pilot:
-        with pytest.raises(WorkerFailed):
-            await settle(app, pilot)
-        await settle(app, pilot)
+        for _ in range(2):  # settle raises the failure if it meets the worker unfinished
+            with suppress(WorkerFailed):
+                await settle(app, pilot)
         table = app.screen.query_one(SourcesTable)
         # The failure is told; whether a poll has read again already depends on how long
         # settling took (a loaded machine may take a second): only the end is asserted.

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from textual import events, on, work
-from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -27,12 +25,6 @@ class LiveScreen(Screen):
 
     POLL_SECONDS: ClassVar[float] = 1.0
     live_token: ChangeToken | None = None  # the token the data shown was read at
-
-    @dataclass
-    class Changed(Message, bubble=False):
-        """The token moved: the database has changed since the screen was read."""
-
-        token: ChangeToken
 
     @on(events.Mount)
     def start_polling(self) -> None:
@@ -65,12 +57,14 @@ class LiveScreen(Screen):
     def read_token(self, known: ChangeToken | None) -> None:
         token = database_token(self.app.workspace.database)
         if token != known:
-            self.post_message(self.Changed(token))
+            # Waits for the UI: the poll is not over before the read it asks for has begun,
+            # so that the next tick cannot ask for the same read again.
+            self.app.call_from_thread(self.token_moved, token)
         else:
             self.nothing_changed()
 
-    def on_live_screen_changed(self, message: Changed) -> None:
-        self.live_token = message.token
+    def token_moved(self, token: ChangeToken) -> None:
+        self.live_token = token
         self.changed()
 
     def changed(self) -> None:
