@@ -281,3 +281,38 @@ def test_the_database_holds_one_open_incident_per_key_and_source(database, user)
     with database.write() as session:  # a resolved one no longer counts
         session.add(Incident(source_id=1, state="pending", severity="alert", title="t",
                              key="a-b", created_at=now, updated_at=now))  # fmt: skip
+
+
+def test_a_nul_byte_in_subject_from_or_message_id_is_stored_and_shown(database, user):
+    # PostgreSQL's text holds no NUL: such a mail was 451 forever there (issue 21, item 2).
+    # Every text column gets ␀ in its place, a defect says so, and the raw bytes stay.
+    from app.core.incidents.log import mail_detail_of
+    from app.core.store.models import Mail
+
+    source(database, user, creation="per_email")
+    raw = (
+        b"From: mon\x00itor@mon.example.net\r\nTo: src@alerts.example.com\r\n"
+        b"Message-ID: <a\x00b@mon.example.net>\r\nSubject: disk\x00full\r\n\r\nbody\x00end\r\n"
+    )
+    outcome, incident_id, _reason = send(database, raw)
+    assert outcome == "created"
+    [incident] = list_incidents(database)
+    assert incident.title == "disk\u2400full"
+    with database.read() as session:
+        stored = session.get(Mail, 1)
+        assert stored.raw == raw  # as it came
+        detail = mail_detail_of(stored, outcome, "")
+    assert (stored.subject, stored.from_header) == (
+        "disk\u2400full",
+        "mon\u2400itor@mon.example.net",
+    )
+    assert stored.message_id == "<a\u2400b@mon.example.net>"
+    assert stored.body_text.startswith("body\u2400end")
+    assert any("NUL" in defect for defect in stored.defects)
+    assert detail.text.startswith("body\u2400end")
+    # The SMTP envelope's sender too (aiosmtpd hands MAIL FROM over as typed).
+    result = ingest_mail(
+        database, mail("clean"), [ADDRESS], via="smtp", envelope_from="bo\x00unce@x.example"
+    )
+    with database.read() as session:
+        assert session.get(Mail, result.mail_id).envelope_from == "bo\u2400unce@x.example"

@@ -17,6 +17,8 @@ MAX_MATCH_TEXT = 256 * 1024
 TRUNCATION_MARK = "\n[… mailsiren: the text used for matching is cut here, at 256 KiB]"
 MESSAGE_ID_LENGTH = 998  # the mail.message_id column; PostgreSQL refuses longer values
 _LINE_BREAKS = re.compile(r"[\r\n]+")
+NUL_SHOWN = "\u2400"  # ␀, where a NUL byte was
+NUL_DEFECT = f"NUL bytes in the mail, shown as {NUL_SHOWN} (the raw source keeps them)"
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
@@ -77,6 +79,9 @@ def parse_mail(raw: bytes) -> ParsedMail:
         return values[0] if values else ""
 
     body, truncated = _body_text(message, defects)
+    if "\x00" in body:
+        defects.append(NUL_DEFECT)
+    body = shown_nul(body)
     message_id = first("message-id").strip()[:MESSAGE_ID_LENGTH] or None
     references = tuple(
         token
@@ -93,7 +98,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         headers=headers,
         body=body,
         body_truncated=truncated,
-        defects=tuple(dict.fromkeys(defects)),
+        defects=tuple(dict.fromkeys(shown_nul(defect) for defect in defects)),
         sha256=hashlib.sha256(raw).hexdigest(),
         size=len(raw),
         references=references,
@@ -138,6 +143,8 @@ def _headers(message: EmailMessage, defects: list[str]) -> dict[str, tuple[str, 
             defects,
             f"header {name}",
         )
+        if "\x00" in value:
+            defects.append(NUL_DEFECT)
         headers.setdefault(name.lower(), []).append(one_line(value))
     for defect in message.defects:
         defects.append(_describe_defect(defect))
@@ -145,8 +152,13 @@ def _headers(message: EmailMessage, defects: list[str]) -> dict[str, tuple[str, 
 
 
 def one_line(text: str) -> str:
-    """No CR or LF survives: a decoded header value on one line, trimmed."""
-    return _LINE_BREAKS.sub(" ", text).strip()
+    """No CR or LF survives: a decoded header value on one line, trimmed (and NUL shown)."""
+    return shown_nul(_LINE_BREAKS.sub(" ", text).strip())
+
+
+def shown_nul(text: str) -> str:
+    """NUL as the visible ␀: PostgreSQL's text holds no NUL, and a person should see it."""
+    return text.replace("\x00", NUL_SHOWN) if "\x00" in text else text
 
 
 def _describe_defect(defect: object) -> str:

@@ -14,7 +14,7 @@ from app.core.incidents.lifecycle import (
     open_incident,
     resolve_by_mail,
 )
-from app.core.intake.mail import ParsedMail, parse_mail
+from app.core.intake.mail import ParsedMail, parse_mail, shown_nul
 from app.core.intake.outcomes import decide
 from app.core.intake.rules import subject_key
 from app.core.intake.sources import SourceSpec, spec_from_row
@@ -202,7 +202,7 @@ def _store(
 ) -> IngestResult:
     # The hot path speaks SQLAlchemy Core, not ORM objects: a few statements per mail.
     parsed = incoming.parsed or parse_mail(incoming.raw)
-    lowered = sorted({address.lower() for address in incoming.recipients})
+    lowered = sorted({shown_nul(address.lower()) for address in incoming.recipients})
     rows = reads.sources_for(lowered)
     if not rows:
         return IngestResult(None, ())
@@ -213,7 +213,7 @@ def _store(
         dict(
             received_at=now,
             via=incoming.via,
-            envelope_from=incoming.envelope_from and incoming.envelope_from[:320],
+            envelope_from=incoming.envelope_from and shown_nul(incoming.envelope_from[:320]),
             envelope_to=lowered,
             message_id=parsed.message_id,
             raw_sha256=parsed.sha256,
@@ -222,7 +222,7 @@ def _store(
             subject=parsed.subject,
             from_header=parsed.from_,
             defects=list(parsed.defects),
-            body_text=parsed.body.replace("\x00", ""),  # PostgreSQL's text holds no NUL
+            body_text=parsed.body,  # NUL already shown as ␀ (PostgreSQL's text holds none)
             raw=incoming.raw,
         ),
     ).inserted_primary_key[0]
