@@ -23,7 +23,14 @@ from app.cli import (
     smtp,
     users,
 )
-from app.cli.common import EXIT_FAILURE, EXIT_OK, CommandError, examples, opened_workspace
+from app.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    CommandError,
+    ShownStream,
+    examples,
+    opened_workspace,
+)
 from app.errors import MailsirenError
 from app.problems import environment_problem
 
@@ -74,6 +81,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = getattr(arguments, "handler", run_ui)
+    if handler in (run_ui, demo.run_demo):  # the TUI draws escapes; it cleans what it shows
+        return _run(handler, arguments)
+    # Every other command's output is shown, never acted on by the terminal: a subject,
+    # a sender or an SMTP reply came from outside.
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ShownStream(sys.stdout), ShownStream(sys.stderr)
+    try:
+        return _run(handler, arguments)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _run(handler: Callable[[argparse.Namespace], int], arguments: argparse.Namespace) -> int:
     try:
         return handler(arguments)
     except MailsirenError as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,6 +55,45 @@ def opened_workspace() -> Iterator[Workspace]:
         workspace.close()
 
 
+# What a terminal would act on rather than show: C0 controls but tab and newline (CR too: it
+# rewrites the line), DEL, C1 (0x9b is a CSI on some terminals) and the bidi overrides.
+_TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# In JSON and TOML, C0 and DEL are escaped by the encoder; these are not.
+_UNESCAPED_BY_ENCODERS = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _shown(match: re.Match) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # the control pictures: ␛ for ESC, ␍ for CR
+    return "\u2421" if code == 0x7F else f"<U+{code:04X}>"
+
+
+def shown(text: str) -> str:
+    """Text from outside (a subject, a sender, a server's reply) as a terminal shows it
+    without acting on it: every control and bidi override made visible."""
+    return _TERMINAL_CONTROLS.sub(_shown, text)
+
+
+def escaped(encoded: str) -> str:
+    """JSON or TOML text with the characters their encoders leave raw written as \\uXXXX
+    (valid in both, inside the strings they can only appear in)."""
+    return _UNESCAPED_BY_ENCODERS.sub(lambda match: f"\\u{ord(match.group()):04x}", encoded)
+
+
+class ShownStream:
+    """stdout or stderr for a command's human output: what is written is `shown`."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(shown(text))
+        return len(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
 def print_json(value: object) -> None:
-    json.dump(value, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    sys.stdout.write(escaped(json.dumps(value, indent=2, ensure_ascii=False)) + "\n")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.cli.common import EXIT_OK, CommandError, add_command, opened_workspace
+from app.cli.common import EXIT_OK, CommandError, add_command, escaped, opened_workspace
 
 
 def register(commands) -> None:
@@ -39,7 +39,7 @@ def run_config_export(_arguments: argparse.Namespace) -> int:
     from app.core.configfile import export_config
 
     with opened_workspace() as workspace:
-        sys.stdout.write(export_config(workspace.database))
+        sys.stdout.write(escaped(export_config(workspace.database)))
     return EXIT_OK
 
 

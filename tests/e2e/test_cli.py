@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 from tests.conftest import GOOD_PASSWORD, GOOD_USER
@@ -117,3 +118,28 @@ def test_key_rotate_keeps_secrets_readable():
     rotated = mailsiren("key", "rotate")
     assert rotated.returncode == 0 and "2 stored secrets re-encrypted" in rotated.stdout
     assert "(saved, never shown)" in mailsiren("smtp", "show").stdout
+
+
+def test_text_from_a_mail_never_drives_the_operators_terminal(workspace):
+    # Anyone who can mail an alert address wrote this subject (issue 21, item 1): clear the
+    # screen, set the window title, write the clipboard (OSC 52), a C1 CSI and a bidi override.
+    from app.core.intake.pipeline import ingest_mail
+    from app.core.intake.sources import save_source
+    from tests.mails import alert_mail
+
+    hostile = "\x1b[2J\x1b]0;owned\x07\x1b]52;c;ZXZpbA==\x07\x9b31mdisk\u202efull"
+    save_source(workspace.database, workspace.user, {"name": "src", "address": "src@a.example"})
+    raw = alert_mail(hostile, to="src@a.example", sender=f"mon{hostile}@m.example")
+    ingest_mail(workspace.database, raw, ["src@a.example"], via="ingest")
+    outputs = [
+        mailsiren("incidents", "list").stdout,
+        mailsiren("incidents", "show", "1").stdout,
+        mailsiren("mails", "list").stdout,
+    ]
+    for output in outputs:
+        assert not any(ch in output for ch in "\x1b\x07\x9b\u202e\r"), repr(output)
+    assert "␛[2J␛]0;owned␇" in outputs[0] and "<U+009B>" in outputs[0]
+    assert "<U+202E>" in outputs[0]
+    as_json = mailsiren("incidents", "show", "1", "--json").stdout
+    assert not any(ch in as_json for ch in "\x1b\x07\x9b\u202e\r")
+    assert json.loads(as_json)["title"] == hostile  # the data itself, escaped as JSON does
