@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -93,7 +93,7 @@ class Database:
             )
         self.keyring = keyring
         self._write_engine = self.engine.execution_options(mailsiren_write=True)
-        self._changes = ChangeFeed(self.engine) if not self.is_sqlite else None
+        self._changes = SqliteCommits(self.engine) if self.is_sqlite else ChangeFeed(self.engine)
 
     @property
     def keyring(self) -> KeyRing:
@@ -116,13 +116,13 @@ class Database:
         """A short write transaction (BEGIN IMMEDIATE on SQLite), committed on exit."""
         with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
             yield session
-            if self._changes is not None:
+            if not self.is_sqlite:  # counted by the ChangeFeed; SQLite's data_version needs none
                 session.execute(NOTIFY_CHANGE)
 
     def change_count(self) -> int:
-        """Grows after every write transaction committed by any process on PostgreSQL (0 on
-        SQLite, whose writers commit one at a time, in id order): part of the screens' tokens."""
-        return self._changes.count() if self._changes is not None else 0
+        """Grows after every write transaction committed, by any process or host (the live
+        screens' token, app/core/store/changes.py)."""
+        return self._changes.count()
 
     def schema_revision(self) -> str | None:
         """The migration the database is at; None for a new, empty database."""
@@ -150,8 +150,7 @@ class Database:
             command.upgrade(config, "head")
 
     def dispose(self) -> None:
-        if self._changes is not None:
-            self._changes.close()
+        self._changes.close()
         self.engine.dispose()
 
 
@@ -189,6 +188,39 @@ class ChangeFeed:
                 self.connection.close()
             finally:
                 self.connection = None
+
+
+class SqliteCommits:
+    """A connection of its own, never used to write, whose `PRAGMA data_version` tells
+    that another connection (of any process) committed since it last looked."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.connection = None
+        self.version: int | None = None
+        self.seen = 0
+        self.lock = threading.Lock()
+
+    def count(self) -> int:
+        with self.lock:
+            try:
+                if self.connection is None:
+                    pooled = self.engine.raw_connection()  # the engine's pragmas, autocommit
+                    self.connection = pooled.driver_connection  # before detach() drops it
+                    pooled.detach()  # ours for as long as we look, never back to the pool
+                (version,) = self.connection.execute("PRAGMA data_version").fetchone()
+                if version != self.version:  # None at first: anything may have changed
+                    self.version, self.seen = version, self.seen + 1
+            except Exception:  # noqa: BLE001 - a lost connection: look again next time
+                self.close()
+                self.seen += 1
+            return self.seen
+
+    def close(self) -> None:
+        connection, self.connection, self.version = self.connection, None, None
+        if connection is not None:
+            with suppress(Exception):  # already broken: nothing left to close
+                connection.close()
 
 
 def _install_sqlite_behaviour(engine: Engine, busy_timeout: float) -> None:
