@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 
+from app.core.intake.pipeline import ingest_mail
+from app.core.intake.sources import save_source
 from tests.conftest import GOOD_PASSWORD, GOOD_USER
 from tests.e2e.process import mailsiren
+from tests.mails import alert_mail
 
 
 def save_settings(port: int, password: str) -> subprocess.CompletedProcess:
@@ -123,10 +126,6 @@ def test_key_rotate_keeps_secrets_readable():
 def test_text_from_a_mail_never_drives_the_operators_terminal(workspace):
     # Anyone who can mail an alert address wrote this subject (issue 21, item 1): clear the
     # screen, set the window title, write the clipboard (OSC 52), a C1 CSI and a bidi override.
-    from app.core.intake.pipeline import ingest_mail
-    from app.core.intake.sources import save_source
-    from tests.mails import alert_mail
-
     hostile = "\x1b[2J\x1b]0;owned\x07\x1b]52;c;ZXZpbA==\x07\x9b31mdisk\u202efull"
     save_source(workspace.database, workspace.user, {"name": "src", "address": "src@a.example"})
     raw = alert_mail(hostile, to="src@a.example", sender=f"mon{hostile}@m.example")

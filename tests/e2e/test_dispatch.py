@@ -19,7 +19,7 @@ from app.core.notifications.integrations import IntegrationSpec, save_integratio
 from app.core.notifications.org import OrgView, save_org
 from app.core.sending.personal import SmtpForm, save_preferences
 from app.core.sending.shared import load_shared_config
-from app.core.store.models import Delivery
+from app.core.store.models import Delivery, Mail
 from tests.clock import T0, Clock
 from tests.conftest import GOOD_PASSWORD, GOOD_USER
 from tests.e2e.peers import smtp_sink
@@ -343,8 +343,6 @@ def test_the_notice_quotes_the_text_kept_at_ingest_and_parses_only_older_mails(
 ):
     # Parse once: the notice's first lines come from mail.body_text, not from the raw bytes;
     # a mail stored before schema 0005 (body_text NULL) is parsed as it always was.
-    from app.core.store.models import Mail
-
     server = smtp_server()
     personal_with_auth(database, user, server.port)
     setup_routing(database, user, "ops@example.com")

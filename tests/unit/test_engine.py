@@ -9,12 +9,13 @@ import tomli_w
 from sqlalchemy.exc import IntegrityError
 
 from app.core.configfile import ConfigFileError, export_config, import_config, parse_config
+from app.core.incidents.log import mail_detail_of
 from app.core.incidents.views import IncidentError, change_state, list_incidents, show_incident
 from app.core.intake.mail import parse_mail
 from app.core.intake.pipeline import ingest_mail
 from app.core.intake.rules import parse_condition, parse_key_rule
 from app.core.store.db import utc_now
-from app.core.store.models import Incident
+from app.core.store.models import Incident, Mail
 from app.core.users import PermissionDenied, add_user
 from tests.mails import alert_mail
 
@@ -286,9 +287,6 @@ def test_the_database_holds_one_open_incident_per_key_and_source(database, user)
 def test_a_nul_byte_in_subject_from_or_message_id_is_stored_and_shown(database, user):
     # PostgreSQL's text holds no NUL: such a mail was 451 forever there (issue 21, item 2).
     # Every text column gets ␀ in its place, a defect says so, and the raw bytes stay.
-    from app.core.incidents.log import mail_detail_of
-    from app.core.store.models import Mail
-
     source(database, user, creation="per_email")
     raw = (
         b"From: mon\x00itor@mon.example.net\r\nTo: src@alerts.example.com\r\n"

@@ -50,19 +50,19 @@ NOTIFICATION_OF_ACTION = {
     "reopen": "incident_retriggered",
 }
 
-_IS_OPEN = INCIDENTS.c.state.in_(OPEN_STATES)
+IS_OPEN = INCIDENTS.c.state.in_(OPEN_STATES)
 INSERT_EVENT = insert(EVENTS)
 INSERT_INCIDENT = insert(INCIDENTS)
 # Both only touch an incident still open: on PostgreSQL another listener may have resolved
 # it since this mail found it (no rows changed: WriteConflict, and the mail is redone).
 APPEND = (
     update(INCIDENTS)
-    .where(INCIDENTS.c.id == bindparam("target"), _IS_OPEN)
+    .where(INCIDENTS.c.id == bindparam("target"), IS_OPEN)
     .values(mail_count=INCIDENTS.c.mail_count + 1, updated_at=bindparam("now"))
 )
 RESOLVE_BY_MAIL = (
     update(INCIDENTS)
-    .where(INCIDENTS.c.id == bindparam("target"), _IS_OPEN)
+    .where(INCIDENTS.c.id == bindparam("target"), IS_OPEN)
     .values(state="resolved", resolved_by=bindparam("actor"), resolved_at=bindparam("now"))
 )
 # Triage locks its incidents first, in id order: an operator on another host changing one

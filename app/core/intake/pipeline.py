@@ -9,6 +9,7 @@ from sqlalchemy import Connection, bindparam, insert
 from sqlmodel import select
 
 from app.core.incidents.lifecycle import (
+    IS_OPEN,
     NewIncident,
     append_mail,
     open_incident,
@@ -18,7 +19,6 @@ from app.core.intake.mail import ParsedMail, parse_mail, shown_nul
 from app.core.intake.outcomes import decide
 from app.core.intake.rules import subject_key
 from app.core.intake.sources import SourceSpec, spec_from_row
-from app.core.names import OPEN_STATES
 from app.core.notifications.routing import Routing, sent_by_us
 from app.core.store.db import (
     Clock,
@@ -37,7 +37,6 @@ RETRIES = 3  # a mail that conflicts with another listener's, redone at most thi
 # Built once: constructing a statement costs more than SQLite takes to run it.
 INSERT_MAIL = insert(MAILS)
 INSERT_OUTCOME = insert(OUTCOMES)
-_IS_OPEN = INCIDENTS.c.state.in_(OPEN_STATES)
 SOURCES_FOR = (
     select(SOURCES)
     .where(
@@ -48,14 +47,14 @@ SOURCES_FOR = (
 )
 _OF_SOURCE = select(INCIDENTS.c.id).where(INCIDENTS.c.source_id == bindparam("source"))
 _NEWEST = (INCIDENTS.c.updated_at.desc(), INCIDENTS.c.id.desc())
-OPEN_WITH_KEY = _OF_SOURCE.where(INCIDENTS.c.key == bindparam("key"), _IS_OPEN)
+OPEN_WITH_KEY = _OF_SOURCE.where(INCIDENTS.c.key == bindparam("key"), IS_OPEN)
 OPEN_WITH_SUBJECT = (
-    _OF_SOURCE.where(INCIDENTS.c.subject_key == bindparam("subject_key"), _IS_OPEN)
+    _OF_SOURCE.where(INCIDENTS.c.subject_key == bindparam("subject_key"), IS_OPEN)
     .order_by(*_NEWEST)
     .limit(1)
 )
 NEWEST_PENDING = _OF_SOURCE.where(INCIDENTS.c.state == "pending").order_by(*_NEWEST).limit(1)
-NEWEST_OPEN = _OF_SOURCE.where(_IS_OPEN).order_by(*_NEWEST).limit(1)
+NEWEST_OPEN = _OF_SOURCE.where(IS_OPEN).order_by(*_NEWEST).limit(1)
 # Two steps, both indexed: the earlier mails with the same bytes (almost always none), then
 # their outcome for the source. One join lets SQLite walk every outcome of the source.
 EARLIER_SAME_BYTES = select(MAILS.c.id).where(
