@@ -91,6 +91,7 @@ async def until(pilot, condition, timeout: float = 60.0) -> None:
 async def measure_log(workspace, arrivals: int) -> dict:
     from app.ui.app import MailsirenApp
     from app.ui.widgets.incident_table import IncidentTable
+    from tests.ui.pilot import workers_done
 
     figures = {}
     app = MailsirenApp(workspace)
@@ -101,7 +102,7 @@ async def measure_log(workspace, arrivals: int) -> dict:
         figures["first_paint_ms"] = (time.perf_counter() - started) * 1000
 
         await pilot.press("slash", "w", "e", "b", "0")  # then "8": web08, open ones
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         before = table.total
         typed = time.perf_counter()
@@ -110,7 +111,7 @@ async def measure_log(workspace, arrivals: int) -> dict:
         figures["filter_ms"] = (time.perf_counter() - typed) * 1000
         figures["filtered_rows"] = table.total
         await pilot.press("escape")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await until(pilot, lambda: table.total > 200 and not table.waiting)
 
         # j inside the window (no read) against j past its last row (a read around the

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from textual.widgets import DataTable, Input
-from textual.worker import WorkerState
+from textual.worker import WorkerCancelled, WorkerState
 
 BUSY = (WorkerState.PENDING, WorkerState.RUNNING)
 
@@ -16,7 +18,7 @@ async def settle(app, pilot) -> None:
     """
     quiet_before = False
     for _ in range(100):
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.wait_for_scheduled_animations()  # a scroll into view moves scrollbars
         await pilot.pause()
         quiet = not any(worker.state in BUSY for worker in app.workers) and not tables_pending(app)
@@ -24,6 +26,14 @@ async def settle(app, pilot) -> None:
             return
         quiet_before = quiet
     raise AssertionError("workers kept starting one another: the app never settled")
+
+
+async def workers_done(app) -> None:
+    """Wait for every worker to end. An exclusive worker that a newer one replaced ends
+    cancelled, by design: it is done, not an error (`wait_for_complete` would raise)."""
+    for worker in list(app.workers):
+        with contextlib.suppress(WorkerCancelled):
+            await worker.wait()
 
 
 def tables_pending(app) -> bool:
