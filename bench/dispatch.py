@@ -70,7 +70,6 @@ def dispatcher_rate(port: int, count: int) -> tuple[float, int]:
     home = Path(tempfile.mkdtemp(prefix="mailsiren-bench-dispatch-"))
     os.environ["XDG_DATA_HOME"] = str(home / "data")
     os.environ["XDG_CONFIG_HOME"] = str(home / "config")
-    os.environ["LOGNAME"] = "bench"
     from app.core.configfile import import_config
     from app.core.intake.pipeline import IncomingMail, ingest_batch
     from app.core.notifications.deliveries import list_deliveries

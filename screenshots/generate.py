@@ -281,7 +281,9 @@ def main() -> int:
     for variable in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS"):
         (home / variable).mkdir()
         os.environ[variable] = str(home / variable)
-    os.environ["LOGNAME"] = "alice"
+    import app.core.workspace  # the operator shown is alice, whoever runs this script
+
+    app.core.workspace.current_login = lambda: "alice"
     os.environ.pop("MAILSIREN_DB", None)
     ca = trustme.CA()
     ca.cert_pem.write_to_path(str(home / "ca.pem"))

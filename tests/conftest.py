@@ -20,6 +20,7 @@ from app.core.store.db import Database, open_database
 from app.core.store.secrets import load_or_create_keyring
 from app.core.users import UserView, ensure_user
 from app.core.workspace import Workspace, open_workspace
+from tests.as_operator import LOGIN_VARIABLE, operator_login
 from tests.postgres import TEMPLATE, PostgresServer, start_postgres
 
 TEST_LOGIN = "alice"
@@ -40,7 +41,8 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     }.items():
         (home / folder).mkdir(parents=True)
         monkeypatch.setenv(variable, str(home / folder))
-    monkeypatch.setenv("LOGNAME", TEST_LOGIN)
+    monkeypatch.setenv(LOGIN_VARIABLE, TEST_LOGIN)  # who the test is: see tests/as_operator.py
+    monkeypatch.setattr("app.core.workspace.current_login", operator_login)
     monkeypatch.delenv("MAILSIREN_DB", raising=False)
     for variable in ("MAILSIREN_SHARED_CONFIG", "MAILSIREN_DATA_DIR", "MAILSIREN_CONFIG_DIR"):
         monkeypatch.delenv(variable, raising=False)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import getpass
+import os
+import pwd
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -67,8 +68,14 @@ def require_current(database: Database, actor: UserView, permission: str) -> Non
 
 
 def current_login() -> str:
-    """The operating-system login: mailsiren's notion of who is at the keyboard."""
-    return getpass.getuser()
+    """Who is at the keyboard: the account of the process's effective uid, as the kernel
+    says. Never LOGNAME or USER (what `getpass.getuser` reads first): any process sets those,
+    and `LOGNAME=root` would make anyone an administrator."""
+    uid = os.geteuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a container's uid with no passwd entry: named by its number
+        return f"uid-{uid}"
 
 
 def ensure_user(database: Database, name: str, *, clock: Clock = utc_now) -> UserView:
@@ -369,3 +376,32 @@ def user_by_id(database: Database, user_id: int | None) -> UserView | None:
     with database.read() as session:
         user = session.get(User, user_id)
         return _view(session, user) if user is not None else None
+
+
+def users_as_stored(session: Session) -> list[UserView]:
+    """Every user by name, on the caller's session, for a caller that checked permissions."""
+    return [_view(session, user) for user in session.exec(select(User).order_by(User.name)).all()]
+
+
+def put_user(
+    session: Session,
+    database: Database,
+    name: str,
+    *,
+    email: str | None,
+    groups: Sequence[str],
+    permissions: Sequence[str],
+    clock: Clock = utc_now,
+) -> bool:
+    """Create the user, or replace its email, groups and permissions (the whole sets), on the
+    caller's session; True when it was created. The caller checked the values and its right."""
+    user = _find_user(session, name)
+    created = user is None
+    if user is None:
+        user = User(name=name, permissions=[], created_at=clock())
+    user.permissions = list(check_permissions(permissions))
+    _set_email(database, user, _check_email(email))
+    session.add(user)
+    session.flush()
+    _set_groups(session, user, groups)
+    return created

@@ -6,16 +6,20 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
-MAILSIREN = [sys.executable, "-m", "app"]
+from tests.as_operator import LOGIN_VARIABLE
+
+# `python -m app` as the test's operator (MAILSIREN_TEST_LOGIN), since identity is the kernel's
+MAILSIREN = [sys.executable, str(Path(__file__).resolve().parents[1] / "as_operator.py")]
 
 
 def mailsiren(*arguments: str, stdin: str = "", login: str | None = None, env: dict | None = None):
-    """`python -m app ARGUMENTS`; `login` runs it as another operating-system user name;
+    """`python -m app ARGUMENTS`; `login` runs it as another operator;
     `env` adds variables."""
     environment = {**os.environ, **(env or {})}
     if login is not None:
-        environment["LOGNAME"] = login
+        environment[LOGIN_VARIABLE] = login
     return subprocess.run(
         [*MAILSIREN, *arguments],
         input=stdin,

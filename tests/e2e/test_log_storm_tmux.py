@@ -9,13 +9,12 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.process import mailsiren, mailsiren_json
+from tests.e2e.process import MAILSIREN, mailsiren, mailsiren_json
 from tests.e2e.serve import running_serve
 from tests.e2e.terminal import Tmux
 
@@ -65,9 +64,9 @@ def test_in_a_storm_enter_opens_the_incident_the_keys_moved_to(tmp_path: Path):
         environment = " ".join(
             f"{name}={shlex.quote(value)}"
             for name, value in os.environ.items()
-            if name.startswith(("XDG_", "MAILSIREN_", "LOGNAME", "PATH", "HOME"))
+            if name.startswith(("XDG_", "MAILSIREN_", "PATH", "HOME"))
         )
-        command = f"env {environment} TERM=xterm-256color {sys.executable} -m app"
+        command = f"env {environment} TERM=xterm-256color {shlex.join(MAILSIREN)}"
         tmux = Tmux(command, columns=120, rows=36)
         try:
             tmux.wait_for(f"of {BEFORE_THE_STORM}", seconds=60)

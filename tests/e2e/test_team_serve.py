@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes, policy
 from pathlib import Path
 
+from tests.as_operator import LOGIN_VARIABLE
 from tests.e2e.process import MAILSIREN, mailsiren, mailsiren_json
 from tests.e2e.serve import recorded_as_sent, running_serve
 from tests.mails import alert_mail
@@ -118,7 +119,7 @@ def test_two_listeners_and_three_operators_behave_as_one_mailsiren(
             return subprocess.run(
                 [*MAILSIREN, "incidents", "accept", str(disk["id"])],
                 capture_output=True, text=True, timeout=60,
-                env={**os.environ, **host_a, "LOGNAME": login},
+                env={**os.environ, **host_a, LOGIN_VARIABLE: login},
             )  # fmt: skip
 
         with ThreadPoolExecutor(3) as pool:

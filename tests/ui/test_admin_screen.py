@@ -11,6 +11,7 @@ from app.ui.modals.confirm import ConfirmModal
 from app.ui.modals.user_form import UserFormModal
 from app.ui.widgets.groups_table import GroupsTable
 from app.ui.widgets.users_table import UsersTable
+from tests.as_operator import LOGIN_VARIABLE
 from tests.ui.pilot import settle
 
 
@@ -86,7 +87,7 @@ async def test_removing_a_user_asks_first(workspace):
 
 async def test_a_user_who_is_not_an_administrator_sees_why_and_no_directory(workspace, monkeypatch):
     ensure_user(workspace.database, "bob")
-    monkeypatch.setenv("LOGNAME", "bob")
+    monkeypatch.setenv(LOGIN_VARIABLE, "bob")
     bobs = open_workspace()
     try:
         app = MailsirenApp(bobs, initial_mode="admin")

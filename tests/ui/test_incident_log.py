@@ -18,6 +18,7 @@ from app.ui.modals.confirm import ConfirmModal
 from app.ui.screens.incident_detail import IncidentDetailScreen
 from app.ui.widgets.incident_table import IncidentTable
 from app.ui.widgets.log_header import LogHeader
+from tests.as_operator import LOGIN_VARIABLE
 from tests.mails import alert_mail
 from tests.ui.pilot import settle
 
@@ -186,7 +187,7 @@ async def test_the_detail_screen_shows_timeline_mails_and_the_raw_source(nagios)
 async def test_without_triage_the_keys_say_why_and_nothing_changes(nagios, monkeypatch):
     incident = receive(nagios, "disk full on web01")
     add_user(nagios.database, nagios.user, "bob", permissions=["view_connections"])
-    monkeypatch.setenv("LOGNAME", "bob")
+    monkeypatch.setenv(LOGIN_VARIABLE, "bob")
     viewer = open_workspace()
     assert viewer.user.name == "bob" and not viewer.user.can("triage")
     app = MailsirenApp(viewer)

@@ -19,6 +19,7 @@ from app.ui.screens.mail_screen import MailScreen
 from app.ui.screens.source_mails import SourceMailsScreen
 from app.ui.widgets.keyed_table import KeyedTable
 from app.ui.widgets.sources_table import SourcesTable
+from tests.as_operator import LOGIN_VARIABLE
 from tests.clock import Clock
 from tests.ui.ages import next_redraw, redraws
 from tests.ui.pilot import settle
@@ -136,7 +137,7 @@ async def test_without_edit_rights_the_keys_say_which_permission_is_missing(
     nagios_mails, monkeypatch
 ):
     add_user(nagios_mails.database, nagios_mails.user, "bob", permissions=["view_connections"])
-    monkeypatch.setenv("LOGNAME", "bob")
+    monkeypatch.setenv(LOGIN_VARIABLE, "bob")
     bob = open_workspace()
     app = MailsirenApp(bob, initial_mode="sources")
     async with app.run_test(size=(120, 36)) as pilot:
