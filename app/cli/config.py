@@ -1,4 +1,4 @@
-"""`mailsiren config export|import`: org, policies, sources and integrations as TOML."""
+"""`mailsiren config export|import`: org, users, policies, sources and integrations as TOML."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from app.cli.common import EXIT_OK, CommandError, add_command, escaped, opened_w
 
 def register(commands) -> None:
     config = add_command(
-        commands, "config", "the configuration (org, policies, sources, integrations) as TOML",
+        commands, "config", "the configuration (org, users, policies, sources, integrations) as TOML",
         "mailsiren config export > mailsiren.toml", "mailsiren config import mailsiren.toml",
     )  # fmt: skip
     actions = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -22,7 +22,7 @@ def register(commands) -> None:
     importing = add_command(
         actions,
         "import",
-        "create or update sources from a TOML file, validated whole first",
+        "create or update the configuration from a TOML file, validated whole first",
         "mailsiren config import sources.toml",
         "mailsiren config import sources.toml --prune   (delete sources not in the file)",
         handler=run_config_import,
@@ -31,7 +31,8 @@ def register(commands) -> None:
     importing.add_argument(
         "--prune",
         action="store_true",
-        help="delete sources, policies and integrations not in the file",
+        help="delete sources, policies and integrations not in the file, and users not in "
+        "it when it has [[user]] entries",
     )
 
 
@@ -39,7 +40,13 @@ def run_config_export(_arguments: argparse.Namespace) -> int:
     from app.core.configfile import export_config
 
     with opened_workspace() as workspace:
-        sys.stdout.write(escaped(export_config(workspace.database)))
+        exported = export_config(workspace.database, workspace.user)
+    sys.stdout.write(escaped(exported))
+    if "[[user]]" not in exported:  # an administrator's export always lists at least themselves
+        print(
+            "note: no [[user]] entries: exporting users needs the 'admin' permission",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import tomli_w
 from sqlmodel import col, delete, select
 
+from app.core.addresses import AddressError, parse_address
 from app.core.incidents.escalation import PolicySpec, list_policies, parse_policy, write_policy
 from app.core.intake.sources import (
     SourceSpec,
@@ -16,6 +17,7 @@ from app.core.intake.sources import (
     parse_source,
     write_source,
 )
+from app.core.names import DEFAULT_PERMISSIONS
 from app.core.notifications.integrations import (
     IntegrationSpec,
     concerns_about,
@@ -25,13 +27,24 @@ from app.core.notifications.integrations import (
 )
 from app.core.notifications.org import OrgView, load_org, parse_org, write_org
 from app.core.store.db import Database, utc_now
-from app.core.store.models import AlertSource, EscalationPolicy, Integration
+from app.core.store.models import AlertSource, EscalationPolicy, Group, Integration, User
 from app.core.store.secrets import normalise_address
-from app.core.users import UserView, require_current
+from app.core.users import (
+    PermissionDenied,
+    UserAdminError,
+    UserView,
+    check_permissions,
+    check_user_name,
+    list_users,
+    put_user,
+    require_current,
+    users_as_stored,
+)
 from app.errors import MailsirenError
 
 SECTIONS = ("org", "user", "escalation_policy", "source", "integration")
-NOT_YET = ("user",)
+NOT_YET: tuple[str, ...] = ()  # sections of SECTIONS not managed from a file yet (none now)
+USER_KEYS = ("name", "email", "groups", "permissions")
 
 
 class ConfigFileError(MailsirenError, ValueError):
@@ -41,12 +54,34 @@ class ConfigFileError(MailsirenError, ValueError):
 
 
 @dataclass(frozen=True)
+class UserSpec:
+    """One `[[user]]`: the whole of a user a file sets (what it leaves out is the default)."""
+
+    name: str
+    email: str | None = None
+    groups: tuple[str, ...] = ()  # sorted, as UserView's
+    permissions: tuple[str, ...] = DEFAULT_PERMISSIONS  # in PERMISSIONS' order, as stored
+
+    @classmethod
+    def of(cls, view: UserView) -> UserSpec:
+        return cls(view.name, view.email, tuple(sorted(view.groups)), view.permissions)
+
+    def to_dict(self) -> dict:
+        entry: dict = {"name": self.name}
+        if self.email is not None:
+            entry["email"] = self.email
+        return entry | {"groups": list(self.groups), "permissions": list(self.permissions)}
+
+
+@dataclass(frozen=True)
 class ParsedConfig:
     org: OrgView | None = None
     policies: tuple[PolicySpec, ...] = ()
     sources: tuple[SourceSpec, ...] = ()
     integrations: tuple[IntegrationSpec, ...] = ()
     ignored: tuple[str, ...] = ()  # sections this version does not manage from a file
+    users: tuple[UserSpec, ...] = ()
+    lists_users: bool = False  # the file has a [[user]] section: --prune then prunes users
 
 
 @dataclass(frozen=True)
@@ -58,9 +93,13 @@ class ImportReport:
     warnings: tuple[str, ...] = field(default=())
 
 
-def export_config(database: Database) -> str:
-    """Everything but users, as TOML. Never a password, never the shared SMTP configuration."""
+def export_config(database: Database, actor: UserView | None = None) -> str:
+    """The configuration as TOML; users only when the actor is an administrator (listing
+    users is theirs). Never a password, never the shared SMTP configuration."""
     document: dict = {"org": load_org(database).to_dict()}
+    users = _exported_users(database, actor)
+    if users:
+        document["user"] = users
     policies = [view.spec.to_dict() for view in list_policies(database)]
     if policies:
         document["escalation_policy"] = policies
@@ -71,6 +110,58 @@ def export_config(database: Database) -> str:
     return tomli_w.dumps(document, multiline_strings=False)
 
 
+def _exported_users(database: Database, actor: UserView | None) -> list[dict]:
+    if actor is None:
+        return []
+    try:
+        views = list_users(database, actor)
+    except PermissionDenied:
+        return []
+    return [UserSpec.of(view).to_dict() for view in views]
+
+
+def parse_user(data: object, where: str) -> UserSpec:
+    """Validate one `[[user]]`; ConfigFileError names the entry, the key and the fix. That its
+    groups exist is checked against the database on import."""
+    if not isinstance(data, dict):
+        raise ConfigFileError(f"{where}: must be a table")
+    name = data.get("name")
+    if name is None:
+        raise ConfigFileError(f'{where}: name: missing; give the login name, as in name = "bob"')
+    try:
+        check_user_name(name if isinstance(name, str) else repr(name))
+    except UserAdminError as error:
+        raise ConfigFileError(f"{where}: name: {error}") from None
+    where = f"{where} ({name})"
+    unknown = sorted(set(data) - set(USER_KEYS))
+    if unknown:
+        raise ConfigFileError(f"{where}: unknown key {unknown[0]!r}; known: {', '.join(USER_KEYS)}")
+    email = data.get("email")
+    if email is not None:
+        if not isinstance(email, str) or not email.strip():
+            raise ConfigFileError(
+                f'{where}: email: must be an address like "{name}@example.com"; '
+                "leave the key out for a user without one"
+            )
+        try:
+            email = parse_address(email)
+        except AddressError as error:
+            raise ConfigFileError(f"{where}: email: {error}") from None
+    groups = data.get("groups", [])
+    if not isinstance(groups, list) or not all(isinstance(group, str) for group in groups):
+        raise ConfigFileError(f'{where}: groups must be a list like ["ops"]')
+    permissions = data.get("permissions", list(DEFAULT_PERMISSIONS))
+    if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
+        raise ConfigFileError(
+            f'{where}: permissions must be a list like ["view_connections", "triage"]'
+        )
+    try:
+        chosen = check_permissions(permissions)
+    except UserAdminError as error:
+        raise ConfigFileError(f"{where}: permissions: {error}") from None
+    return UserSpec(name, email, tuple(sorted(set(groups))), chosen)
+
+
 def _tables(document: dict, key: str, origin: str) -> list:
     entries = document.get(key, [])
     if not isinstance(entries, list):
@@ -78,14 +169,14 @@ def _tables(document: dict, key: str, origin: str) -> list:
     return entries
 
 
-def _unique(items, key: str, section: str) -> None:
+def _unique(items, key: str, section: str, fix: str = "") -> None:
     seen: dict[str, int] = {}
     for index, item in enumerate(items, start=1):
         value = getattr(item, key)
         if value in seen:
             raise ConfigFileError(
                 f"[[{section}]] {index}: {key} {value!r} is already used by [[{section}]] "
-                f"{seen[value]}"
+                f"{seen[value]}" + (f"; {fix}" if fix else "")
             )
         seen[value] = index
 
@@ -103,6 +194,10 @@ def parse_config(text: str, origin: str = "the file") -> ParsedConfig:
         )
     try:
         org = parse_org(document["org"]) if "org" in document else None
+        users = tuple(
+            parse_user(entry, f"[[user]] {index}")
+            for index, entry in enumerate(_tables(document, "user", origin), 1)
+        )
         policies = tuple(
             parse_policy(entry, f"[[escalation_policy]] {index}")
             for index, entry in enumerate(_tables(document, "escalation_policy", origin), 1)
@@ -117,12 +212,15 @@ def parse_config(text: str, origin: str = "the file") -> ParsedConfig:
         )
     except ValueError as error:  # RuleError and every entry's own error are ValueErrors
         raise ConfigFileError(str(error)) from error
+    _unique(users, "name", "user", "list each user once")
     _unique(policies, "name", "escalation_policy")
     _unique(sources, "name", "source")
     _unique(sources, "address", "source")
     _unique(integrations, "address", "integration")
     ignored = tuple(section for section in NOT_YET if section in document)
-    return ParsedConfig(org, policies, sources, integrations, ignored)
+    return ParsedConfig(
+        org, policies, sources, integrations, ignored, users=users, lists_users="user" in document
+    )
 
 
 def import_config(
@@ -130,13 +228,17 @@ def import_config(
 ) -> ImportReport:
     """Create or update by name (integrations by address) in one transaction.
 
-    --prune deletes the sources, policies and integrations the file does not name.
+    --prune deletes the sources, policies and integrations the file does not name, and the
+    users it does not name when it has a [[user]] section. Changing users, like changing
+    [org], needs `admin`; a file that leaves them as they are does not.
     """
     require_current(database, actor, "edit_connections")
     if prune:
         require_current(database, actor, "delete_connections")
     parsed = parse_config(text, origin or "the file")
     if parsed.org is not None and parsed.org != load_org(database):
+        require_current(database, actor, "admin")
+    if _changes_users(database, parsed, prune):
         require_current(database, actor, "admin")
     org = parsed.org or load_org(database)
     warnings = tuple(
@@ -152,6 +254,7 @@ def import_config(
         with database.write() as session:
             if parsed.org is not None:
                 write_org(session, parsed.org, now)
+            _import_users(session, database, parsed, actor, now, prune, created, updated, pruned)
             existing_policies = set(session.exec(select(EscalationPolicy.name)).all())
             for policy in parsed.policies:
                 known = policy.name in existing_policies
@@ -230,3 +333,59 @@ def _import_integrations(
             if normalise_address(row.address) not in wanted:
                 pruned.append(f"integration {row.address} (#{row.id})")
                 session.delete(row)
+
+
+def _changes_users(database: Database, parsed: ParsedConfig, prune: bool) -> bool:
+    if not parsed.lists_users:
+        return False
+    with database.read() as session:
+        stored = {view.name: UserSpec.of(view) for view in users_as_stored(session)}
+    wanted = {spec.name for spec in parsed.users}
+    return any(stored.get(spec.name) != spec for spec in parsed.users) or (
+        prune and bool(set(stored) - wanted)
+    )
+
+
+def _import_users(
+    session, database: Database, parsed: ParsedConfig, actor, now, prune, created, updated, pruned
+) -> None:
+    if not parsed.lists_users:
+        return
+    groups = set(session.exec(select(Group.name)).all())
+    for index, spec in enumerate(parsed.users, start=1):
+        for group in spec.groups:
+            if group not in groups:
+                raise ConfigFileError(
+                    f"[[user]] {index} ({spec.name}): groups: no group {group!r}; create it "
+                    f"first with: mailsiren groups add {group}; nothing was imported"
+                )
+    stored = {row.name: row for row in session.exec(select(User)).all()}
+    admins = sorted(name for name, row in stored.items() if "admin" in row.permissions)
+    if prune:
+        gone = sorted(set(stored) - {spec.name for spec in parsed.users})
+        if actor.name in gone:
+            raise ConfigFileError(
+                f"--prune would delete you ({actor.name}): the file's [[user]] entries leave "
+                f"you out; add a [[user]] for {actor.name}; nothing was imported"
+            )
+        if gone:
+            session.exec(delete(User).where(col(User.name).in_(gone)))
+            pruned.extend(f"user {name}" for name in gone)
+    for spec in parsed.users:
+        is_new = put_user(
+            session,
+            database,
+            spec.name,
+            email=spec.email,
+            groups=spec.groups,
+            permissions=spec.permissions,
+            clock=lambda: now,
+        )
+        (created if is_new else updated).append(f"user {spec.name}")
+    session.flush()
+    if not any("admin" in permissions for permissions in session.exec(select(User.permissions))):
+        raise ConfigFileError(
+            'after this import no user would be an administrator: keep "admin" in the '
+            f"permissions of at least one [[user]] (now: {', '.join(admins)}); "
+            "nothing was imported"
+        )
