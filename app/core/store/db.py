@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
-from app.core.store.secrets import KeyRing
+from app.core.store.secrets import KeyRing, keyring_of
 from app.errors import MailsirenError
 
 # The newest migration's revision. Compared with the database's on open, so that the
@@ -97,8 +97,9 @@ class Database:
 
     @property
     def keyring(self) -> KeyRing:
-        """The key ring of the encrypted columns; EncryptedText reads it from the dialect."""
-        return self.engine.dialect.mailsiren_keyring  # type: ignore[attr-defined]
+        """The key ring of the encrypted columns (EncryptedText reads it from the dialect),
+        as the key file holds it now."""
+        return keyring_of(self.engine.dialect)
 
     @keyring.setter
     def keyring(self, keyring: KeyRing) -> None:

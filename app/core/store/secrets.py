@@ -37,15 +37,18 @@ class DecryptionError(MailsirenError):
 
 @dataclass(frozen=True)
 class KeyRing:
-    """The Fernet keys (newest first) and the HMAC key, as read from the key file."""
+    """The keys of the key file: Fernet keys (the first encrypts; every one decrypts), keys
+    staged for the next rotation (decrypt only, used by no one yet) and the HMAC key."""
 
     fernet_keys: tuple[bytes, ...]
     hmac_key: bytes
     path: Path | None = None
+    staged_keys: tuple[bytes, ...] = ()
+    signature: tuple[int, int, int] | None = None  # the file as read: inode, size, mtime
 
     @cached_property
     def _fernet(self) -> MultiFernet:
-        return MultiFernet([Fernet(key) for key in self.fernet_keys])
+        return MultiFernet([Fernet(key) for key in (*self.fernet_keys, *self.staged_keys)])
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
@@ -56,11 +59,11 @@ class KeyRing:
         except InvalidToken as error:
             where = f" in {self.path}" if self.path else ""
             raise DecryptionError(
-                f"A stored secret cannot be decrypted with the keys{where}: "
-                "the key file does not belong to this database. Put back the key file this "
-                "database was written with (from your backup, or from another host of the "
-                "team, mode 0600); mailsiren makes a new one when it finds none, and that one "
-                "cannot read what the old one encrypted."
+                f"A stored secret cannot be decrypted with the keys{where}. If `mailsiren key "
+                "rotate` ran on another host of the team, copy that host's key file here "
+                "(mode 0600; running processes pick it up without a restart). Otherwise this "
+                "key file does not belong to this database: put back the one it was written "
+                "with, from your backup; a new key file cannot read what the old one encrypted."
             ) from error
 
     def reencrypt(self, token: str) -> str:
@@ -70,20 +73,60 @@ class KeyRing:
         except InvalidToken as error:
             raise DecryptionError("A stored secret cannot be decrypted for rotation.") from error
 
+    def is_under_primary(self, token: str) -> bool:
+        try:
+            Fernet(self.fernet_keys[0]).decrypt(token.encode("ascii"))
+        except InvalidToken:
+            return False
+        return True
+
     def keyed_hash(self, value: str) -> str:
         """An HMAC-SHA256 of a normalised value: finds duplicates without decrypting."""
         return hmac.new(self.hmac_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
-    def with_new_primary_key(self) -> KeyRing:
-        return KeyRing((Fernet.generate_key(), *self.fernet_keys), self.hmac_key, self.path)
+    def with_staged_key(self) -> KeyRing:
+        """A new key every holder can decrypt with, before anyone encrypts with it."""
+        staged = (*self.staged_keys, Fernet.generate_key())
+        return KeyRing(self.fernet_keys, self.hmac_key, self.path, staged)
 
-    def with_only_primary_key(self) -> KeyRing:
-        return KeyRing(self.fernet_keys[:1], self.hmac_key, self.path)
+    def with_new_primary_key(self) -> KeyRing:
+        """The oldest staged key (or a new one) encrypts from now on; the others still read."""
+        if self.staged_keys:
+            primary, staged = self.staged_keys[0], self.staged_keys[1:]
+        else:
+            primary, staged = Fernet.generate_key(), ()
+        return KeyRing((primary, *self.fernet_keys), self.hmac_key, self.path, staged)
+
+    def without_retired_keys(self) -> KeyRing:
+        """Only the key that encrypts (and any staged ones): the older keys no longer read."""
+        return KeyRing(self.fernet_keys[:1], self.hmac_key, self.path, self.staged_keys)
 
     def serialise(self) -> str:
         lines = [KEY_FILE_HEADER, f"hmac = {base64.urlsafe_b64encode(self.hmac_key).decode()}\n"]
         lines += [f"fernet = {key.decode()}\n" for key in self.fernet_keys]
+        lines += [f"staged = {key.decode()}\n" for key in self.staged_keys]
         return "".join(lines)
+
+    def current(self) -> KeyRing:
+        """This ring, or the key file's keys if the file changed since it was read (a `key
+        rotate` by another process): a long-running serve follows a rotation, no restart."""
+        if self.path is None:
+            return self
+        try:
+            now = file_signature(self.path)
+        except OSError:
+            return self  # replaced this instant, or gone: keep reading with what we have
+        if now == self.signature:
+            return self
+        try:
+            return load_keyring(self.path)
+        except KeyFileError:
+            return self  # a file made unusable: the keys already held still read
+
+
+def file_signature(path: Path) -> tuple[int, int, int]:
+    status = path.stat()
+    return (status.st_ino, status.st_size, status.st_mtime_ns)
 
 
 def new_keyring(path: Path | None = None) -> KeyRing:
@@ -103,12 +146,13 @@ def load_keyring(path: Path) -> KeyRing:
     """Read the key file, refusing one that group or others may read."""
     try:
         check_key_file_permissions(path)
+        signature = file_signature(path)  # before reading: a change after it is seen next time
         text = path.read_text(encoding="ascii")
     except FileNotFoundError as error:
         raise KeyFileError(f"The key file {path} does not exist.") from error
     except (OSError, UnicodeDecodeError) as error:
         raise KeyFileError(f"The key file {path} cannot be read: {error}") from error
-    fernet_keys: list[bytes] = []
+    keys: dict[str, list[bytes]] = {"fernet": [], "staged": []}
     hmac_key: bytes | None = None
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -116,19 +160,21 @@ def load_keyring(path: Path) -> KeyRing:
             continue
         name, _, value = (part.strip() for part in line.partition("="))
         try:
-            if name == "fernet":
+            if name in keys:
                 Fernet(value.encode())
-                fernet_keys.append(value.encode())
+                keys[name].append(value.encode())
                 continue
             if name == "hmac":
                 hmac_key = base64.urlsafe_b64decode(value.encode())
                 continue
         except ValueError as error:
             raise KeyFileError(f"{path}:{number}: damaged {name} key ({error}).") from error
-        raise KeyFileError(f"{path}:{number}: unknown line {name!r}; expected fernet or hmac.")
-    if not fernet_keys or not hmac_key:
+        raise KeyFileError(
+            f"{path}:{number}: unknown line {name!r}; expected fernet, staged or hmac."
+        )
+    if not keys["fernet"] or not hmac_key:
         raise KeyFileError(f"The key file {path} lacks a fernet or an hmac key.")
-    return KeyRing(tuple(fernet_keys), hmac_key, path)
+    return KeyRing(tuple(keys["fernet"]), hmac_key, path, tuple(keys["staged"]), signature)
 
 
 def write_keyring(keyring: KeyRing, path: Path) -> None:
@@ -173,7 +219,11 @@ class EncryptedText(TypeDecorator[str]):
 
 
 def keyring_of(dialect) -> KeyRing:
+    """The engine's key ring, as the key file holds it now."""
     keyring = getattr(dialect, "mailsiren_keyring", None)
     if keyring is None:
         raise KeyFileError("No key ring is attached to this database connection.")
-    return keyring
+    current = keyring.current()
+    if current is not keyring:
+        dialect.mailsiren_keyring = current
+    return current
