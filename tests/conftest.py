@@ -177,8 +177,8 @@ class RecordingHandler:
         return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        if self.refuse_recipients_with:
-            return self.refuse_recipients_with
+        if self.refuse_recipients_with:  # "{address}" in it says the address back, as Postfix
+            return self.refuse_recipients_with.replace("{address}", address)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -54,7 +54,7 @@ async def notify_until(
                     step.incident_id,
                     step.policy,
                     step.step,
-                    ", ".join(step.paged) or "nobody",
+                    step.whom,
                 )
             await dispatcher.run_once()
         except Exception:  # noqa: BLE001 - a bad run is logged; the rows are still there

@@ -24,8 +24,9 @@ from app.core.notifications.outbox import (
     Outbox,
     Outgoing,
     backoff,
+    without_addresses,
 )
-from app.core.store.db import as_utc
+from app.core.store.db import as_utc, utc_now
 from app.core.store.models import Delivery
 from tests.clock import T0, Clock
 
@@ -257,3 +258,15 @@ def claimed(database, outbox: Outbox) -> tuple[list, list]:
 def claimed_ids(database, outbox: Outbox) -> list[int]:
     due, released = claimed(database, outbox)
     return sorted(r.id for r in [*due, *released])
+
+
+def test_a_reply_that_repeats_the_mails_addresses_is_kept_without_them():
+    message = EmailMessage()
+    message["From"] = "mailsiren <Siren@Example.com>"
+    mail = Outgoing((1,), "bob@example.com", None, message, utc_now(), 0)
+    refused = AttemptResult(
+        PERMANENT, "mail_from", "553 <siren@example.com> not owned by user; <BOB@example.com>"
+    )
+    assert without_addresses(mail, refused).reply == "553 <sender> not owned by user; <recipient>"
+    plain = AttemptResult(SENT, "data", "250 2.0.0 Ok: queued as 4F1")
+    assert without_addresses(mail, plain) is plain

@@ -277,7 +277,8 @@ class StepTaken:
     incident_id: int
     policy: str
     step: int  # 1-based
-    paged: tuple[str, ...]
+    paged: tuple[str, ...]  # the addresses: in memory only, never in a log or a timeline
+    whom: str  # who was paged, said without an address: "bob and 1 address of the policy"
     finished: bool
 
 
@@ -301,15 +302,17 @@ def take_escalation_step(
     steps = json.loads(policy.steps)
     index = min(run.step, len(steps) - 1)
     step = steps[index]
-    pages, skipped = [], []
+    pages, skipped, named, by_address = [], [], [], 0
     why = f"escalation {policy.name} step {index + 1}"
     for target in step["targets"]:
         if "@" in target:
             pages.append(Page(target, policy.owner_id, why))
+            by_address += 1
             continue
         email = connection.execute(select(USERS.c.email).where(USERS.c.name == target)).scalar()
         if email:
             pages.append(Page(email, policy.owner_id, f"{why} ({target})"))
+            named.append(target)
         else:
             skipped.append(target)
     round_text = f", round {run.round + 1} of {policy.repeat + 1}" if policy.repeat else ""
@@ -320,7 +323,10 @@ def take_escalation_step(
         severity=run.severity, now=now, pages=pages,
     )  # fmt: skip
     paged = tuple(page.address for page in pages)
-    notes = [f"paged {', '.join(paged)}" if paged else "nobody to page"]
+    # Addresses are encrypted at rest; the timeline is not: it names users, and counts the
+    # policy's own addresses (the delivery log, decrypted for whoever may see it, has them).
+    whom = _whom(named, by_address)
+    notes = [f"paged {whom}" if paged else "nobody to page"]
     if skipped:
         notes.append(f"{', '.join(skipped)} has no email address (mailsiren users set)")
     if pages and not queued:
@@ -345,4 +351,13 @@ def take_escalation_step(
             update(RUNS).where(RUNS.c.incident_id == incident_id)
             .values(step=following, round=round_number, due_at=due)
         )  # fmt: skip
-    return StepTaken(incident_id, policy.name, index + 1, paged, finished)
+    return StepTaken(incident_id, policy.name, index + 1, paged, whom, finished)
+
+
+def _whom(names: list[str], addresses: int) -> str:
+    said = list(names)
+    if addresses:
+        said.append(f"{addresses} address{'es' if addresses > 1 else ''} of the policy")
+    if not said:
+        return "nobody"
+    return said[0] if len(said) == 1 else f"{', '.join(said[:-1])} and {said[-1]}"

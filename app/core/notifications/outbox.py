@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.utils import getaddresses
 
 from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
 
@@ -188,6 +190,7 @@ class Outbox:
 
         The hint stored is the result's: it was worked out once, where the failure was met."""
         now = self.clock()
+        results = [(mail, without_addresses(mail, result)) for mail, result in results]
         with self.database.write() as session:
             connection = session.connection()
             for mail, result in results:
@@ -204,13 +207,22 @@ class Outbox:
                     )  # fmt: skip
         for mail, result in results:
             if result.outcome != SENT:
-                log.warning(
-                    "delivery %s to %s: %s (%s)",
-                    mail.ids,
-                    mail.address,
-                    result.reply,
-                    result.outcome,
-                )
+                log.warning("delivery %s: %s (%s)", mail.ids, result.reply, result.outcome)
+
+
+def without_addresses(mail: Outgoing, result: AttemptResult) -> AttemptResult:
+    """The result with the mail's own addresses taken out of the server's reply.
+
+    Replies often repeat them (`550 5.1.1 <bob@example.com>: unknown user`); stored or
+    logged in the clear, that would undo their encryption. The delivery row keeps the
+    recipient, encrypted; the reply says `recipient` and `sender` instead.
+    """
+    reply = result.reply
+    senders = [address for _, address in getaddresses(mail.message.get_all("From", []))]
+    for address, said in ((mail.address, "recipient"), *((sender, "sender") for sender in senders)):
+        if address:
+            reply = re.sub(re.escape(address), said, reply, flags=re.IGNORECASE)
+    return result if reply == result.reply else replace(result, reply=reply)
 
 
 def _after_attempt(mail: Outgoing, result: AttemptResult, now: datetime) -> dict:
