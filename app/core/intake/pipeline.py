@@ -15,7 +15,7 @@ from app.core.incidents.lifecycle import (
     open_incident,
     resolve_by_mail,
 )
-from app.core.intake.mail import ParsedMail, parse_mail, shown_nul
+from app.core.intake.mail import ParsedMail, parse_mail, storable
 from app.core.intake.outcomes import decide
 from app.core.intake.rules import subject_key
 from app.core.intake.sources import SourceSpec, spec_from_row
@@ -201,7 +201,7 @@ def _store(
 ) -> IngestResult:
     # The hot path speaks SQLAlchemy Core, not ORM objects: a few statements per mail.
     parsed = incoming.parsed or parse_mail(incoming.raw)
-    lowered = sorted({shown_nul(address.lower()) for address in incoming.recipients})
+    lowered = sorted({storable(address.lower()) for address in incoming.recipients})
     rows = reads.sources_for(lowered)
     if not rows:
         return IngestResult(None, ())
@@ -212,16 +212,16 @@ def _store(
         dict(
             received_at=now,
             via=incoming.via,
-            envelope_from=incoming.envelope_from and shown_nul(incoming.envelope_from[:320]),
+            envelope_from=incoming.envelope_from and storable(incoming.envelope_from[:320]),
             envelope_to=lowered,
             message_id=parsed.message_id,
             raw_sha256=parsed.sha256,
             first_copy_sha256=first_copy,
             size=parsed.size,
-            subject=parsed.subject,
+            subject=parsed.title,  # what the mail log lists; the mail itself shows it whole
             from_header=parsed.from_,
             defects=list(parsed.defects),
-            body_text=parsed.body,  # NUL already shown as ␀ (PostgreSQL's text holds none)
+            body_text=parsed.body,  # already storable: NUL shown as ␀ (PostgreSQL's text holds none)
             raw=incoming.raw,
         ),
     ).inserted_primary_key[0]
@@ -338,7 +338,7 @@ class SqlIncidentStore:
 
     def create(self, spec, parsed, key, mail_id, now):
         new = NewIncident(
-            source_id=spec.id, severity=spec.severity, title=parsed.subject or "(no subject)",
+            source_id=spec.id, severity=spec.severity, title=parsed.title or "(no subject)",
             key=key, subject_key=subject_key(parsed.subject),
             escalation_policy=spec.escalation_policy,
         )  # fmt: skip
