@@ -23,3 +23,13 @@ def test_recipients_come_from_delivered_to_to_cc_and_bcc_in_that_order():
 def test_a_mail_without_routing_headers_names_no_recipient():
     assert header_recipients(b"From: x@example.net\r\nSubject: hi\r\n\r\nbody\r\n") == []
     assert header_recipients(b"To: undisclosed-recipients:;\r\n\r\n") == []
+
+
+def test_a_body_or_a_header_that_breaks_the_parser_still_names_its_recipients():
+    # `mailsiren ingest` without --to answered 75 (try again) forever: RecursionError.
+    from tests.unit.test_mail import nested_multipart
+
+    deep = b"To: nagios@alerts.example.com\r\n" + nested_multipart(2000)
+    assert header_recipients(deep) == ["nagios@alerts.example.com"]
+    comments = b"To: zabbix@alerts.example.com " + b"(" * 5000 + b"\r\n\r\nbody\r\n"
+    assert header_recipients(comments) == ["zabbix@alerts.example.com"]
