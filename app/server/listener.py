@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import re
 import signal
 import sys
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException, syntax
 
 from app import paths
 from app.errors import MailsirenError
@@ -17,25 +22,37 @@ from app.server.certificate import self_signed_pair, server_tls_context
 from app.server.notifier import NotifierProcess
 from app.server.storage import StorageFailed, StorageProcess
 
-MAX_RECIPIENTS = 100
-MAX_MESSAGE_BYTES = 10 * 1024 * 1024
-MAX_CONNECTIONS = 200
-SESSION_TIMEOUT = 300
 STOP_GRACE_SECONDS = 30
+LINGER_SECONDS = 5  # after a 421 that ends a session, for the client to read it and hang up
 COMMAND_LIMITS = {
     "*": 20_000,  # MAIL, RCPT, DATA: a busy sender may deliver thousands of mails per session
     "HELO": 20,
     "EHLO": 20,
     "STARTTLS": 3,
-    "NOOP": 100,
-    "RSET": 2_000,
+    "NOOP": 20,  # each NOOP restarts the idle timer: a few keep a slow client alive, no more
+    "RSET": 100,  # one before each mail on a reused connection; past that, a new connection
     "VRFY": 10,
     "EXPN": 10,
     "HELP": 10,
     "AUTH": 5,
 }
+BAD_COMMAND_REPLIES = (b"500", b"501", b"502", b"503", b"504")  # unknown, syntax, sequence
 
 log = logging.getLogger("mailsiren.listener")
+
+
+@dataclass(frozen=True)
+class ListenerLimits:
+    """What clients may take of the listener; `serve` runs with these defaults."""
+
+    connections: int = 200  # open at once, every client together
+    connections_per_client: int = 50  # open at once from one address (as Postfix's default)
+    idle_seconds: float = 300  # between two commands
+    session_seconds: float = 600  # a whole connection, whatever it sends, then 421
+    message_bytes: int = 10 * 1024 * 1024
+    recipients: int = 100  # per mail
+    bad_commands: int = 20  # 500-504 replies in a session (Postfix's smtpd_hard_error_limit)
+    command_calls: Mapping[str, int] = field(default_factory=lambda: dict(COMMAND_LIMITS))
 
 
 class ListenerError(MailsirenError):
@@ -46,9 +63,13 @@ class ListenerError(MailsirenError):
 
 @dataclass
 class ListenerState:
-    """Shared by every session: open connections, mails being stored, the stop signal."""
+    """Shared by every session: the limits, open connections, mails being stored, the stop
+    signal."""
 
+    limits: ListenerLimits = field(default_factory=ListenerLimits)
     connections: int = 0
+    connections_by_client: Counter[str] = field(default_factory=Counter)
+    refusing: set[str] = field(default_factory=set)  # "*" or addresses at their cap, said once
     storing: int = 0
     stopping: bool = False
     idle: asyncio.Event = field(default_factory=asyncio.Event)
@@ -90,8 +111,9 @@ class AlertHandler:
     async def handle_RCPT(  # noqa: N802
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options
     ) -> str:
-        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
-            return f"452 4.5.3 Too many recipients (at most {MAX_RECIPIENTS} per mail)"
+        most = self.state.limits.recipients
+        if len(envelope.rcpt_tos) >= most:
+            return f"452 4.5.3 Too many recipients (at most {most} per mail)"
         try:
             known = await self.known.contains(address)
         except Exception:  # noqa: BLE001 - a database error must not look like "no such user"
@@ -102,14 +124,26 @@ class AlertHandler:
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_EHLO(  # noqa: N802
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses
+    ) -> list[str]:
+        """Advertise only what is offered: no bare `AUTH` once inside TLS (no mechanism is)."""
+        session.host_name = hostname
+        return [line for line in responses if line.rstrip() != "250-AUTH"]
+
+    async def handle_DATA(  # noqa: N802
+        self, server: ListenerSMTP, session: Session, envelope: Envelope
+    ) -> str:
         raw = envelope.original_content or b""
         if isinstance(raw, str):  # decode_data is off, but never trust a type
             raw = raw.encode("utf-8", "surrogateescape")
         self.state.storing += 1
         self.state.idle.clear()
         try:
-            mail_id = await self.storage.store(raw, tuple(envelope.rcpt_tos), envelope.mail_from)
+            with server.storing():
+                mail_id = await self.storage.store(
+                    raw, tuple(envelope.rcpt_tos), envelope.mail_from
+                )
         except StorageFailed as error:  # said in one line: the storage process says why
             log.error("storing a mail from %r failed: %s; answered 451", envelope.mail_from, error)
             return "451 4.3.0 Temporary storage failure, try again later"
@@ -126,30 +160,228 @@ class AlertHandler:
 
 
 class ListenerSMTP(SMTP):
-    """aiosmtpd's SMTP with a cap on open connections and a refusal while stopping."""
+    """aiosmtpd's SMTP with the listener's limits: connections in all and per client address,
+    a session deadline, bad commands; a refusal while stopping; one STARTTLS per session."""
 
     def __init__(self, handler: AlertHandler, state: ListenerState, **keywords) -> None:
-        super().__init__(handler, **keywords)
+        limits = state.limits
+        super().__init__(
+            handler,
+            data_size_limit=limits.message_bytes,
+            timeout=limits.idle_seconds,
+            command_call_limit=dict(limits.command_calls),
+            **keywords,
+        )
         self._listener_state = state
-        self._counted = False
+        self._client: str | None = None  # the address this connection is counted under
+        self._deadline: asyncio.TimerHandle | None = None
+        self._deadline_passed = False
+        self._storing_mail = False
+        self._bad_commands = 0
+        self._closing = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._client is not None:  # STARTTLS: the same connection again, now over TLS
+            super().connection_made(transport)
+            return
         state = self._listener_state
-        if state.stopping or state.connections >= MAX_CONNECTIONS:
-            reason = "shutting down" if state.stopping else "too many connections"
-            transport.write(f"421 4.3.2 {reason}, try again later\r\n".encode())  # type: ignore[attr-defined]
+        client = client_address(transport)
+        refusal = self._refusal(client)
+        if refusal is not None:
+            transport.write(f"{refusal}\r\n".encode())  # type: ignore[attr-defined]
             transport.close()
             return
         state.connections += 1
-        self._counted = True
+        state.connections_by_client[client] += 1
+        self._client = client
         super().connection_made(transport)
+        self._deadline = self.loop.call_later(state.limits.session_seconds, self._deadline_reached)
+
+    def _refusal(self, client: str) -> str | None:
+        """The 421 for a connection over a limit (said in the log once per spell), or None."""
+        state, limits = self._listener_state, self._listener_state.limits
+        if state.stopping:
+            return "421 4.3.2 shutting down, try again later"
+        if state.connections_by_client[client] >= limits.connections_per_client:
+            if client not in state.refusing:
+                state.refusing.add(client)
+                log.warning(
+                    "%s has %d connections open, the most one address may; refusing more "
+                    "from it (421) until some close",
+                    client,
+                    limits.connections_per_client,
+                )
+            return (
+                f"421 4.7.0 too many connections from {client} (at most "
+                f"{limits.connections_per_client} at once from one address), try again later"
+            )
+        if state.connections >= limits.connections:
+            if "*" not in state.refusing:
+                state.refusing.add("*")
+                log.warning(
+                    "%d connections open, the most the listener takes; refusing more (421) "
+                    "until some close",
+                    limits.connections,
+                )
+            return (
+                f"421 4.3.2 too many connections (at most {limits.connections} at once), "
+                "try again later"
+            )
+        return None
 
     def connection_lost(self, error: Exception | None) -> None:
-        if not self._counted:
+        client = self._client
+        if client is None:  # refused, or already counted out
             return
-        self._counted = False
-        self._listener_state.connections -= 1
+        self._client = None
+        state = self._listener_state
+        state.connections -= 1
+        state.connections_by_client[client] -= 1
+        if state.connections_by_client[client] <= 0:
+            del state.connections_by_client[client]
+        if state.connections_by_client[client] < state.limits.connections_per_client:
+            state.refusing.discard(client)  # a Counter says 0 for an address it no longer has
+        if state.connections < state.limits.connections:
+            state.refusing.discard("*")
+        if self._deadline is not None:
+            self._deadline.cancel()
         super().connection_lost(error)
+
+    @contextmanager
+    def storing(self) -> Iterator[None]:
+        """While a mail is being stored, the session deadline waits for its reply."""
+        self._storing_mail = True
+        try:
+            yield
+        finally:
+            self._storing_mail = False
+
+    def _deadline_reached(self) -> None:
+        if self._storing_mail:
+            self._deadline_passed = True  # closed once the mail's reply is said
+            log.info(
+                "%s: the session deadline came while a mail was being stored; "
+                "closing after its reply",
+                peer_text(self.session.peer),
+            )
+            return
+        self._close_with(self._deadline_reply())
+
+    def _deadline_reply(self) -> str:
+        log.info("%s: closed at the session deadline", peer_text(self.session.peer))
+        longest = duration_text(self._listener_state.limits.session_seconds)
+        return (
+            f"421 4.4.2 session deadline: a connection lasts at most {longest}; "
+            "connect again to go on"
+        )
+
+    def _close_with(self, reply: str) -> None:
+        """Say `reply` (a 421) as the session's last word and close the connection."""
+        if self._closing or self.transport is None:
+            return
+        self._closing = True
+        transport = self.transport
+        transport.write(f"{reply}\r\n".encode())
+        transport.set_protocol(LingeringClose(self, transport))
+        if transport.can_write_eof():
+            transport.write_eof()  # the reply, then FIN; closed once the client hangs up
+        else:
+            transport.close()  # TLS: close_notify after the reply
+
+    async def push(self, status: str | bytes) -> None:
+        if self._closing:
+            return  # the 421 that closed the session was its last word
+        await super().push(status)
+        code = (status.encode() if isinstance(status, str) else status)[:3]
+        if code in BAD_COMMAND_REPLIES:
+            self._bad_commands += 1
+            most = self._listener_state.limits.bad_commands
+            if self._bad_commands >= most:
+                log.warning("%s: too many bad commands, closed", peer_text(self.session.peer))
+                self._close_with(
+                    f"421 4.7.0 too many bad commands (at most {most} per session), goodbye"
+                )
+
+    async def smtp_DATA(self, arg: str) -> None:  # noqa: N802
+        await super().smtp_DATA(arg)
+        if self._deadline_passed:
+            self._close_with(self._deadline_reply())
+
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg: str) -> None:  # noqa: N802
+        if self.session.ssl is not None:
+            await self.push("503 5.5.1 TLS is already active")
+            return
+        await super().smtp_STARTTLS(arg)
+
+    async def handle_exception(self, error: Exception) -> str:
+        if isinstance(error, TLSSetupException):  # one line, never a traceback
+            log.warning(
+                "%s: TLS handshake failed: %s; connection closed",
+                peer_text(self.session.peer),
+                handshake_failure(error),
+            )
+            return "421 4.7.0 TLS handshake failed"  # never sent: aiosmtpd closes at once
+        return await super().handle_exception(error)
+
+
+class LingeringClose(asyncio.Protocol):
+    """A connection after its last 421: what the client still sends is read and dropped
+    until it hangs up (at most LINGER_SECONDS), so that no reset (RST) destroys the 421
+    before the client has read it."""
+
+    def __init__(self, session: ListenerSMTP, transport: asyncio.BaseTransport) -> None:
+        self.session = session
+        self.timer = asyncio.get_running_loop().call_later(LINGER_SECONDS, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        pass  # the session is over: nothing more is a command
+
+    def eof_received(self) -> bool:
+        return False  # the client hung up: close our side too
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self.timer.cancel()
+        self.session.connection_lost(error)  # counted out; its reading task ends
+
+
+def client_address(transport: asyncio.BaseTransport) -> str:
+    """The client's IP address as connections are counted (IPv4-mapped IPv6 as IPv4)."""
+    peer = transport.get_extra_info("peername")
+    if not peer:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(peer[0])
+    except ValueError:
+        return str(peer[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def peer_text(peer) -> str:
+    """`127.0.0.1:41828`, `[::1]:41828`: a peer as the log names it."""
+    if not isinstance(peer, tuple) or len(peer) < 2:
+        return str(peer)
+    host, port = peer[0], peer[1]
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+
+
+def duration_text(seconds: float) -> str:
+    """`10 minutes`, `1 minute`, `90 seconds`: a limit's length as a reply says it."""
+    if seconds >= 60 and seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        return f"{minutes} minute" if minutes == 1 else f"{minutes} minutes"
+    return f"{seconds:g} second" if seconds == 1 else f"{seconds:g} seconds"
+
+
+def handshake_failure(error: TLSSetupException) -> str:
+    """Why a TLS handshake failed, in one line: OpenSSL's reason without its source line."""
+    cause = error.__cause__
+    if cause is None:
+        return "unknown reason"
+    text = re.sub(r"\s*\(_ssl\.c:\d+\)$", "", str(cause)) or type(cause).__name__
+    return text if isinstance(cause, OSError) else f"{type(cause).__name__}: {text}"
 
 
 def tls_context_for(settings: paths.Settings):
@@ -170,12 +402,14 @@ async def run_listener(
     stop: asyncio.Event,
     ready: asyncio.Event | None = None,
     notify: bool = True,
+    limits: ListenerLimits | None = None,
 ) -> None:
     """Listen until `stop` is set; then refuse new sessions and finish storing.
 
     With `notify`, the notifier child runs beside the listener (escalation and delivery).
+    `limits` are the defaults of `ListenerLimits` unless given (tests shorten them).
     """
-    state = ListenerState()
+    state = ListenerState(limits=limits or ListenerLimits())
     state.idle.set()
     storage = StorageProcess(database_url)
     await storage.start()
@@ -192,13 +426,10 @@ async def run_listener(
             hostname=None,
             ident="mailsiren",
             auth_exclude_mechanism=["LOGIN", "PLAIN"],  # no AUTH: nothing to log in to
-            data_size_limit=MAX_MESSAGE_BYTES,
             enable_SMTPUTF8=True,
             decode_data=False,
             tls_context=tls_context,
             require_starttls=False,
-            timeout=SESSION_TIMEOUT,
-            command_call_limit=COMMAND_LIMITS,
         )
 
     try:
