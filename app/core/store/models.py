@@ -71,6 +71,13 @@ class AlertSource(SQLModel, table=True):
     filters: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     key_rules: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     resolve_rules: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # §12: the first severity rule that holds gives a new incident's severity; title_rule
+    # (a key rule's extractor) its title.
+    severity_rules: list[dict] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    title_rule: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    heartbeat_minutes: int = 0  # §11: 0 is off
     enabled: bool = True
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
@@ -142,6 +149,10 @@ class Incident(SQLModel, table=True):
     resolved_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    # The silence whose end will page this incident (§10); None once paged, or never held.
+    silenced_by: int | None = Field(
+        default=None, foreign_key="silence.id", index=True, ondelete="SET NULL"
+    )
 
 
 class MailOutcome(SQLModel, table=True):
@@ -158,6 +169,30 @@ class MailOutcome(SQLModel, table=True):
         default=None, foreign_key="incident.id", index=True, ondelete="SET NULL"
     )
     reason: str = ""
+    silenced_by: int | None = Field(default=None, foreign_key="silence.id", ondelete="SET NULL")
+
+
+class Silence(SQLModel, table=True):
+    """A maintenance window: mails it covers are processed as usual but page nobody (§10)."""
+
+    __tablename__ = "silence"
+    __table_args__ = (Index("silence_by_end", "ends_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int | None = Field(  # None: every source
+        default=None, foreign_key="alert_source.id", ondelete="CASCADE"
+    )
+    match: str | None = None  # RE2, searched in the decoded subject, case-insensitive
+    starts_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    ends_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    reason: str
+    created_by: str = Field(max_length=128)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    ended_by: str | None = Field(default=None, max_length=128)  # `silences end`: who, early
+    # Set once, by the one serve whose UPDATE finds it NULL: that serve pages what it held.
+    released_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
 
 
 class TimelineEvent(SQLModel, table=True):
