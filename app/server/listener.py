@@ -116,6 +116,9 @@ class AlertHandler:
             return f"452 4.5.3 Too many recipients (at most {most} per mail)"
         try:
             known = await self.known.contains(address)
+        except StorageFailed as error:  # one line: the storage process's own log says why
+            log.error("RCPT lookup for %r failed: %s; answered 451", address, error)
+            return "451 4.3.0 Temporary lookup failure, try again later"
         except Exception:  # noqa: BLE001 - a database error must not look like "no such user"
             log.exception("RCPT lookup failed for %r", address)
             return "451 4.3.0 Temporary lookup failure, try again later"
