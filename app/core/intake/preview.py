@@ -2,7 +2,8 @@
 
 Nothing is written. The replay runs `outcomes.decide`, the very decision ingest makes, over a
 `ReplayStore` that starts with no open incidents; incidents are named by the row of the mail
-that opened them, so the saved and edited replays can be compared row by row.
+that opened them, so the saved and edited replays can be compared row by row. Each verdict
+carries the severity and title of the incident the mail lands in (SPEC §12).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from app.core.intake.mail import ParsedMail, parse_mail
 from app.core.intake.outcomes import decide
 from app.core.intake.rules import extract_key, subject_key
 from app.core.intake.sources import SourceSpec
+from app.core.names import SEVERITIES
 from app.core.store.db import Database, utc_now
 from app.core.store.models import AlertSource, Mail, MailOutcome
 from app.errors import MailsirenError
@@ -53,6 +55,13 @@ class Verdict:
     incident: int | None  # the row number of the mail that opened the incident
     key: str | None
     reason: str
+    severity: str | None = None  # the incident's after this mail (None: no incident)
+    title: str | None = None  # the incident's title (set by the mail that opened it)
+
+    @property
+    def compared(self) -> tuple:
+        """What a difference between the saved and the edited rules is made of."""
+        return (self.outcome, self.incident, self.key, self.severity, self.title)
 
     def describe(self) -> str:
         """created ▸1, appended ▸1, resolved ▸1, filtered…"""
@@ -70,12 +79,7 @@ class PreviewRow:
     def differs(self) -> bool:
         if self.saved is None or self.edited is None:
             return False
-        saved, edited = self.saved, self.edited
-        return (saved.outcome, saved.incident, saved.key) != (
-            edited.outcome,
-            edited.incident,
-            edited.key,
-        )
+        return self.saved.compared != self.edited.compared
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,8 @@ class _ReplayIncident:
     subject_key: str
     state: str = "pending"
     touched: int = 0
+    severity: str = "alert"
+    title: str = ""
 
 
 class ReplayStore:
@@ -157,9 +163,18 @@ class ReplayStore:
 
     def create(self, spec, parsed, key, mail_id, now):
         self.tick += 1
-        incident = _ReplayIncident(mail_id, key, subject_key(parsed.subject), touched=self.tick)
+        incident = _ReplayIncident(
+            mail_id, key, subject_key(parsed.subject), touched=self.tick,
+            severity=spec.severity_for(parsed), title=spec.title_for(parsed) or parsed.title,
+        )  # fmt: skip
         self.incidents[mail_id] = incident
         return mail_id
+
+    def raise_severity(self, incident_id: int, severity: str) -> None:
+        """An appended mail of a worse severity raises the incident's; never lowers it."""
+        incident = self.incidents[incident_id]
+        if SEVERITIES.index(severity) < SEVERITIES.index(incident.severity):
+            incident.severity = severity
 
 
 def mail_key(spec: SourceSpec, parsed: ParsedMail) -> str | None:
@@ -184,10 +199,14 @@ def replay(spec: SourceSpec, samples: Sequence[SampleMail]) -> list[Verdict]:
         outcome, incident, reason = decide(store, spec, number, parsed, list(copies), now)
         copies.append(number)
         store.outcomes[number] = (outcome, incident)
-        key = store.incidents[incident].key if incident in store.incidents else None
+        opened = store.incidents.get(incident) if incident is not None else None
+        if opened is not None and outcome == "appended":
+            store.raise_severity(opened.id, spec.severity_for(parsed))
+        key = opened.key if opened is not None else None
         if key is None and outcome == "orphan_resolve":
             key = mail_key(spec, parsed)
-        verdicts.append(Verdict(outcome, incident, key, reason))
+        severity, title = (opened.severity, opened.title) if opened is not None else (None, None)
+        verdicts.append(Verdict(outcome, incident, key, reason, severity, title))
     return verdicts
 
 

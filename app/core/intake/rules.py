@@ -1,4 +1,5 @@
-"""A source's filters, key rules and resolve rules: validated once, run in RE2 (linear time)."""
+"""A source's filters, key rules, resolve rules, severity rules and title rule: validated
+once, run in RE2 (linear time)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from dataclasses import dataclass, field
 
 import re2
 
-from app.core.intake.mail import ParsedMail
+from app.core.intake.mail import ParsedMail, title_of
+from app.core.names import SEVERITIES
 from app.errors import MailsirenError
 
 FIELDS = ("subject", "body", "from", "to", "cc")
@@ -139,6 +141,52 @@ def parse_condition(data: object, where: str) -> Condition:
 
 
 @dataclass(frozen=True)
+class SeverityRule:
+    """{field, op, value, case_sensitive, severity}: a condition, and the severity of a mail
+    it holds for (SPEC §12)."""
+
+    condition: Condition
+    severity: str
+
+    def describe(self) -> str:
+        return f"{self.condition.describe()} → {self.severity}"
+
+    def holds(self, mail: ParsedMail) -> bool:
+        return self.condition.holds(mail)
+
+    def to_dict(self) -> dict:
+        return self.condition.to_dict() | {"severity": self.severity}
+
+
+SEVERITY_RULE_KEYS = ("field", "op", "value", "case_sensitive", "severity")
+
+
+def parse_severity_rule(data: object, where: str) -> SeverityRule:
+    data = _check_keys(data, SEVERITY_RULE_KEYS, where)
+    severity = data.get("severity")
+    if severity is None:
+        raise RuleError(
+            f"{where}: severity is missing: give the severity a mail this rule holds for "
+            f"gets, one of {', '.join(SEVERITIES)}"
+        )
+    if severity not in SEVERITIES:
+        raise RuleError(
+            f"{where}: severity {severity!r} is not one of {', '.join(SEVERITIES)}: map the "
+            "monitor's word to one of them (e.g. CRITICAL → alert, WARNING → warning)"
+        )
+    condition = parse_condition({k: v for k, v in data.items() if k != "severity"}, where)
+    return SeverityRule(condition, severity)
+
+
+def severity_of(rules: Sequence[SeverityRule], mail: ParsedMail, default: str) -> str:
+    """The severity of the first rule, in order, that holds; else `default`."""
+    for rule in rules:
+        if rule.condition.holds(mail):
+            return rule.severity
+    return default
+
+
+@dataclass(frozen=True)
 class KeyRule:
     """{field, extractor, pattern | start, end}: how to read an incident key from a mail."""
 
@@ -157,6 +205,23 @@ class KeyRule:
         return f"{self.field} {self.extractor} {' '.join(parts)}"
 
     def extract(self, mail: ParsedMail) -> str | None:
+        """The incident key: trimmed, at most KEY_LENGTH characters; None when none."""
+        key = self._extracted(mail)
+        if key is None:
+            return None
+        key = key.strip()[:KEY_LENGTH].rstrip()
+        return key or None
+
+    def title(self, mail: ParsedMail) -> str | None:
+        """The extraction as an incident's title: one line (runs of white space, line breaks
+        too, become one space), capped as titles are (TITLE_LENGTH); None when empty."""
+        text = self._extracted(mail)
+        if text is None:
+            return None
+        text = " ".join(text.split())
+        return title_of(text) if text else None
+
+    def _extracted(self, mail: ParsedMail) -> str | None:
         text = field_text(mail, self.field)
         if self.extractor == "regex":
             found = self.compiled.search(text)  # type: ignore[attr-defined]
@@ -182,8 +247,7 @@ class KeyRule:
             if stop < 0:
                 return None
             key = text[:stop].rsplit("\n", 1)[-1]
-        key = key.strip()[:KEY_LENGTH].rstrip()
-        return key or None
+        return key
 
     def to_dict(self) -> dict:
         data = {"field": self.field, "extractor": self.extractor}
@@ -196,7 +260,8 @@ class KeyRule:
         return data
 
 
-def parse_key_rule(data: object, where: str) -> KeyRule:
+def parse_key_rule(data: object, where: str, *, reads: str = "key") -> KeyRule:
+    """A key rule; `reads` names what it extracts in the messages ("key", "title")."""
     data = _check_keys(data, ("field", "extractor", "pattern", "start", "end"), where)
     name = _require_text(data, "field", where)
     if name not in KEY_FIELDS:
@@ -223,7 +288,7 @@ def parse_key_rule(data: object, where: str) -> KeyRule:
             raise RuleError(f"{where}: pattern: {error}") from error
         if compiled.groups < 1:  # type: ignore[attr-defined]
             raise RuleError(
-                f"{where}: pattern `{data['pattern']}` has no capture group: put the key "
+                f"{where}: pattern `{data['pattern']}` has no capture group: put the {reads} "
                 "in parentheses, as in `Alert: (\\S+) is`"  # as typed, not repr()
             )
     return KeyRule(

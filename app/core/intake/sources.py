@@ -11,13 +11,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.core.addresses import AddressError, parse_address
+from app.core.intake.mail import ParsedMail
 from app.core.intake.rules import (
     MATCH_MODES,
     Condition,
     KeyRule,
     RuleError,
+    SeverityRule,
     parse_condition,
     parse_key_rule,
+    parse_severity_rule,
+    severity_of,
 )
 from app.core.names import OPEN_STATES, SEVERITIES
 from app.core.store.db import Clock, Database, utc_now
@@ -54,10 +58,14 @@ SOURCE_KEYS = (
     "filter_match",
     "resolve_match",
     "enabled",
+    "heartbeat_minutes",
     "filter",
     "key_rule",
     "resolve_rule",
+    "severity_rule",
+    "title_rule",
 )
+HEARTBEAT_MAX = 7 * 24 * 60  # a week, in minutes (SPEC §11)
 
 
 class SourceError(MailsirenError, ValueError):
@@ -82,7 +90,20 @@ class SourceSpec:
     key_rules: tuple[KeyRule, ...] = ()
     resolve_rules: tuple[Condition, ...] = ()
     enabled: bool = True
+    severity_rules: tuple[SeverityRule, ...] = ()
+    title_rule: KeyRule | None = None
+    heartbeat_minutes: int = 0  # 0: no heartbeat
     id: int | None = field(default=None, compare=False)
+
+    def severity_for(self, parsed: ParsedMail) -> str:
+        """The severity of an incident this mail opens: the first severity rule that holds,
+        else the source's severity (SPEC §12)."""
+        return severity_of(self.severity_rules, parsed, self.severity)
+
+    def title_for(self, parsed: ParsedMail) -> str | None:
+        """The title the title rule reads from the mail, capped as titles are; None when
+        there is no rule or it extracts nothing (the subject is the title then)."""
+        return self.title_rule.title(parsed) if self.title_rule is not None else None
 
     def to_dict(self) -> dict:
         """The `[[source]]` table of a configuration file."""
@@ -98,12 +119,18 @@ class SourceSpec:
         }
         if self.escalation_policy:
             data["escalation_policy"] = self.escalation_policy
+        if self.heartbeat_minutes:
+            data["heartbeat_minutes"] = self.heartbeat_minutes
         if self.filters:
             data["filter"] = [condition.to_dict() for condition in self.filters]
         if self.key_rules:
             data["key_rule"] = [rule.to_dict() for rule in self.key_rules]
         if self.resolve_rules:
             data["resolve_rule"] = [condition.to_dict() for condition in self.resolve_rules]
+        if self.severity_rules:
+            data["severity_rule"] = [rule.to_dict() for rule in self.severity_rules]
+        if self.title_rule is not None:
+            data["title_rule"] = self.title_rule.to_dict()
         return data
 
 
@@ -141,6 +168,21 @@ def _entries(data: dict, key: str, where: str) -> list:
     return value
 
 
+def check_heartbeat(value: object, where: str = "heartbeat_minutes") -> int:
+    """Minutes without mail before the heartbeat incident opens: 0 (off) or 1 to a week."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RuleError(
+            f"{where} must be a whole number of minutes from 1 to {HEARTBEAT_MAX} (a week), "
+            "or 0 for no heartbeat"
+        )
+    if value != 0 and not 1 <= value <= HEARTBEAT_MAX:
+        raise RuleError(
+            f"{where} {value} is outside 1 to {HEARTBEAT_MAX} minutes (a week); "
+            "0 or no heartbeat_minutes turns the heartbeat off"
+        )
+    return value
+
+
 def parse_source(data: object, where: str) -> SourceSpec:
     """Validate one `[[source]]`; RuleError names the entry and the key."""
     if not isinstance(data, dict):
@@ -171,6 +213,9 @@ def parse_source(data: object, where: str) -> SourceSpec:
     )
     if creation == "by_key" and not key_rules:
         raise RuleError(f"{where}: creation 'by_key' needs at least one [[source.key_rule]]")
+    title_rule = data.get("title_rule")
+    if title_rule is not None:
+        title_rule = parse_key_rule(title_rule, f"{where}: title_rule", reads="title")
     return SourceSpec(
         name=name,
         address=address,
@@ -190,6 +235,14 @@ def parse_source(data: object, where: str) -> SourceSpec:
             for index, rule in enumerate(_entries(data, "resolve_rule", where), start=1)
         ),
         enabled=enabled,
+        severity_rules=tuple(
+            parse_severity_rule(rule, f"{where}: severity_rule {index}")
+            for index, rule in enumerate(_entries(data, "severity_rule", where), start=1)
+        ),
+        title_rule=title_rule,
+        heartbeat_minutes=check_heartbeat(
+            data.get("heartbeat_minutes", 0), f"{where}: heartbeat_minutes"
+        ),
     )
 
 
@@ -206,9 +259,13 @@ def spec_from_row(row: AlertSource) -> SourceSpec:
         "filter": row.filters,
         "key_rule": row.key_rules,
         "resolve_rule": row.resolve_rules,
+        "severity_rule": row.severity_rules or [],
+        "heartbeat_minutes": row.heartbeat_minutes or 0,
     }
     if row.escalation_policy:
         data["escalation_policy"] = row.escalation_policy
+    if row.title_rule is not None:
+        data["title_rule"] = row.title_rule
     spec = parse_source(data, f"source {row.id}")
     return SourceSpec(**{**spec.__dict__, "id": row.id})
 
@@ -246,6 +303,9 @@ def write_source(
     row.filters = data.get("filter", [])
     row.key_rules = data.get("key_rule", [])
     row.resolve_rules = data.get("resolve_rule", [])
+    row.severity_rules = data.get("severity_rule", [])
+    row.title_rule = data.get("title_rule")
+    row.heartbeat_minutes = spec.heartbeat_minutes
     row.enabled = spec.enabled
     row.updated_at = clock()
     session.add(row)
