@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from datetime import datetime
 
 log = logging.getLogger("mailsiren.notifier")
@@ -23,6 +24,7 @@ NOTIFIER_MODULE = "app.server.notifier"
 POLL_SECONDS = 0.5  # how soon a newly queued notification or escalation is noticed
 RESTART_SECONDS = 2.0
 STOP_SECONDS = 20.0
+WATCH_SECONDS = 5.0  # how often ended silences and quiet sources are looked for (§10, §11)
 
 
 async def notify_until(
@@ -36,6 +38,8 @@ async def notify_until(
 ) -> None:
     """Escalate and dispatch until `stop` is set (the child's loop; tests drive it too)."""
     from app.core.incidents.escalation import take_due_steps
+    from app.core.incidents.heartbeats import open_due_heartbeats
+    from app.core.incidents.silences import release_ended_silences
     from app.core.notifications.dispatcher import Dispatcher
     from app.core.store.db import utc_now
 
@@ -46,8 +50,15 @@ async def notify_until(
     released = dispatcher.release_own_claims()
     if released:
         log.info("took back %s notifications a previous notifier had claimed", released)
+    watched_at = float("-inf")
     while not stop.is_set():
         try:
+            if time.monotonic() - watched_at >= WATCH_SECONDS:
+                for silence_id in release_ended_silences(database, clock=clock):
+                    log.info("silence #%s ended: what it held and is open is paged", silence_id)
+                for incident_id in open_due_heartbeats(database, clock=clock):
+                    log.info("incident #%s: a source's heartbeat is overdue", incident_id)
+                watched_at = time.monotonic()
             for step in take_due_steps(database, clock=clock):
                 log.info(
                     "incident #%s: %s step %s paged %s",

@@ -12,10 +12,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from app.core.names import OPEN_STATES
+from app.core.names import OPEN_STATES, SEVERITIES
 from app.core.notifications.routing import Page, Routing, queue_event
 from app.core.store.db import WriteConflict
 from app.core.store.models import (
@@ -27,6 +28,9 @@ from app.core.store.models import (
     User,
 )
 from app.errors import MailsirenError
+
+if TYPE_CHECKING:
+    from app.core.incidents.silences import Covering
 
 INCIDENTS = Incident.__table__  # type: ignore[attr-defined]
 EVENTS = TimelineEvent.__table__  # type: ignore[attr-defined]
@@ -68,7 +72,13 @@ RESOLVE_BY_MAIL = (
 # Triage locks its incidents first, in id order: an operator on another host changing one
 # of them at the same moment waits, then is told what state it found (never two accepts).
 LOCK_FOR_TRIAGE = (
-    select(INCIDENTS.c.id, INCIDENTS.c.state, INCIDENTS.c.severity, INCIDENTS.c.source_id)
+    select(
+        INCIDENTS.c.id,
+        INCIDENTS.c.state,
+        INCIDENTS.c.severity,
+        INCIDENTS.c.source_id,
+        INCIDENTS.c.silenced_by,
+    )  # fmt: skip
     .where(INCIDENTS.c.id.in_(bindparam("targets", expanding=True)))
     .order_by(INCIDENTS.c.id)
     .with_for_update()
@@ -125,20 +135,35 @@ class NewIncident:
 
 
 def open_incident(
-    connection: Connection, new: NewIncident, mail_id: int, now: datetime, routing: Routing
+    connection: Connection,
+    new: NewIncident,
+    mail_id: int | None,
+    now: datetime,
+    routing: Routing,
+    *,
+    silence: Covering | None = None,
+    why: str | None = None,
 ) -> int:
-    """A pending incident opened by a mail, its event, notifications and escalation."""
+    """A pending incident opened by a mail (or, `why` saying so, by serve: a heartbeat), its
+    event, notifications and escalation; a silence covering it holds the paging until it
+    ends (§10)."""
     incident_id = connection.execute(
         INSERT_INCIDENT,
         dict(
             source_id=new.source_id, state="pending", severity=new.severity, title=new.title,
-            key=new.key, subject_key=new.subject_key, mail_count=1, created_at=now,
-            updated_at=now,
+            key=new.key, subject_key=new.subject_key, mail_count=1 if mail_id else 0,
+            created_at=now, updated_at=now, silenced_by=silence.id if silence else None,
         ),
     ).inserted_primary_key[0]  # fmt: skip
     event = record_event(
-        connection, incident_id, now, "created", f"opened by mail {mail_id}", mail_id=mail_id
-    )
+        connection, incident_id, now, "created", why or f"opened by mail {mail_id}",
+        mail_id=mail_id,
+    )  # fmt: skip
+    if silence is not None:
+        record_event(
+            connection, incident_id, now, "silence", f"silenced by #{silence.id} ({silence.reason})"
+        )
+        return incident_id
     queue_event(
         connection, incident_id=incident_id, event_id=event, kind="incident_opened",
         severity=new.severity, now=now, routing=routing,
@@ -148,34 +173,93 @@ def open_incident(
 
 
 def append_mail(
-    connection: Connection, incident_id: int, mail_id: int, now: datetime, routing: Routing
+    connection: Connection,
+    incident_id: int,
+    mail_id: int,
+    now: datetime,
+    routing: Routing,
+    *,
+    severity: str | None = None,
+    silence: Covering | None = None,
 ) -> None:
-    """One more mail on an open incident (WriteConflict if it was resolved meanwhile)."""
+    """One more mail on an open incident (WriteConflict if it was resolved meanwhile). A
+    mail of a worse `severity` raises the incident's (never lowers it), so the retrigger goes
+    to the new level's integrations; under a silence nothing is queued."""
     _changed(connection.execute(APPEND, {"target": incident_id, "now": now}))
     event = record_event(
         connection, incident_id, now, "mail", f"mail {mail_id} appended", mail_id=mail_id
     )
+    if severity is not None:
+        _raise_severity(connection, incident_id, severity, now, mail_id)
+    if silence is not None:
+        return
     queue_event(
         connection, incident_id=incident_id, event_id=event, kind="incident_retriggered",
         now=now, routing=routing,
     )  # fmt: skip
 
 
-def resolve_by_mail(
-    connection: Connection, incident_id: int, mail_id: int, now: datetime, routing: Routing
+def _raise_severity(
+    connection: Connection, incident_id: int, severity: str, now: datetime, mail_id: int
 ) -> None:
-    """A recovery mail resolves an open incident (WriteConflict if it was meanwhile)."""
-    parameters = {"target": incident_id, "now": now, "actor": EMAIL_ACTOR}
+    milder = SEVERITIES[SEVERITIES.index(severity) + 1 :]  # the ones this is worse than
+    old = connection.execute(
+        select(INCIDENTS.c.severity).where(INCIDENTS.c.id == incident_id)
+    ).scalar()
+    if old not in milder:
+        return
+    connection.execute(
+        update(INCIDENTS).where(INCIDENTS.c.id == incident_id).values(severity=severity)
+    )
+    record_event(
+        connection, incident_id, now, "severity", f"severity {old} → {severity}", mail_id=mail_id
+    )
+
+
+def resolve_by_mail(
+    connection: Connection,
+    incident_id: int,
+    mail_id: int,
+    now: datetime,
+    routing: Routing,
+    *,
+    silence: Covering | None = None,
+    actor: str = EMAIL_ACTOR,
+    why: str = "resolved by a recovery mail",
+) -> None:
+    """A recovery mail resolves an open incident (WriteConflict if it was meanwhile); so
+    does any mail to a source whose heartbeat incident is open (actor `heartbeat`)."""
+    parameters = {"target": incident_id, "now": now, "actor": actor}
     _changed(connection.execute(RESOLVE_BY_MAIL, parameters))
     event = record_event(
-        connection, incident_id, now, "resolved", "resolved by a recovery mail",
-        actor=EMAIL_ACTOR, mail_id=mail_id,
-    )  # fmt: skip
-    stop_escalation(connection, incident_id, now, "resolved by a recovery mail")
+        connection, incident_id, now, "resolved", why, actor=actor, mail_id=mail_id
+    )
+    stop_escalation(connection, incident_id, now, why)
+    if silence is not None:
+        return
     queue_event(
         connection, incident_id=incident_id, event_id=event, kind="incident_resolved",
         now=now, routing=routing,
     )  # fmt: skip
+
+
+def page_held_incident(connection: Connection, incident_id: int, now: datetime, why: str) -> None:
+    """A silence that held an open incident has ended: page it now, as if it had just
+    opened (its escalation starts, `incident_opened` goes out)."""
+    row = connection.execute(
+        select(INCIDENTS.c.severity, SOURCES.c.escalation_policy)
+        .join(SOURCES, SOURCES.c.id == INCIDENTS.c.source_id)
+        .where(INCIDENTS.c.id == incident_id)
+    ).first()
+    connection.execute(
+        update(INCIDENTS).where(INCIDENTS.c.id == incident_id).values(silenced_by=None)
+    )
+    event = record_event(connection, incident_id, now, "silence", f"{why}: paged now")
+    queue_event(
+        connection, incident_id=incident_id, event_id=event, kind="incident_opened",
+        severity=row.severity, now=now,
+    )  # fmt: skip
+    start_escalation(connection, incident_id, row.escalation_policy, now)
 
 
 # Triage: accept, resolve, reopen by a person -------------------------------------------------
@@ -217,6 +301,8 @@ def triage(
             connection, incident_id, now, EVENT_OF_ACTION[action], f"{action}ed by {actor}",
             actor=actor,
         )  # fmt: skip
+        if row.silenced_by is not None:
+            continue  # a silence holds it: it has paged no one, so it tells no one (§10)
         if action == "reopen":
             policy = connection.execute(
                 select(SOURCES.c.escalation_policy).where(SOURCES.c.id == row.source_id)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, insert
 from sqlmodel import select
 
+from app.core.incidents.heartbeats import HEARTBEAT_ACTOR, HEARTBEAT_KEY
 from app.core.incidents.lifecycle import (
     IS_OPEN,
     NewIncident,
@@ -15,6 +16,7 @@ from app.core.incidents.lifecycle import (
     open_incident,
     resolve_by_mail,
 )
+from app.core.incidents.silences import ActiveSilences, Covering
 from app.core.intake.mail import ParsedMail, parse_mail, storable
 from app.core.intake.outcomes import decide
 from app.core.intake.rules import subject_key
@@ -229,7 +231,10 @@ def _store(
     store = SqlIncidentStore(connection, reads)
     for row in rows:
         spec = _compiled(row.id, row.updated_at.isoformat(), row)
+        store.silence = reads.silences(now).covering(row.id, parsed.subject)
         outcome, incident_id, reason = decide(store, spec, mail_id, parsed, earlier, now)
+        if row.heartbeat_minutes and outcome != "rejected":
+            store.end_heartbeat(row.id, mail_id, now)  # the source is heard from again
         connection.execute(
             INSERT_OUTCOME,
             dict(
@@ -238,6 +243,7 @@ def _store(
                 outcome=outcome,
                 incident_id=incident_id,
                 reason=reason,
+                silenced_by=store.silence.id if store.silence else None,
             ),
         )
         outcomes.append(SourceOutcome(spec.name, outcome, incident_id, reason))
@@ -276,6 +282,7 @@ class BatchReads:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self._routing: Routing | None = None
+        self._silences: ActiveSilences | None = None
         self.sources: dict[tuple[str, ...], list] = {}
         # SQLite's writers already take turns (BEGIN IMMEDIATE): no row lock to take there.
         self.locks_rows = connection.dialect.name != "sqlite"
@@ -298,6 +305,12 @@ class BatchReads:
             self._routing = Routing.read(self.connection)
         return self._routing
 
+    def silences(self, now: datetime) -> ActiveSilences:
+        """The silences active at the batch's first mail (a batch lasts milliseconds)."""
+        if self._silences is None:
+            self._silences = ActiveSilences(self.connection, now)
+        return self._silences
+
 
 class SqlIncidentStore:
     """The IncidentStore of ingest: its lookups on the batch's connection; its writes are
@@ -306,6 +319,17 @@ class SqlIncidentStore:
     def __init__(self, connection: Connection, reads: BatchReads) -> None:
         self.connection = connection
         self.reads = reads
+        self.silence: Covering | None = None  # the silence covering the mail being decided
+
+    def end_heartbeat(self, source_id: int, mail_id: int, now: datetime) -> None:
+        """Mail from a source with a heartbeat: its open heartbeat incident is resolved."""
+        incident_id = self.open_with_key(source_id, HEARTBEAT_KEY)
+        if incident_id is not None:
+            resolve_by_mail(
+                self.connection, incident_id, mail_id, now, self.reads.routing(),
+                silence=self.silence, actor=HEARTBEAT_ACTOR,
+                why=f"mail {mail_id} arrived: the source is heard from again",
+            )  # fmt: skip
 
     def first_outcome(self, source_id, earlier):
         parameters = {"source": source_id, "mails": list(earlier)}
@@ -331,10 +355,16 @@ class SqlIncidentStore:
         return sent_by_us(self.connection, message_ids)
 
     def append(self, incident_id, mail_id, now):
-        append_mail(self.connection, incident_id, mail_id, now, self.reads.routing())
+        append_mail(
+            self.connection, incident_id, mail_id, now, self.reads.routing(),
+            silence=self.silence,
+        )  # fmt: skip
 
     def resolve(self, incident_id, mail_id, now):
-        resolve_by_mail(self.connection, incident_id, mail_id, now, self.reads.routing())
+        resolve_by_mail(
+            self.connection, incident_id, mail_id, now, self.reads.routing(),
+            silence=self.silence,
+        )  # fmt: skip
 
     def create(self, spec, parsed, key, mail_id, now):
         new = NewIncident(
@@ -342,4 +372,6 @@ class SqlIncidentStore:
             key=key, subject_key=subject_key(parsed.subject),
             escalation_policy=spec.escalation_policy,
         )  # fmt: skip
-        return open_incident(self.connection, new, mail_id, now, self.reads.routing())
+        return open_incident(
+            self.connection, new, mail_id, now, self.reads.routing(), silence=self.silence
+        )
