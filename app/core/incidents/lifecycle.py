@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from app.core.names import OPEN_STATES, SEVERITIES
+from app.core.notifications.integrations import level_matches
 from app.core.notifications.routing import Page, Routing, queue_event
 from app.core.store.db import WriteConflict
 from app.core.store.models import (
@@ -189,10 +190,21 @@ def append_mail(
     event = record_event(
         connection, incident_id, now, "mail", f"mail {mail_id} appended", mail_id=mail_id
     )
-    if severity is not None:
-        _raise_severity(connection, incident_id, severity, now, mail_id)
+    raised_from = _raise_severity(connection, incident_id, severity, now, mail_id)
     if silence is not None:
         return
+    if raised_from is not None and "incident_opened" in routing.notify_on:
+        # The integrations of the new level heard nothing of it yet: they hear it now, once,
+        # whether or not retriggers are in notify_on (§12).
+        newly = tuple(
+            integration for integration in routing.integrations
+            if level_matches(integration[2], integration[3], severity)
+            and not level_matches(integration[2], integration[3], raised_from)
+        )  # fmt: skip
+        queue_event(
+            connection, incident_id=incident_id, event_id=event, kind="incident_retriggered",
+            severity=severity, now=now, routing=Routing(("incident_retriggered",), newly),
+        )  # fmt: skip
     queue_event(
         connection, incident_id=incident_id, event_id=event, kind="incident_retriggered",
         now=now, routing=routing,
@@ -200,20 +212,24 @@ def append_mail(
 
 
 def _raise_severity(
-    connection: Connection, incident_id: int, severity: str, now: datetime, mail_id: int
-) -> None:
+    connection: Connection, incident_id: int, severity: str | None, now: datetime, mail_id: int
+) -> str | None:
+    """Raise the incident to the mail's severity if it is worse; the old one if raised."""
+    if severity is None:
+        return None
     milder = SEVERITIES[SEVERITIES.index(severity) + 1 :]  # the ones this is worse than
     old = connection.execute(
         select(INCIDENTS.c.severity).where(INCIDENTS.c.id == incident_id)
     ).scalar()
     if old not in milder:
-        return
+        return None
     connection.execute(
         update(INCIDENTS).where(INCIDENTS.c.id == incident_id).values(severity=severity)
     )
     record_event(
         connection, incident_id, now, "severity", f"severity {old} → {severity}", mail_id=mail_id
     )
+    return old
 
 
 def resolve_by_mail(

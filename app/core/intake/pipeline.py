@@ -232,6 +232,7 @@ def _store(
     for row in rows:
         spec = _compiled(row.id, row.updated_at.isoformat(), row)
         store.silence = reads.silences(now).covering(row.id, parsed.subject)
+        store.severity = spec.severity_for(parsed)
         outcome, incident_id, reason = decide(store, spec, mail_id, parsed, earlier, now)
         if row.heartbeat_minutes and outcome != "rejected":
             store.end_heartbeat(row.id, mail_id, now)  # the source is heard from again
@@ -319,7 +320,9 @@ class SqlIncidentStore:
     def __init__(self, connection: Connection, reads: BatchReads) -> None:
         self.connection = connection
         self.reads = reads
-        self.silence: Covering | None = None  # the silence covering the mail being decided
+        # The mail being decided: the silence covering it, and its severity (§12).
+        self.silence: Covering | None = None
+        self.severity: str | None = None
 
     def end_heartbeat(self, source_id: int, mail_id: int, now: datetime) -> None:
         """Mail from a source with a heartbeat: its open heartbeat incident is resolved."""
@@ -357,7 +360,7 @@ class SqlIncidentStore:
     def append(self, incident_id, mail_id, now):
         append_mail(
             self.connection, incident_id, mail_id, now, self.reads.routing(),
-            silence=self.silence,
+            severity=self.severity, silence=self.silence,
         )  # fmt: skip
 
     def resolve(self, incident_id, mail_id, now):
@@ -368,7 +371,8 @@ class SqlIncidentStore:
 
     def create(self, spec, parsed, key, mail_id, now):
         new = NewIncident(
-            source_id=spec.id, severity=spec.severity, title=parsed.title or "(no subject)",
+            source_id=spec.id, severity=self.severity or spec.severity,
+            title=spec.title_for(parsed) or parsed.title or "(no subject)",
             key=key, subject_key=subject_key(parsed.subject),
             escalation_policy=spec.escalation_policy,
         )  # fmt: skip
