@@ -20,6 +20,7 @@ from app.cli import (
     locate,
     mails,
     serve,
+    silences,
     smtp,
     users,
 )
@@ -68,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     # In the order `mailsiren --help` lists them; each module is named after its command.
     for command in (
         demo,  # first: what a newcomer looks for
-        locate, serve, ingest, incidents, mails, config, smtp, users, groups, integrations,
-        deliveries, db, key,
+        locate, serve, ingest, incidents, mails, silences, config, smtp, users, groups,
+        integrations, deliveries, db, key,
     ):  # fmt: skip
         command.register(commands)
     return parser

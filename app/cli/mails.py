@@ -46,5 +46,6 @@ def run_mails_list(arguments: argparse.Namespace) -> int:
         print(
             f"{view.id:<6} {view.received_at}  {view.source or '-':<14} {view.outcome:<14} "
             f"{incident:<7} {view.subject}  ({view.reason})"
+            + (f"  silenced by #{view.silenced_by}" if view.silenced_by else "")
         )
     return EXIT_OK

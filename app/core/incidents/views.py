@@ -34,6 +34,7 @@ class IncidentView:
     updated_at: str
     accepted_by: str | None
     resolved_by: str | None
+    silenced_by: int | None = None  # the silence holding its pages (§10)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -67,6 +68,7 @@ class MailView:
     outcome: str
     incident_id: int | None
     reason: str
+    silenced_by: int | None = None  # the silence that covered the mail for that source (§10)
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -87,6 +89,7 @@ def incident_view(incident: Incident, source_name: str) -> IncidentView:
         updated_at=iso_utc(incident.updated_at),  # type: ignore[arg-type]
         accepted_by=incident.accepted_by,
         resolved_by=incident.resolved_by,
+        silenced_by=incident.silenced_by,
     )
 
 
@@ -167,7 +170,8 @@ def list_mails(
     """The mail log, newest first: one line per (mail, source) outcome."""
     query = (
         select(Mail.id, Mail.received_at, AlertSource.name, Mail.subject, Mail.from_header,
-               MailOutcome.outcome, MailOutcome.incident_id, MailOutcome.reason)
+               MailOutcome.outcome, MailOutcome.incident_id, MailOutcome.reason,
+               MailOutcome.silenced_by)
         .join(MailOutcome, col(MailOutcome.mail_id) == Mail.id)
         .join(AlertSource, col(AlertSource.id) == MailOutcome.source_id)
     )  # fmt: skip
@@ -178,8 +182,8 @@ def list_mails(
     query = query.order_by(col(Mail.id).desc(), col(MailOutcome.id)).limit(limit)
     with database.read() as session:
         return [
-            MailView(mail_id, iso_utc(at), name, subject, sender, result, incident_id, reason)  # type: ignore[arg-type]
-            for mail_id, at, name, subject, sender, result, incident_id, reason in session.exec(
-                query
-            ).all()
-        ]
+            MailView(mail_id, iso_utc(at), name, subject, sender, result, incident_id, reason,  # type: ignore[arg-type]
+                     silenced_by)
+            for mail_id, at, name, subject, sender, result, incident_id, reason, silenced_by
+            in session.exec(query).all()
+        ]  # fmt: skip
