@@ -144,13 +144,26 @@ NAGIOS_SOURCE = {
 }
 
 
-def with_nagios_mails(workspace, monkeypatch):
+# SPEC §11, §12: CRITICAL pages as alert, WARNING as warning, the rest as the source's info.
+NAGIOS_WITH_SEVERITY = {
+    **NAGIOS_SOURCE,
+    "severity": "info",
+    "heartbeat_minutes": 60,
+    "severity_rule": [
+        {"field": "subject", "op": "contains", "value": "CRITICAL", "severity": "alert"},
+        {"field": "subject", "op": "matches", "value": r"\bWARNING\b", "severity": "warning"},
+    ],
+    "title_rule": {"field": "subject", "extractor": "regex", "pattern": r"Alert: (\S+ is \S+)"},
+}
+
+
+def with_nagios_mails(workspace, monkeypatch, source: dict = NAGIOS_SOURCE):
     """The Nagios source and the corpus's five Nagios mails, at fixed times."""
     from app.core.intake.pipeline import ingest_mail
     from app.core.intake.sources import save_source
 
     monkeypatch.setattr("app.ui.display.now", lambda: FROZEN)
-    save_source(workspace.database, workspace.user, NAGIOS_SOURCE, clock=lambda: FROZEN)
+    save_source(workspace.database, workspace.user, source, clock=lambda: FROZEN)
     save_source(
         workspace.database,
         workspace.user,
@@ -201,6 +214,45 @@ def test_source_preview_shows_what_an_edit_changes(snap_compare, workspace, monk
 
     app = MailsirenApp(workspace, initial_mode="sources")
     assert snap_compare(app, terminal_size=(120, 36), run_before=remove_the_resolve_rule)
+
+
+@pytest.mark.parametrize("size", [(120, 36), (80, 24)])
+def test_source_editor_severity_rules_and_title(snap_compare, workspace, monkeypatch, size):
+    """The WARNING mail selected: its severity and title in the table and the detail; the
+    severity rules in sight on the left."""
+    with_nagios_mails(workspace, monkeypatch, NAGIOS_WITH_SEVERITY)
+
+    async def select_the_warning(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        pilot.app.screen.query_one("#preview").focus()
+        await pilot.press("j")
+        await settle(pilot)
+        pilot.app.screen.query_one("#severity-rules").focus()
+        await settle(pilot)
+
+    app = MailsirenApp(workspace, initial_mode="sources")
+    assert snap_compare(app, terminal_size=size, run_before=select_the_warning)
+
+
+def test_severity_rule_form_at_80x24(snap_compare, workspace, monkeypatch):
+    """The WARNING rule, tried on the WARNING mail: the form fits 80x24."""
+    with_nagios_mails(workspace, monkeypatch, NAGIOS_WITH_SEVERITY)
+
+    async def edit_the_warning_rule(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        pilot.app.screen.query_one("#preview").focus()
+        await pilot.press("j")
+        await settle(pilot)
+        pilot.app.screen.query_one("#severity-rules").focus()
+        await pilot.press("j", "e")
+        await settle(pilot)
+
+    app = MailsirenApp(workspace, initial_mode="sources")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=edit_the_warning_rule)
 
 
 def test_source_mail_log(snap_compare, workspace, monkeypatch):

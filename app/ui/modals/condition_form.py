@@ -1,4 +1,5 @@
-"""A filter or resolve condition: field, operator, value, case; regexes checked by RE2 as typed."""
+"""A filter or resolve condition: field, operator, value, case; regexes checked by RE2 as typed.
+A severity rule is the same condition and the severity it gives."""
 
 from __future__ import annotations
 
@@ -7,8 +8,17 @@ from textual.app import ComposeResult
 from textual.widgets import Checkbox, Input, Select
 
 from app.core.intake.mail import ParsedMail
-from app.core.intake.rules import FIELDS, OPS, Condition, field_text, parse_condition
-from app.ui.display import short
+from app.core.intake.rules import (
+    FIELDS,
+    OPS,
+    Condition,
+    SeverityRule,
+    field_text,
+    parse_condition,
+    parse_severity_rule,
+)
+from app.core.names import SEVERITIES
+from app.ui.display import severity_text, short
 from app.ui.modals.rule_form import RuleFormModal
 from app.ui.widgets.form_row import choice_select, form_row
 
@@ -86,12 +96,44 @@ class ConditionFormModal(RuleFormModal):
         return parse_condition(data, "rule")
 
     def trial(self, rule: Condition, sample: ParsedMail) -> Text:  # type: ignore[override]
+        return self.held(rule, sample, Text())
+
+    @staticmethod
+    def held(rule: Condition, sample: ParsedMail, gives: Text) -> Text:
+        """✓ holds (and what that `gives`) or ✗ does not hold, and the field's text."""
         text = Text()
         if rule.holds(sample):
             text.append("✓ holds", style="bold green")
+            text.append_text(gives)
         else:
             text.append("✗ does not hold", style="bold red")
         text.append(f"  ({rule.field} is “")
         text.append_text(short(field_text(sample, rule.field).split("\n", 1)[0], 48))
         text.append("”)")
         return text
+
+
+class SeverityRuleFormModal(ConditionFormModal):
+    """A condition and the severity of the incidents a mail it holds for opens."""
+
+    TITLE = "severity rule"
+
+    def compose_fields(self) -> ComposeResult:
+        yield from super().compose_fields()
+        yield form_row(
+            "Severity",
+            choice_select(
+                ((name, name) for name in SEVERITIES),
+                self.rule.get("severity", "alert"),
+                id="rule-severity",
+            ),
+        )
+
+    def read(self) -> dict:
+        return super().read() | {"severity": str(self.query_one("#rule-severity", Select).value)}
+
+    def parse(self, data: dict) -> SeverityRule:  # type: ignore[override]
+        return parse_severity_rule(data, "rule")
+
+    def trial(self, rule: SeverityRule, sample: ParsedMail) -> Text:  # type: ignore[override]
+        return self.held(rule.condition, sample, Text(": severity ") + severity_text(rule.severity))

@@ -1,4 +1,5 @@
-"""A key rule: which field, which extractor and its pattern or markers; the key shown live."""
+"""A key rule: which field, which extractor and its pattern or markers; the key shown live.
+A title rule is the same form, and shows the title it reads."""
 
 from __future__ import annotations
 
@@ -76,4 +77,21 @@ class KeyRuleFormModal(RuleFormModal):
             return Text("✗ extracts no key", style="bold red")
         text = Text("key ", style="bold green")
         text.append_text(short(f"'{key}'", 60))  # as extracted: repr() doubles backslashes
+        return text
+
+
+class TitleRuleFormModal(KeyRuleFormModal):
+    """The incident's title read from the mail, by a key rule's extractors."""
+
+    TITLE = "title rule"
+
+    def parse(self, data: dict) -> KeyRule:
+        return parse_key_rule(data, "rule", reads="title")
+
+    def trial(self, rule: KeyRule, sample: ParsedMail) -> Text:  # type: ignore[override]
+        title = rule.title(sample)
+        if title is None:
+            return Text("✗ extracts no title: the subject is the title", style="bold red")
+        text = Text("title ", style="bold green")
+        text.append_text(short(f"'{title}'", 60))
         return text

@@ -20,7 +20,7 @@ class RuleFormModal(ModalScreen[dict | None]):
     DEFAULT_CSS = """
     RuleFormModal { align: center middle; }
     RuleFormModal > Vertical {
-        width: 84; height: auto; max-height: 90%; padding: 0 2;
+        width: 84; max-width: 100%; height: auto; max-height: 90%; padding: 0 2;
         border: thick $primary; background: $surface;
     }
     RuleFormModal .row { height: auto; margin-top: 1; }

@@ -28,15 +28,17 @@ from app.core.intake.sources import (
     SourceSpec,
     SourceSummary,
     check_address,
+    check_heartbeat,
     check_name,
     parse_source,
     save_source,
 )
 from app.errors import MailsirenError
 from app.ui.display import printable
-from app.ui.modals.condition_form import ConditionFormModal
+from app.ui.modals.condition_form import ConditionFormModal, SeverityRuleFormModal
 from app.ui.modals.confirm import ConfirmModal
-from app.ui.modals.key_rule_form import KeyRuleFormModal
+from app.ui.modals.key_rule_form import KeyRuleFormModal, TitleRuleFormModal
+from app.ui.modals.rule_form import RuleFormModal
 from app.ui.modals.text_prompt import TextPromptModal
 from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.keys_footer import KeysFooter
@@ -47,6 +49,19 @@ from app.ui.widgets.source_settings_form import SourceSettingsForm
 from app.words import plural
 
 NEW_SOURCE = {"name": "", "address": "", "severity": "alert", "creation": "per_email"}
+# Each list of rules: its widget's id and the [[source]] key it edits, in the column's order.
+RULE_LISTS = (
+    ("filters", "filter"),
+    ("key-rules", "key_rule"),
+    ("resolve-rules", "resolve_rule"),
+    ("severity-rules", "severity_rule"),
+    ("title-rule", "title_rule"),
+)
+FORMS: dict[str, type[RuleFormModal]] = {
+    "key_rule": KeyRuleFormModal,
+    "title_rule": TitleRuleFormModal,
+    "severity_rule": SeverityRuleFormModal,
+}  # the others are conditions
 
 
 @dataclass
@@ -80,6 +95,7 @@ class SourceEditorScreen(WorkerFailures, Screen):
     DEFAULT_CSS = """
     SourceEditorScreen #editor-body { height: 1fr; }
     SourceEditorScreen #editor-left { width: 45%; max-width: 56; min-width: 36; }
+    SourceEditorScreen #editor-settings { height: 1fr; }
     SourceEditorScreen #draft-problem { height: auto; color: $error; padding: 0 1; }
     SourceEditorScreen #draft-problem.-valid { color: $success; }
     SourceEditorScreen #editor-right { width: 1fr; }
@@ -112,12 +128,13 @@ class SourceEditorScreen(WorkerFailures, Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="editor-body"):
-            # Never focused itself: typed text would reach the app's keys (`1`, `q`).
-            with VerticalScroll(id="editor-left", can_focus=False):
-                yield SourceSettingsForm(id="settings")
-                yield RuleList("filter", id="filters")
-                yield RuleList("key_rule", id="key-rules")
-                yield RuleList("resolve_rule", id="resolve-rules")
+            with Vertical(id="editor-left"):
+                # Never focused itself: typed text would reach the app's keys (`1`, `q`).
+                with VerticalScroll(id="editor-settings", can_focus=False):
+                    yield SourceSettingsForm(id="settings")
+                    for widget_id, kind in RULE_LISTS:
+                        yield RuleList(kind, id=widget_id)
+                # Below the scroll, always in sight (at 80x24 the rules scroll under it).
                 yield Static("", id="draft-problem", markup=False)
             with Vertical(id="editor-right"):
                 yield Static("Preview", id="preview-header")
@@ -131,13 +148,15 @@ class SourceEditorScreen(WorkerFailures, Screen):
         self.title = f"mailsiren · {'Source ' + name if name else 'New alert source'}"
         data = self.saved.to_dict() if self.saved else dict(NEW_SOURCE)
         self.query_one(SourceSettingsForm).load(data)
-        self.query_one("#filters", RuleList).load(
-            data.get("filter", []), data.get("filter_match", "all")
-        )
-        self.query_one("#key-rules", RuleList).load(data.get("key_rule", []), None)
-        self.query_one("#resolve-rules", RuleList).load(
-            data.get("resolve_rule", []), data.get("resolve_match", "any")
-        )
+        matches = {
+            "filter": data.get("filter_match", "all"),
+            "resolve_rule": data.get("resolve_match", "any"),
+        }  # the lists combined by all or any
+        for widget_id, kind in RULE_LISTS:
+            rules = data.get(kind, [])
+            self.query_one(f"#{widget_id}", RuleList).load(
+                [rules] if isinstance(rules, dict) else rules, matches.get(kind)
+            )  # the title rule is one table, the others lists
         self.query_one("#preview-detail-scroll").border_title = "Selected mail"
         self.initial = self.draft()
         self.query_one("#source-name").focus()
@@ -149,17 +168,14 @@ class SourceEditorScreen(WorkerFailures, Screen):
 
     def draft(self) -> dict:
         data = self.query_one(SourceSettingsForm).values()
-        filters = self.query_one("#filters", RuleList)
-        resolve = self.query_one("#resolve-rules", RuleList)
-        data["filter_match"] = filters.match
-        data["resolve_match"] = resolve.match
-        for key, rules in (
-            ("filter", filters),
-            ("key_rule", self.query_one("#key-rules", RuleList)),
-            ("resolve_rule", resolve),
-        ):
-            if rules.rules:
-                data[key] = [dict(rule) for rule in rules.rules]
+        data["filter_match"] = self.query_one("#filters", RuleList).match
+        data["resolve_match"] = self.query_one("#resolve-rules", RuleList).match
+        for widget_id, key in RULE_LISTS:
+            rules = self.query_one(f"#{widget_id}", RuleList).rules
+            if rules and key == "title_rule":
+                data[key] = dict(rules[0])
+            elif rules:
+                data[key] = [dict(rule) for rule in rules]
         return data
 
     @property
@@ -176,6 +192,7 @@ class SourceEditorScreen(WorkerFailures, Screen):
         self.query_one(SourceSettingsForm).show_errors(
             self._field_problem("name", data.get("name"), check_name),
             self._field_problem("address", data.get("address"), check_address),
+            self._heartbeat_problem(data.get("heartbeat_minutes", 0)),
         )
         problem = self.query_one("#draft-problem", Static)
         try:
@@ -197,6 +214,14 @@ class SourceEditorScreen(WorkerFailures, Screen):
         if not name and not str(data.get("address", "")).strip():
             return "type a name and the address this source's mail is sent to"
         return str(error).removeprefix(f"source ({name}): ").removeprefix("source: ")
+
+    @staticmethod
+    def _heartbeat_problem(minutes: object) -> str:
+        try:
+            check_heartbeat(minutes)
+        except RuleError as error:
+            return str(error)
+        return ""
 
     def _field_problem(self, key: str, value: object, check) -> str:
         if not str(value or "").strip():
@@ -317,7 +342,7 @@ class SourceEditorScreen(WorkerFailures, Screen):
         row = self.selected_row()
         sample = row.sample.parsed if row else None
         label = f"#{row.number} {row.sample.label}" if row else ""
-        form = KeyRuleFormModal if rules.kind == "key_rule" else ConditionFormModal
+        form = FORMS.get(rules.kind, ConditionFormModal)
 
         def kept(result: dict | None) -> None:
             if result is not None:

@@ -1,6 +1,8 @@
-"""The preview: per sample mail, what the saved rules and the edited rules do, differences lit.
-A narrow table (the editor at 80 columns) keeps the mark, the edited verdict and the subject;
-the saved verdict and the key are in the selected mail's pane."""
+"""The preview: per sample mail, what the saved rules and the edited rules do, differences lit,
+and the severity and title of the incident the mail lands in (under the edited rules). A
+narrow table (the editor at 80 columns) keeps the mark, the edited verdict, the severity's
+symbol and the subject; the saved verdict, the key and the title are in the selected mail's
+pane."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from app.core.intake.preview import Preview, Verdict
-from app.ui.display import OUTCOME_STYLE, short
+from app.ui.display import OUTCOME_STYLE, severity_text, short
 
 # The verdicts first: they are what the operator came for; subject and file name after.
 COLUMNS = (
@@ -17,14 +19,39 @@ COLUMNS = (
     ("n", "#"),
     ("edited", "Edited rules"),
     ("saved", "Saved rules"),
+    ("severity", "Severity"),
     ("key", "Key"),
+    ("title", "Title"),
     ("subject", "Subject"),
     ("mail", "Mail"),
 )
-COMPACT_COLUMNS = (("n", "#"), ("edited", "Edited"), ("subject", "Subject"))
+COMPACT_COLUMNS = (("n", "#"), ("edited", "Edited"), ("severity", "S"), ("subject", "Subject"))
 COMPACT_BELOW = 50  # cells of table (the editor at 80 columns gives it 42)
 VERDICT_AT_MOST = 10  # cells of the edited verdict when compact; whole in the selected mail's pane
-SUBJECT_AT_LEAST = 24  # cells: enough of a subject to recognise it
+SUBJECT_AT_LEAST = 20  # cells: enough of a subject to recognise it
+
+
+def severity_of(
+    verdict: Verdict | None, *, symbol_only: bool = False, changed: bool = False
+) -> Text:
+    """The severity of the verdict's incident; a dim dash when the mail lands in none."""
+    if verdict is None or verdict.severity is None:
+        return Text("—", style="dim")
+    text = severity_text(verdict.severity, symbol_only=symbol_only)
+    if changed:
+        text.stylize("reverse")
+    return text
+
+
+def title_of(verdict: Verdict | None, width: int) -> Text:
+    """The incident's title: as the mail that opens it sets it, dim on the mails that join it
+    (a joining mail never changes it)."""
+    if verdict is None or verdict.title is None:
+        return Text("—", style="dim")
+    title = short(verdict.title, width)
+    if verdict.outcome != "created":
+        title.stylize("dim")
+    return title
 
 
 def verdict_text(verdict: Verdict | None, *, changed: bool = False) -> Text:
@@ -78,19 +105,27 @@ class PreviewTable(DataTable):
             used = len(str(len(preview.rows))) + 1 + 2  # the mark and number, padded
             longest = max([6, *(len(verdict_text(r.edited).plain) for r in preview.rows)])
             used += min(VERDICT_AT_MOST, longest) + 2
+            used += 1 + 2  # the severity's symbol
             room = max(SUBJECT_AT_LEAST, width - used - 2)
         for row in preview.rows:
             subject = row.sample.parsed.subject or "(no subject)"
             mark = Text("≠", style="bold yellow") if row.differs else Text(" ")
             edited = verdict_text(row.edited, changed=row.differs)
+            saved_severity = row.saved.severity if row.saved else None
+            edited_severity = row.edited.severity if row.edited else None
+            other_severity = None not in (saved_severity, edited_severity) and (
+                saved_severity != edited_severity
+            )  # the same incident, another severity (a new outcome is lit already)
             if self.compact:
                 edited.truncate(VERDICT_AT_MOST, overflow="ellipsis")
-                cells = (mark + Text(str(row.number)), edited, short(subject, room))
+                severity = severity_of(row.edited, symbol_only=True, changed=other_severity)
+                cells = (mark + Text(str(row.number)), edited, severity, short(subject, room))
             else:
                 cells = (
                     mark, Text(str(row.number)), edited, verdict_text(row.saved),
+                    severity_of(row.edited, changed=other_severity),
                     short(row.edited.key if row.edited and row.edited.key else "", 24),
-                    short(subject, 60), short(row.sample.label, 32),
+                    title_of(row.edited, 40), short(subject, 60), short(row.sample.label, 32),
                 )  # fmt: skip
             self.add_row(*cells, key=str(row.number))
         if preview.rows:

@@ -1,4 +1,5 @@
-"""An ordered list of a source's rules (filters, key rules or resolve rules) to edit by key."""
+"""An ordered list of a source's rules (filters, key rules, resolve rules, severity rules, or
+its one title rule) to edit by key."""
 
 from __future__ import annotations
 
@@ -10,27 +11,39 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from app.core.intake.rules import RuleError, parse_condition, parse_key_rule
+from app.core.intake.rules import (
+    RuleError,
+    parse_condition,
+    parse_key_rule,
+    parse_severity_rule,
+)
 from app.ui.display import printable
 
 TITLES = {
     "filter": "Filters",
     "key_rule": "Key rules · the first that extracts wins",
     "resolve_rule": "Resolve rules",
+    "severity_rule": "Severity rules · the first that holds wins",
+    "title_rule": "Title rule",
 }
 EMPTY = {
     "filter": "none: every mail counts (a: add)",
     "key_rule": "none (a: add; by_key needs one)",
     "resolve_rule": "none: no mail resolves (a: add)",
+    "severity_rule": "none: the source's severity (a: add)",
+    "title_rule": "none: the first mail's subject (a: add)",
 }
 NONE_KEY = "none"
+SINGLE = ("title_rule",)  # kinds that hold at most one rule: `a` edits the one there is
 
 
 def describe(kind: str, data: dict) -> str:
     """A rule in words, as the pipeline's reasons say it."""
     try:
-        if kind == "key_rule":
+        if kind in ("key_rule", "title_rule"):
             return parse_key_rule(data, "rule").describe()
+        if kind == "severity_rule":
+            return parse_severity_rule(data, "rule").describe()
         return parse_condition(data, "rule").describe()
     except RuleError as error:
         return f"(invalid) {error}"
@@ -114,6 +127,9 @@ class RuleList(DataTable):
         self.post_message(self.Changed(self))
 
     def action_add(self) -> None:
+        if self.kind in SINGLE and self.rules:
+            self.action_edit()  # one title rule: adding is changing it
+            return
         self.post_message(self.EditRequested(self, None))
 
     def action_edit(self) -> None:
@@ -151,4 +167,6 @@ class RuleList(DataTable):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "toggle_match":
             return self.match is not None
+        if action == "move":
+            return self.kind not in SINGLE
         return True

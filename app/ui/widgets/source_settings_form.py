@@ -1,4 +1,5 @@
-"""A source's own settings: name, address, severity, creation mode explained, policy, enabled."""
+"""A source's own settings: name, address, severity, creation mode explained, policy, heartbeat,
+enabled."""
 
 from __future__ import annotations
 
@@ -10,11 +11,24 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Checkbox, Input, Select, Static
 
-from app.core.intake.sources import CREATION_HELP, CREATION_MODES, ON_NO_KEY, ON_NO_KEY_HELP
+from app.core.intake.sources import (
+    CREATION_HELP,
+    CREATION_MODES,
+    ON_NO_KEY,
+    ON_NO_KEY_HELP,
+)
 from app.core.names import SEVERITIES
 from app.ui.widgets.form_row import choice_select, form_row
 
-SETTINGS = ("name", "address", "severity", "creation", "on_no_key", "escalation_policy")
+SETTINGS = (
+    "name",
+    "address",
+    "severity",
+    "creation",
+    "on_no_key",
+    "escalation_policy",
+    "heartbeat_minutes",
+)
 
 
 class SourceSettingsForm(Vertical):
@@ -74,6 +88,16 @@ class SourceSettingsForm(Vertical):
             ),
         )
         yield form_row(
+            "Heartbeat",
+            Input(
+                placeholder="minutes; empty: off",
+                id="source-heartbeat",
+                type="integer",
+                compact=True,
+            ),
+        )
+        yield Static("", id="heartbeat-error", classes="error -empty", markup=False)
+        yield form_row(
             "",
             Checkbox("Enabled: its address takes mail", True, id="source-enabled", compact=True),
         )
@@ -89,6 +113,8 @@ class SourceSettingsForm(Vertical):
             self.query_one("#source-escalation-policy", Input).value = (
                 data.get("escalation_policy") or ""
             )
+            heartbeat = data.get("heartbeat_minutes") or ""
+            self.query_one("#source-heartbeat", Input).value = str(heartbeat)
             self.query_one("#source-enabled", Checkbox).value = data.get("enabled", True)
         self._explain()
 
@@ -105,10 +131,16 @@ class SourceSettingsForm(Vertical):
         policy = self.query_one("#source-escalation-policy", Input).value.strip()
         if policy:
             data["escalation_policy"] = policy
+        heartbeat = self.query_one("#source-heartbeat", Input).value.strip()
+        if heartbeat:  # empty: off; not a number: core says what it must be
+            try:
+                data["heartbeat_minutes"] = int(heartbeat)
+            except ValueError:
+                data["heartbeat_minutes"] = heartbeat
         return data
 
-    def show_errors(self, name: str, address: str) -> None:
-        for field, message in (("name", name), ("address", address)):
+    def show_errors(self, name: str, address: str, heartbeat: str = "") -> None:
+        for field, message in (("name", name), ("address", address), ("heartbeat", heartbeat)):
             error = self.query_one(f"#{field}-error", Static)
             error.update(message)
             error.set_class(not message, "-empty")
