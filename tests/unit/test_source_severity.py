@@ -7,8 +7,10 @@ import pytest
 import tomli_w
 
 from app.core.configfile import ConfigFileError, export_config, import_config, parse_config
+from app.core.incidents.views import show_incident
 from app.core.intake import rules
 from app.core.intake.mail import ELLIPSIS, TITLE_LENGTH, parse_mail
+from app.core.intake.pipeline import ingest_mail
 from app.core.intake.preview import SampleMail, preview, replay
 from app.core.intake.sources import (
     SourceError,
@@ -325,3 +327,40 @@ def test_a_severity_or_title_changed_by_an_edit_is_a_difference():
     rows = preview(saved, spec(title_rule=TITLE), samples).rows
     assert [row.differs for row in rows] == [True, False]
     assert rows[0].edited.title == "web01-Disk"
+
+
+def test_the_previews_severity_and_title_are_what_ingest_then_gives(database, user):
+    """The same mails through the preview and through ingest: each incident's severity and
+    title after each mail agree (a worse append raises it in both)."""
+    data = {
+        **BASE,
+        "creation": "by_key",
+        "key_rule": [TITLE],
+        "resolve_rule": [{"field": "subject", "op": "contains", "value": "OK"}],
+        "severity_rule": [CRITICAL, WARNING],
+        "title_rule": {"field": "subject", "extractor": "after", "start": "Alert: "},
+    }
+    samples = [
+        sample(1, "Service Alert: web01/Disk is WARNING"),
+        sample(2, "Service Alert: db02/Load is HIGH"),
+        sample(3, "Service Alert: web01/Disk is CRITICAL"),
+        sample(4, "Service Alert: web01/Disk is WARNING"),
+        sample(5, "Service Alert: web01/Disk is OK"),
+    ]
+    predicted = replay(parse_source(data, "editor"), samples)
+    save_source(database, user, data)
+    incident_of_row: dict[int, int] = {}
+    for number, (mail_sample, verdict) in enumerate(zip(samples, predicted, strict=True), 1):
+        [outcome] = ingest_mail(database, mail_sample.raw, [BASE["address"]], via="ingest").outcomes
+        assert outcome.outcome == verdict.outcome, (number, outcome.reason)
+        if verdict.outcome == "created":
+            incident_of_row[number] = outcome.incident_id
+        incident = show_incident(database, incident_of_row[verdict.incident]).incident
+        assert (incident.severity, incident.title) == (verdict.severity, verdict.title), number
+    assert [(v.severity, v.title) for v in predicted] == [
+        ("warning", "web01/Disk is WARNING"),
+        ("info", "db02/Load is HIGH"),
+        ("alert", "web01/Disk is WARNING"),
+        ("alert", "web01/Disk is WARNING"),
+        ("alert", "web01/Disk is WARNING"),
+    ]
