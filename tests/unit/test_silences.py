@@ -18,6 +18,7 @@ from app.core.incidents.silences import (
     parse_moment,
     read_window,
     release_ended_silences,
+    window_from_text,
 )
 from app.core.intake.pipeline import ingest_mail
 from app.core.intake.sources import save_source
@@ -226,3 +227,12 @@ def test_durations_and_times_as_an_operator_types_them():
     with pytest.raises(SilenceError, match="needs an end"):
         read_window(T0, duration="1h", until="18:00")
     assert read_window(T0, duration="2h") == (T0, T0 + timedelta(hours=2))
+
+
+def test_the_screens_one_field_takes_a_duration_or_an_end():
+    with time_zone("UTC"):
+        assert window_from_text(T0, "90m") == (T0, T0 + timedelta(minutes=90))
+        assert window_from_text(T0, "until 18:00")[1] == T0.replace(hour=18)
+        assert window_from_text(T0, "04:30")[1] == T0.replace(hour=4, minute=30)
+        with pytest.raises(SilenceError, match="90m, 2h"):
+            window_from_text(T0, "soon")

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import and_, case, func, or_, true
 from sqlmodel import col, select
 
+from app.core.incidents.silences import count_active
 from app.core.incidents.views import (
     IncidentError,
     IncidentView,
@@ -21,7 +22,7 @@ from app.core.intake.rules import extract_key
 from app.core.intake.sources import spec_from_row
 from app.core.names import INCIDENT_STATES, OPEN_STATES, SEVERITIES
 from app.core.store.changes import ChangeToken, database_token
-from app.core.store.db import Database, as_utc
+from app.core.store.db import Database, as_utc, utc_now
 from app.core.store.models import AlertSource, Incident, Mail, MailOutcome
 
 # How the log is ordered: the word the operator sees, and the order's columns. Every order
@@ -74,6 +75,7 @@ class LogWindow:
     token: ChangeToken  # the change token this window was read at
     sources: tuple[str, ...] = field(default=())
     newest_pending: int = 0  # the highest id of a pending incident (a new one rings the bell)
+    active_silences: int = 0  # silences covering something now (§10)
 
     @property
     def log_is_empty(self) -> bool:
@@ -212,6 +214,7 @@ def read_window(
                 session, log_filter, seen_at, looked or {}, sqlite=sqlite
             )
         sources = tuple(session.exec(select(AlertSource.name).order_by(AlertSource.name)).all())
+        active_silences = count_active(session.connection(), utc_now())
     return LogWindow(
         rows=tuple(incident_view(incident, name) for incident, name in rows),
         offset=offset,
@@ -221,6 +224,7 @@ def read_window(
         token=token,
         sources=sources,
         newest_pending=newest_pending,
+        active_silences=active_silences,
     )
 
 

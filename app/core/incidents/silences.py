@@ -131,6 +131,17 @@ def read_window(
     return starts_at, ends_at
 
 
+def window_from_text(now: datetime, text: str) -> tuple[datetime, datetime]:
+    """What the TUI's one field takes: `90m`, `2h`, `1h30m`, or `until 18:00` (`until` is
+    optional before a time) → (now, the end)."""
+    typed = (text or "").strip()
+    if typed.lower().startswith("until "):
+        return read_window(now, until=typed[6:])
+    if _CLOCK_TIME.match(typed) or "-" in typed:
+        return read_window(now, until=typed)
+    return read_window(now, duration=typed)
+
+
 # Adding, ending, listing -------------------------------------------------------------------
 
 

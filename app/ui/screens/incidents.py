@@ -164,6 +164,13 @@ class IncidentsScreen(TriageActions, LiveScreen, AreaScreen):
             tooltip="Copy the incident's title to the clipboard (OSC 52)",
         ),
         Binding(
+            "z",
+            "silences",
+            "Silences",
+            id="log.silences",
+            tooltip="The silences (maintenance windows): list, add one for all, end one",
+        ),
+        Binding(
             "escape",
             "clear",
             "Clear",
@@ -434,6 +441,11 @@ class IncidentsScreen(TriageActions, LiveScreen, AreaScreen):
         elif self.marked or self.log_filter.narrows():
             self.marked.clear()
             self.apply_filter(state="open", source=None, severity=None, text="")
+
+    def action_silences(self) -> None:
+        from app.ui.screens.silences import SilencesScreen
+
+        self.app.push_screen(SilencesScreen())
 
     def action_seen(self) -> None:
         self.seen_at = display.now()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from textual import on, work
@@ -11,6 +11,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static
 
+from app.core.incidents.heartbeats import read_heartbeats
+from app.core.incidents.silences import list_silences
 from app.core.intake.sources import (
     SourceError,
     SourceSummary,
@@ -23,19 +25,22 @@ from app.core.users import PermissionDenied
 from app.errors import MailsirenError
 from app.ui import display
 from app.ui.modals.confirm import ConfirmModal
+from app.ui.modals.silence_form import SilenceFormModal, SilenceRequest
 from app.ui.permissions import refused
 from app.ui.screens.area import AreaScreen
 from app.ui.screens.live import LiveScreen
+from app.ui.screens.silences import SilencesScreen, silence_added
 from app.ui.screens.source_editor import SourceEditorScreen
 from app.ui.screens.source_mails import SourceMailsScreen
 from app.ui.widgets.empty_state import EmptyState
-from app.ui.widgets.sources_table import SourcesTable
+from app.ui.widgets.sources_table import SourcesTable, watch_column
 from app.words import plural
 
 
 @dataclass
 class SourcesLoaded(Message):
     summaries: list[SourceSummary]
+    watch: dict = field(default_factory=dict)  # by name: its silence or heartbeat (Text)
 
 
 @dataclass
@@ -73,6 +78,8 @@ class SourcesScreen(LiveScreen, AreaScreen):
         Binding("t", "toggle_source", "Enable/disable", id="sources.toggle"),
         Binding("c", "copy_address", "Copy address", id="sources.copy"),
         Binding("m", "mail_log", "Mail log", id="sources.mails"),
+        Binding("z", "silence_source", "Silence", id="sources.silence"),
+        Binding("Z", "silences", "Silences", id="sources.silences"),
         Binding("delete,x", "delete_source", "Delete", id="sources.delete"),
     ]
 
@@ -116,13 +123,17 @@ class SourcesScreen(LiveScreen, AreaScreen):
         except PermissionDenied as error:
             self.post_message(SourcesRefused(str(error)))
             return
-        self.post_message(SourcesLoaded(summaries))
+        watch = watch_column(
+            summaries, list_silences(workspace.database, clock=display.now),
+            read_heartbeats(workspace.database), display.now(),
+        )  # fmt: skip
+        self.post_message(SourcesLoaded(summaries, watch))
 
     def on_sources_loaded(self, message: SourcesLoaded) -> None:
         self.summaries = message.summaries
         self.remove_class("-refused")
         self.set_class(not message.summaries, "-empty")
-        self.table.show(message.summaries)
+        self.table.show(message.summaries, message.watch)
 
     def on_sources_refused(self, message: SourcesRefused) -> None:
         self.add_class("-refused")
@@ -146,6 +157,21 @@ class SourcesScreen(LiveScreen, AreaScreen):
         summary = self.selected()
         if summary is not None:
             self.app.push_screen(SourceMailsScreen(summary.spec.name))
+
+    def action_silence_source(self) -> None:
+        summary = self.selected()
+        if summary is None or refused(self, "triage", "silence sources"):
+            return
+        self.app.push_screen(SilenceFormModal(summary.spec.name), self.add_silence)
+
+    def action_silences(self) -> None:
+        self.app.push_screen(SilencesScreen())
+
+    @work(thread=True, group="sources-change", exit_on_error=False)
+    def add_silence(self, request: SilenceRequest | None) -> None:
+        if request is not None:
+            said = silence_added(self.app.workspace, request)
+            self.post_message(SourceChanged(said.text, failed=said.failed))
 
     def action_copy_address(self) -> None:
         summary = self.selected()

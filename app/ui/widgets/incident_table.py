@@ -168,7 +168,7 @@ class IncidentTable(DataTable):
             mark,
             state_text(row.state, symbol_only=self.compact),
             severity_text(row.severity, symbol_only=self.compact),
-            short(row.title, self.title_width),
+            titled(row, self.title_width),
             Text(f"{row.mail_count:,}", justify="right"),
             Text(age(row.created_at)),
             short(row.source, 12),
@@ -271,3 +271,19 @@ class IncidentTable(DataTable):
     def action_last(self) -> None:
         self.pending, self.jump = 0, "last"
         self.post_message(self.WindowWanted(jump="last"))
+
+
+SILENCED = Text("⊘ ", style="bold yellow")  # a silence holds its pages (§10)
+HEARTBEAT = Text("♥ ", style="bold red")  # opened because a source went quiet (§11)
+
+
+def titled(row: IncidentView, width: int) -> Text:
+    """The title, after ⊘ when a silence holds the incident and ♥ for a heartbeat's."""
+    marks = Text()
+    if row.silenced_by is not None:
+        marks.append_text(SILENCED)
+    if row.key == "heartbeat":
+        marks.append_text(HEARTBEAT)
+    if not marks:
+        return short(row.title, width)
+    return marks + short(row.title, max(1, width - len(marks)))

@@ -7,6 +7,7 @@ from textual.widgets import Static
 
 from app.core.incidents.log import LOG_ORDERS, LogFilter, LogWindow
 from app.ui.display import STATE_LOOK, printable
+from app.words import plural
 
 
 class LogHeader(Static):
@@ -32,6 +33,9 @@ class LogHeader(Static):
         line.append(printable(log_filter.describe()), style="bold")
         if window.changed_since:
             line.append(f"  │ ● {window.changed_since:,} new", style="bold magenta")
+        if window.active_silences:
+            said = plural(window.active_silences, "silence")
+            line.append(f"  │ ⊘ {said} active (z)", style="bold yellow")
         first = window.offset + 1 if rows else 0
         line.append(f"  │ {first:,}–{window.offset + rows:,} of {window.total:,}", style="dim")
         line.append("\n")

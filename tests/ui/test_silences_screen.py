@@ -1,0 +1,96 @@
+"""Silencing from the keyboard (SPEC §10): `z` on a source, a reason, enter — then the list
+(`Z`, or `z` from the log) shows it and `e` ends it; the log marks what a silence holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import text
+
+from app.core.incidents.silences import list_silences
+from app.core.intake.pipeline import ingest_mail
+from app.core.intake.sources import save_source
+from app.ui.app import MailsirenApp
+from app.ui.modals.confirm import ConfirmModal
+from app.ui.modals.silence_form import SilenceFormModal
+from app.ui.screens.silences import SilencesScreen
+from app.ui.widgets.incident_table import IncidentTable
+from app.ui.widgets.keyed_table import KeyedTable
+from app.ui.widgets.log_header import LogHeader
+from app.ui.widgets.sources_table import SourcesTable
+from tests.ui.pilot import settle, type_into
+
+CORPUS = Path(__file__).parents[1] / "fixtures" / "corpus"
+NAGIOS = {"name": "nagios", "address": "nagios@alerts.example.com"}
+
+
+def cell(table, column: str, row: int | None = None) -> str:
+    index = table.cursor_row if row is None else row
+    return str(table.get_cell_at((index, table.get_column_index(column))))
+
+
+async def test_a_source_is_silenced_from_the_keyboard_listed_and_ended(workspace):
+    save_source(workspace.database, workspace.user, NAGIOS)
+    app = MailsirenApp(workspace, initial_mode="sources")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("z")
+        await settle(app, pilot)
+        assert isinstance(app.screen, SilenceFormModal)
+        await pilot.press(*"db upgrade", "enter", "enter")  # the reason, no match: 2h
+        await settle(app, pilot)
+        [silence] = list_silences(workspace.database)
+        assert (silence.source, silence.reason) == ("nagios", "db upgrade")
+        assert round((silence.ends_at - silence.starts_at).total_seconds()) == 7200  # 2h
+        assert cell(app.screen.query_one(SourcesTable), "watch") == f"⊘ silenced #{silence.id}"
+        await pilot.press("Z")
+        await settle(app, pilot)
+        assert isinstance(app.screen, SilencesScreen)
+        table = app.screen.query_one(KeyedTable)
+        assert (cell(table, "id"), cell(table, "state")) == (f"#{silence.id}", "⊘ active")
+        await pilot.press("e")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert list_silences(workspace.database) == []
+        assert table.row_count == 0
+
+
+async def test_the_form_refuses_what_it_cannot_read_and_says_why(workspace):
+    save_source(workspace.database, workspace.user, NAGIOS)
+    app = MailsirenApp(workspace, initial_mode="sources")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("z")
+        await settle(app, pilot)
+        form = app.screen
+        form.query_one("#silence-for").value = ""
+        await type_into(pilot, "#silence-for", "soon")
+        await type_into(pilot, "#silence-reason", "patching")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is form
+        assert "90m, 2h" in str(form.query_one(".error").render())
+        assert list_silences(workspace.database) == []
+
+
+async def test_the_log_marks_held_and_heartbeat_incidents_and_counts_silences(workspace):
+    save_source(workspace.database, workspace.user, NAGIOS)
+    app = MailsirenApp(workspace, initial_mode="incidents")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("z", "n")
+        await settle(app, pilot)
+        await pilot.press(*"DC move", "enter", "enter")
+        await settle(app, pilot)
+        await pilot.press("escape")
+        mail = (CORPUS / "01-nagios-problem-disk.eml").read_bytes()
+        ingest_mail(workspace.database, mail, [NAGIOS["address"]], via="smtp")
+        with workspace.database.write() as session:  # as serve opens a heartbeat's
+            session.execute(text("UPDATE incident SET key = 'heartbeat'"))
+        app.screen.load()
+        await settle(app, pilot)
+        table = app.screen.query_one(IncidentTable)
+        assert cell(table, "title", row=0).startswith("⊘ ♥ ** PROBLEM")
+        assert "⊘ 1 silence active (z)" in str(app.screen.query_one(LogHeader).render())
