@@ -288,3 +288,40 @@ def test_delivery_log_with_a_failure_selected(snap_compare, workspace, monkeypat
 
     app = MailsirenApp(workspace, initial_mode="integrations")
     assert snap_compare(app, terminal_size=(120, 36), run_before=open_log)
+
+
+@pytest.mark.parametrize("size", [(120, 36), (80, 24)])
+def test_silences(snap_compare, workspace, monkeypatch, size):
+    """One silence holding nagios's incidents, one for every source to come tonight."""
+    from app.core.incidents.silences import add_silence
+    from app.core.intake.sources import save_source
+
+    save_source(workspace.database, workspace.user, NAGIOS_SOURCE, clock=lambda: FROZEN)
+    for starts, hours, source, reason in (
+        (-50, 2, "nagios", "database upgrade on db01"),
+        (600, 3, None, "datacenter network maintenance"),
+    ):
+        add_silence(
+            workspace.database, workspace.user, source=source, reason=reason,
+            starts_at=FROZEN + timedelta(minutes=starts),
+            ends_at=FROZEN + timedelta(minutes=starts, hours=hours),
+            clock=lambda: FROZEN - timedelta(hours=1),
+        )  # fmt: skip
+    from app.core.intake.pipeline import ingest_mail
+
+    monkeypatch.setattr("app.ui.display.now", lambda: FROZEN)
+    corpus = Path(__file__).parents[1] / "fixtures" / "corpus"
+    for number, path in enumerate(sorted(corpus.glob("0[1-3]-nagios-*.eml"))):
+        moment = FROZEN - timedelta(minutes=40 - 7 * number)
+        ingest_mail(
+            workspace.database, path.read_bytes(), ["nagios@alerts.example.com"], via="smtp",
+            clock=lambda moment=moment: moment,
+        )  # fmt: skip
+
+    async def open_silences(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("z")
+        await settle(pilot)
+
+    app = MailsirenApp(workspace, initial_mode="incidents")
+    assert snap_compare(app, terminal_size=size, run_before=open_silences)

@@ -75,7 +75,8 @@ class SilencesScreen(WorkerFailures, LiveScreen):
 
     @work(thread=True, exclusive=True, group="silences-read", exit_on_error=False)
     def load(self) -> None:
-        self.post_message(SilencesLoaded(list_silences(self.app.workspace.database)))
+        silences = list_silences(self.app.workspace.database, clock=display.now)
+        self.post_message(SilencesLoaded(silences))
 
     def on_silences_loaded(self, message: SilencesLoaded) -> None:
         self.silences = message.silences
