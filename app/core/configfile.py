@@ -187,6 +187,12 @@ def parse_config(text: str, origin: str = "the file") -> ParsedConfig:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigFileError(f"{origin} is not valid TOML: {error}") from error
+    if "silence" in document:  # §10: state, made and ended by operators, never a file's
+        raise ConfigFileError(
+            f"{origin}: [[silence]] is not configuration: a silence is state, with an end. "
+            "Add one with `mailsiren silences add --source NAME --for 2h --reason TEXT` (or z "
+            "on the Sources screen), and take [[silence]] out of the file."
+        )
     unknown = sorted(set(document) - set(SECTIONS))
     if unknown:
         raise ConfigFileError(

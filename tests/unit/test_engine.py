@@ -225,6 +225,7 @@ def test_bad_key_rules_are_refused_at_import_naming_the_entry(database, user, en
         ('[[source]]\nname = "a"\naddress = "a@x.io"\n[[source]]\nname = "b"\naddress = "A@x.io"\n',
          "already used"),
         ("[[sources]]\n", r"unknown section \[sources\]"),
+        ('[[silence]]\nreason = "x"\n', r"\[\[silence\]\] is not configuration.*silences add"),
         ("source = [", "not valid TOML"),
     ],
 )  # fmt: skip
