@@ -152,6 +152,8 @@ async def test_an_emptied_heartbeat_turns_it_off_and_a_removed_rule_is_gone(work
         await tab_to(pilot, "#source-heartbeat")
         await pilot.press("ctrl+u")
         await tab_to(pilot, "#severity-rules")
+        heartbeat = app.screen.query_one("#source-heartbeat", Input)
+        assert not heartbeat.has_class("-invalid")  # empty is off, not drawn as a mistake
         await pilot.press("x")
         await tab_to(pilot, "#title-rule")
         await pilot.press("x")

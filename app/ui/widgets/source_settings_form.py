@@ -93,6 +93,7 @@ class SourceSettingsForm(Vertical):
                 placeholder="minutes; empty: off",
                 id="source-heartbeat",
                 type="integer",
+                valid_empty=True,  # empty is off, not a mistake: no red field
                 compact=True,
             ),
         )
