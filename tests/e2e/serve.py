@@ -73,3 +73,21 @@ def recorded_as_sent(count: int, *, env: dict | None = None, seconds: float = 30
         if sum(row["status"] == "sent" for row in rows) >= count:
             return rows
         assert time.monotonic() < deadline, rows
+
+
+def notifying_through(server) -> None:
+    """The tests' notifications setup: personal SMTP to `server`, the corpus's sources, and
+    one integration that takes every severity (ops@example.com)."""
+    from tests.e2e.process import mailsiren
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    configured = mailsiren(
+        "smtp", "set", "--server", "localhost", "--port", str(server.port),
+        "--from", "siren@example.com",
+    )  # fmt: skip
+    assert configured.returncode == 0, configured.stderr
+    assert mailsiren("config", "import", str(fixtures / "sources.toml")).returncode == 0
+    added = mailsiren(
+        "integrations", "add", "--address", "ops@example.com", "--level", "all", "--yes"
+    )
+    assert added.returncode == 0, added.stderr

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 from email import message_from_bytes, policy
-from pathlib import Path
 
 from tests.e2e.process import mailsiren
-from tests.e2e.serve import running_serve
+from tests.e2e.serve import notifying_through, running_serve
 from tests.e2e.test_serve_notify import swaks
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def test_serve_follows_a_rotation_without_a_restart(smtp_server, trust_test_ca):
     server = smtp_server(auth=False)
-    configured = mailsiren(
-        "smtp", "set", "--server", "localhost", "--port", str(server.port),
-        "--from", "siren@example.com",
-    )  # fmt: skip
-    assert configured.returncode == 0, configured.stderr
-    assert mailsiren("config", "import", str(FIXTURES / "sources.toml")).returncode == 0
-    added = mailsiren(
-        "integrations", "add", "--address", "ops@example.com", "--level", "all", "--yes"
-    )
-    assert added.returncode == 0, added.stderr
+    notifying_through(server)
     with running_serve() as serve:
         swaks(serve.port, "01-nagios-problem-disk.eml")  # serve has read the old key
         server.handler.wait_for_mails(1)

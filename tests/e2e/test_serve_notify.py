@@ -9,8 +9,8 @@ import subprocess
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from tests.e2e.process import mailsiren, mailsiren_json
-from tests.e2e.serve import child_pids, recorded_as_sent, running_serve
+from tests.e2e.process import mailsiren_json
+from tests.e2e.serve import child_pids, notifying_through, recorded_as_sent, running_serve
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CORPUS = FIXTURES / "corpus"
@@ -27,16 +27,7 @@ def swaks(port: int, eml: str) -> None:
 
 def test_an_alert_mail_becomes_a_notification_through_serve(smtp_server, trust_test_ca):
     server = smtp_server(auth=False)
-    configured = mailsiren(
-        "smtp", "set", "--server", "localhost", "--port", str(server.port),
-        "--from", "siren@example.com",
-    )  # fmt: skip
-    assert configured.returncode == 0, configured.stderr
-    assert mailsiren("config", "import", str(FIXTURES / "sources.toml")).returncode == 0
-    added = mailsiren(
-        "integrations", "add", "--address", "ops@example.com", "--level", "all", "--yes"
-    )
-    assert added.returncode == 0, added.stderr
+    notifying_through(server)
     with running_serve() as serve:
         swaks(serve.port, "01-nagios-problem-disk.eml")
         [first] = server.handler.wait_for_mails(1)

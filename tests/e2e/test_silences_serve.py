@@ -5,37 +5,21 @@ from __future__ import annotations
 
 import sqlite3
 from email import message_from_bytes, policy
-from pathlib import Path
 
 from tests.e2e.process import mailsiren, mailsiren_json
-from tests.e2e.serve import running_serve
+from tests.e2e.serve import notifying_through, running_serve
 from tests.e2e.test_serve_notify import swaks
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def subjects(received) -> list[str]:
     return [message_from_bytes(m.data, policy=policy.default)["Subject"] for m in received]
 
 
-def notifying(server) -> None:
-    configured = mailsiren(
-        "smtp", "set", "--server", "localhost", "--port", str(server.port),
-        "--from", "siren@example.com",
-    )  # fmt: skip
-    assert configured.returncode == 0, configured.stderr
-    assert mailsiren("config", "import", str(FIXTURES / "sources.toml")).returncode == 0
-    added = mailsiren(
-        "integrations", "add", "--address", "ops@example.com", "--level", "all", "--yes"
-    )
-    assert added.returncode == 0, added.stderr
-
-
 def test_a_silenced_incident_sends_nothing_and_pages_when_the_silence_ends(
     smtp_server, trust_test_ca
 ):
     server = smtp_server(auth=False)
-    notifying(server)
+    notifying_through(server)
     added = mailsiren(
         "silences", "add", "--source", "nagios", "--for", "2h", "--reason", "disk swap"
     )
@@ -60,7 +44,7 @@ def test_a_silenced_incident_sends_nothing_and_pages_when_the_silence_ends(
 
 def test_a_quiet_source_heartbeat_is_mailed_by_serve(smtp_server, trust_test_ca, isolated_home):
     server = smtp_server(auth=False)
-    notifying(server)
+    notifying_through(server)
     database = isolated_home / "data" / "mailsiren" / "mailsiren.db"
     with sqlite3.connect(database) as connection:  # saved two hours ago, heard from never
         connection.execute(

@@ -157,19 +157,21 @@ NAGIOS_WITH_SEVERITY = {
 }
 
 
-def with_nagios_mails(workspace, monkeypatch, source: dict = NAGIOS_SOURCE):
-    """The Nagios source and the corpus's five Nagios mails, at fixed times."""
+def with_nagios_mails(workspace, monkeypatch, source: dict | None = NAGIOS_SOURCE):
+    """The Nagios source (None: saved already) and the corpus's five Nagios mails, at fixed
+    times."""
     from app.core.intake.pipeline import ingest_mail
     from app.core.intake.sources import save_source
 
     monkeypatch.setattr("app.ui.display.now", lambda: FROZEN)
-    save_source(workspace.database, workspace.user, source, clock=lambda: FROZEN)
-    save_source(
-        workspace.database,
-        workspace.user,
-        {"name": "zabbix", "address": "zabbix@alerts.example.com", "enabled": False},
-        clock=lambda: FROZEN,
-    )
+    if source is not None:
+        save_source(workspace.database, workspace.user, source, clock=lambda: FROZEN)
+        save_source(
+            workspace.database,
+            workspace.user,
+            {"name": "zabbix", "address": "zabbix@alerts.example.com", "enabled": False},
+            clock=lambda: FROZEN,
+        )
     corpus = Path(__file__).parents[1] / "fixtures" / "corpus"
     for number, path in enumerate(sorted(corpus.glob("0[1-5]-nagios-*.eml"))):
         moment = FROZEN - timedelta(minutes=40 - 7 * number)
@@ -307,16 +309,7 @@ def test_silences(snap_compare, workspace, monkeypatch, size):
             ends_at=FROZEN + timedelta(minutes=starts, hours=hours),
             clock=lambda: FROZEN - timedelta(hours=1),
         )  # fmt: skip
-    from app.core.intake.pipeline import ingest_mail
-
-    monkeypatch.setattr("app.ui.display.now", lambda: FROZEN)
-    corpus = Path(__file__).parents[1] / "fixtures" / "corpus"
-    for number, path in enumerate(sorted(corpus.glob("0[1-3]-nagios-*.eml"))):
-        moment = FROZEN - timedelta(minutes=40 - 7 * number)
-        ingest_mail(
-            workspace.database, path.read_bytes(), ["nagios@alerts.example.com"], via="smtp",
-            clock=lambda moment=moment: moment,
-        )  # fmt: skip
+    with_nagios_mails(workspace, monkeypatch, source=None)
 
     async def open_silences(pilot) -> None:
         await settle(pilot)
