@@ -187,4 +187,4 @@ async def test_at_80_columns_the_mail_log_and_the_preview_show_enough_of_the_sub
         # SUBJECT_AT_LEAST, still recognise the subject; the selected mail's pane has it whole.
         assert visible_subject_cells(preview) >= SUBJECT_AT_LEAST
         subject = str(preview.get_cell_at((0, preview.get_column_index("subject"))))
-        assert subject.startswith("** PROBLEM Service Aler") and len(subject) >= 24
+        assert subject.startswith("** PROBLEM Service") and len(subject) >= SUBJECT_AT_LEAST

@@ -68,3 +68,15 @@ def test_no_rule_holding_gives_the_sources_severity(database, user):
     with database.read() as session:
         incidents = session.exec(select(Incident)).scalars().all()
     assert [(i.severity, i.title) for i in incidents] == [("info", "web01/Disk")]
+
+
+def test_a_source_saved_twice_in_one_instant_is_read_with_its_new_rules(database, user):
+    plain = {key: value for key, value in NAGIOS.items() if key != "severity_rule"}
+    save_source(database, user, plain, clock=lambda: T0)
+    ingest_mail(database, nagios("CRITICAL"), [SOURCE], via="smtp", clock=lambda: T0)
+    save_source(database, user, NAGIOS, original="nagios", clock=lambda: T0)  # same updated_at
+    mail = alert_mail("** PROBLEM Service Alert: db02/Load is CRITICAL **")
+    ingest_mail(database, mail, [SOURCE], via="smtp", clock=lambda: T0)
+    with database.read() as session:
+        severities = session.exec(select(Incident.severity).order_by(Incident.id)).scalars().all()
+    assert severities == ["info", "alert"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -251,12 +252,13 @@ def _store(
     return IngestResult(mail_id, tuple(outcomes))
 
 
-_compiled_sources: dict[tuple[int | None, str], SourceSpec] = {}
+_compiled_sources: dict[str, SourceSpec] = {}
 
 
 def _compiled(source_id: int | None, version: str, row: AlertSource) -> SourceSpec:
-    """A source's rules compiled once per version (its id and updated_at)."""
-    key = (source_id, version)
+    """A source's rules compiled once per content: the row itself is the key, since two saves
+    can share an `updated_at` (a coarse or injected clock) and ids repeat across databases."""
+    key = json.dumps(dict(row._mapping), sort_keys=True, default=str)  # type: ignore[attr-defined]
     spec = _compiled_sources.get(key)
     if spec is None:
         if len(_compiled_sources) > 1024:
