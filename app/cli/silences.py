@@ -62,10 +62,15 @@ def run_silences_add(arguments: argparse.Namespace) -> int:
             workspace.database, workspace.user, source=None if arguments.all else arguments.source,
             starts_at=starts_at, ends_at=ends_at, reason=arguments.reason, match=arguments.match,
         )  # fmt: skip
+    pages = (
+        "nobody is paged until it ends"
+        if silence.starts_at <= utc_now()
+        else f"from {_when(silence.starts_at)} nobody is paged until it ends"
+    )
     print(
         f"Silence #{silence.id}: {silence.scope()}, {_when(silence.starts_at)} to "
-        f"{_when(silence.ends_at)} ({silence.reason}). Mails are processed; nobody is paged "
-        f"until it ends (mailsiren silences end {silence.id})."
+        f"{_when(silence.ends_at)} ({silence.reason}). Mails are processed; {pages} "
+        f"(mailsiren silences end {silence.id})."
     )
     return EXIT_OK
 

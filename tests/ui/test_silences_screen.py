@@ -18,6 +18,8 @@ from app.ui.widgets.incident_table import IncidentTable
 from app.ui.widgets.keyed_table import KeyedTable
 from app.ui.widgets.log_header import LogHeader
 from app.ui.widgets.sources_table import SourcesTable
+from tests.clock import T0, Clock
+from tests.ui.ages import next_redraw, redraws
 from tests.ui.pilot import settle, type_into
 
 CORPUS = Path(__file__).parents[1] / "fixtures" / "corpus"
@@ -93,4 +95,21 @@ async def test_the_log_marks_held_and_heartbeat_incidents_and_counts_silences(wo
         await settle(app, pilot)
         table = app.screen.query_one(IncidentTable)
         assert cell(table, "title", row=0).startswith("⊘ ♥ ** PROBLEM")
-        assert "⊘ 1 silence active (z)" in str(app.screen.query_one(LogHeader).render())
+        assert "⊘ 1 silence (z)" in str(app.screen.query_one(LogHeader).render())
+
+
+async def test_the_watch_column_counts_the_heartbeat_down_without_a_read(workspace, monkeypatch):
+    clock = Clock(T0)
+    monkeypatch.setattr("app.ui.display.now", clock)
+    save_source(workspace.database, workspace.user, NAGIOS, clock=clock)
+    with workspace.database.write() as session:
+        session.execute(text("UPDATE alert_source SET heartbeat_minutes = 30"))
+    with redraws(monkeypatch) as redrawn:
+        app = MailsirenApp(workspace, initial_mode="sources")
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(app, pilot)
+            table = app.screen.query_one(SourcesTable)
+            assert cell(table, "watch") == "♥ due in 30m"
+            clock.advance(minutes=26)
+            await next_redraw(pilot, redrawn)
+            assert cell(table, "watch") == "♥ due in 4m"

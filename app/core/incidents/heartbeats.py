@@ -20,6 +20,7 @@ from app.core.incidents.silences import ActiveSilences
 from app.core.notifications.routing import Routing
 from app.core.store.db import Clock, Database, as_utc, utc_now
 from app.core.store.models import Mail, MailOutcome
+from app.words import plural
 
 HEARTBEAT_KEY = "heartbeat"
 HEARTBEAT_ACTOR = "heartbeat"
@@ -109,7 +110,7 @@ def overdue(database: Database, now: datetime) -> list:
 
 def open_heartbeat(database: Database, row, now: datetime) -> int | None:
     """Open one source's heartbeat incident; None if another serve has just done it."""
-    title = f"No mail from {row.name} for {row.heartbeat_minutes} minutes"
+    title = f"No mail from {row.name} for {plural(row.heartbeat_minutes, 'minute')}"
     new = NewIncident(
         source_id=row.id, severity=row.severity, title=title, key=HEARTBEAT_KEY,
         subject_key=title.lower(), escalation_policy=row.escalation_policy,
@@ -120,7 +121,7 @@ def open_heartbeat(database: Database, row, now: datetime) -> int | None:
             silence = ActiveSilences(connection, now).covering(row.id, title)
             return open_incident(
                 connection, new, None, now, Routing.read(connection), silence=silence,
-                why=f"serve: no mail from {row.name} for {row.heartbeat_minutes} minutes",
+                why=f"serve: {title[0].lower()}{title[1:]}",
             )  # fmt: skip
     except IntegrityError:
         return None  # the one open incident per key and source: another serve's

@@ -135,11 +135,25 @@ def window_from_text(now: datetime, text: str) -> tuple[datetime, datetime]:
     """What the TUI's one field takes: `90m`, `2h`, `1h30m`, or `until 18:00` (`until` is
     optional before a time) → (now, the end)."""
     typed = (text or "").strip()
+    if not typed:
+        raise SilenceError("Say for how long: 90m, 2h, 1d, or until 18:00.")
+    if typed.startswith("-"):
+        raise SilenceError(f"{typed!r} is not a duration: write it like 90m, 2h, 1d or 1h30m.")
     if typed.lower().startswith("until "):
         return read_window(now, until=typed[6:])
     if _CLOCK_TIME.match(typed) or "-" in typed:
         return read_window(now, until=typed)
     return read_window(now, duration=typed)
+
+
+def check_window(starts_at: datetime, ends_at: datetime, now: datetime) -> None:
+    """Refuse an end in the past, before the start, or more than 90 days off."""
+    if ends_at <= now:
+        raise SilenceError(f"That silence would end at {ends_at:%Y-%m-%d %H:%M} UTC, in the past.")
+    if ends_at <= starts_at:
+        raise SilenceError("A silence must end after it starts.")
+    if ends_at - max(starts_at, now) > LONGEST:
+        raise SilenceError("A silence may last at most 90 days; add another when it ends.")
 
 
 # Adding, ending, listing -------------------------------------------------------------------
@@ -162,12 +176,7 @@ def add_silence(
     reason = " ".join((reason or "").split())
     if not reason:
         raise SilenceError("A silence needs a reason (--reason): say what the maintenance is.")
-    if ends_at <= now:
-        raise SilenceError(f"That silence would end at {ends_at:%Y-%m-%d %H:%M} UTC, in the past.")
-    if ends_at <= starts_at:
-        raise SilenceError("A silence must end after it starts.")
-    if ends_at - max(starts_at, now) > LONGEST:
-        raise SilenceError("A silence may last at most 90 days; add another when it ends.")
+    check_window(starts_at, ends_at, now)
     if match:
         try:
             compile_re2(match, case_sensitive=False)
@@ -181,9 +190,11 @@ def add_silence(
                 select(SOURCES.c.id).where(SOURCES.c.name == source)
             ).scalar()
             if source_id is None:
+                names = connection.execute(select(SOURCES.c.name).order_by(SOURCES.c.name))
+                known = ", ".join(names.scalars()) or "none yet"
                 raise SilenceError(
-                    f"No alert source is named {source!r}; `mailsiren sources list` names them "
-                    "(or use --all)."
+                    f"No alert source is named {source!r} (the sources: {known}); or silence "
+                    "every source (--all)."
                 )
         silence_id = connection.execute(
             SILENCES.insert().values(

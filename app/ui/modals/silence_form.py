@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from app.core.incidents.silences import SilenceError, window_from_text
+from app.core.incidents.silences import SilenceError, check_window, window_from_text
 from app.core.intake.rules import RuleError, compile_re2
 from app.core.store.db import utc_now
 
@@ -54,19 +54,27 @@ class SilenceFormModal(ModalScreen[SilenceRequest | None]):
             yield Static("For how long: 90m, 2h, 1d, or until 18:00", classes="label")
             yield Input("2h", id="silence-for", compact=True)
             yield Static("Why (the timeline and the list show it)", classes="label")
-            yield Input(placeholder="database upgrade", id="silence-reason", compact=True)
+            yield Input(
+                placeholder="(required) e.g. db01 upgrade", id="silence-reason", compact=True
+            )
             yield Static("Only subjects matching (RE2, any case; empty: all)", classes="label")
-            yield Input(placeholder="web0[12]", id="silence-match", compact=True)
+            yield Input(
+                placeholder="(empty: every mail) e.g. web0[12]", id="silence-match", compact=True
+            )
             yield Static("", classes="error", markup=False)
             yield Static(
                 "Mails are processed and shown; nobody is paged until it ends. "
-                "enter: next field, then silence · ctrl+s: silence · escape: cancel",
+                "enter: next field, then silence · shift+tab: back to how long · "
+                "ctrl+s: silence · escape: cancel",
                 classes="hint",
                 markup=False,
             )
 
     def on_mount(self) -> None:
         self.query_one("#silence-reason", Input).focus()
+
+    def on_input_changed(self, _event: Input.Changed) -> None:
+        self.query_one(".error", Static).update("")  # said for what was typed before
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "silence-match":
@@ -86,6 +94,7 @@ class SilenceFormModal(ModalScreen[SilenceRequest | None]):
         now = utc_now()
         try:
             starts_at, ends_at = window_from_text(now, self.value("#silence-for"))
+            check_window(starts_at, ends_at, now)
         except SilenceError as error:
             return None, str(error)
         reason = self.value("#silence-reason")

@@ -67,8 +67,8 @@ class SilencesScreen(WorkerFailures, LiveScreen):
         self.silences: list[SilenceView] = []
         table = self.query_one(KeyedTable)
         for key, label in (
-            ("id", "#"), ("state", "State"), ("scope", "Covers"), ("ends", "Ends"),
-            ("held", "Holds"), ("reason", "Reason"), ("by", "By"),
+            ("id", "#"), ("state", "State"), ("held", "Holds"), ("starts", "Starts"),
+            ("ends", "Ends"), ("scope", "Covers"), ("reason", "Reason"), ("by", "By"),
         ):  # fmt: skip
             table.add_column(label, key=key)
         table.focus()
@@ -81,17 +81,22 @@ class SilencesScreen(WorkerFailures, LiveScreen):
     def on_silences_loaded(self, message: SilencesLoaded) -> None:
         self.silences = message.silences
         active = sum(silence.is_active(display.now()) for silence in self.silences)
+        said = (
+            f"{plural(active, 'silence')} active, {len(self.silences) - active} to come"
+            if self.silences
+            else "No silence is active or to come: z on a source (Sources, 2) or n here adds one"
+        )
         self.query_one("#silences-header", Static).update(
-            f"{plural(active, 'silence')} active, {len(self.silences) - active} to come · "
-            f"mails under a silence are processed and shown, and page nobody until it ends · "
-            f"{zone_label()}"
+            f"{said} · mails under a silence are processed and shown, and page nobody until "
+            f"it ends · {zone_label()}"
         )
         self.query_one(KeyedTable).show_items(self.silences, self.row)
 
     def row(self, silence: SilenceView) -> tuple:
         return str(silence.id), (
-            Text(f"#{silence.id}"), silence_state(silence), Text(printable(silence.scope())),
-            Text(when(silence.ends_at)[:16]), Text(f"{silence.held:,}", justify="right"),
+            Text(f"#{silence.id}"), silence_state(silence),
+            Text(f"{silence.held:,}", justify="right"), Text(when(silence.starts_at)[5:16]),
+            Text(when(silence.ends_at)[5:16]), Text(printable(silence.scope())),
             Text(printable(silence.reason)), Text(printable(silence.created_by)),
         )  # fmt: skip
 

@@ -33,14 +33,15 @@ from app.ui.screens.silences import SilencesScreen, silence_added
 from app.ui.screens.source_editor import SourceEditorScreen
 from app.ui.screens.source_mails import SourceMailsScreen
 from app.ui.widgets.empty_state import EmptyState
-from app.ui.widgets.sources_table import SourcesTable, watch_column
+from app.ui.widgets.sources_table import SourcesTable
 from app.words import plural
 
 
 @dataclass
 class SourcesLoaded(Message):
     summaries: list[SourceSummary]
-    watch: dict = field(default_factory=dict)  # by name: its silence or heartbeat (Text)
+    silences: list = field(default_factory=list)  # what the Watch column tells
+    heartbeats: dict = field(default_factory=dict)  # by source id
 
 
 @dataclass
@@ -123,17 +124,14 @@ class SourcesScreen(LiveScreen, AreaScreen):
         except PermissionDenied as error:
             self.post_message(SourcesRefused(str(error)))
             return
-        watch = watch_column(
-            summaries, list_silences(workspace.database, clock=display.now),
-            read_heartbeats(workspace.database), display.now(),
-        )  # fmt: skip
-        self.post_message(SourcesLoaded(summaries, watch))
+        silences = list_silences(workspace.database, clock=display.now)
+        self.post_message(SourcesLoaded(summaries, silences, read_heartbeats(workspace.database)))
 
     def on_sources_loaded(self, message: SourcesLoaded) -> None:
         self.summaries = message.summaries
         self.remove_class("-refused")
         self.set_class(not message.summaries, "-empty")
-        self.table.show(message.summaries, message.watch)
+        self.table.show(message.summaries, message.silences, message.heartbeats)
 
     def on_sources_refused(self, message: SourcesRefused) -> None:
         self.add_class("-refused")

@@ -35,7 +35,7 @@ class LogHeader(Static):
             line.append(f"  │ ● {window.changed_since:,} new", style="bold magenta")
         if window.active_silences:
             said = plural(window.active_silences, "silence")
-            line.append(f"  │ ⊘ {said} active (z)", style="bold yellow")
+            line.append(f"  │ ⊘ {said} (z)", style="bold yellow")
         first = window.offset + 1 if rows else 0
         line.append(f"  │ {first:,}–{window.offset + rows:,} of {window.total:,}", style="dim")
         line.append("\n")

@@ -6,6 +6,7 @@ from rich.text import Text
 
 from app.core.incidents.views import iso_utc
 from app.core.intake.sources import SourceSummary
+from app.ui import display
 from app.ui.display import age, printable
 from app.ui.widgets.keyed_table import KeyedTable
 
@@ -27,9 +28,10 @@ class SourcesTable(KeyedTable):
     TITLE = "Alert sources"
     KEYED_COLUMNS = COLUMNS
 
-    def show(self, summaries: list[SourceSummary], watch: dict[str, Text] | None = None) -> None:
-        """`watch`: by source name, its silence or its heartbeat ("due in 4m", "overdue")."""
-        self.watch = watch or {}
+    def show(self, summaries: list[SourceSummary], silences=(), heartbeats=None) -> None:
+        """With the silences and heartbeats (by source id) that the Watch column tells,
+        worked out again at every redraw, so "due in 4m" counts down like "Last mail"."""
+        self.silences, self.heartbeats = tuple(silences), heartbeats or {}
         self.show_items(summaries, self._row)
 
     def _row(self, summary: SourceSummary) -> tuple[str, tuple[Text, ...]]:
@@ -42,28 +44,23 @@ class SourcesTable(KeyedTable):
             Text(f"{summary.open_incidents:,}", justify="right"),
             Text(f"{summary.mails_today:,}", justify="right"),
             Text(f"{age(last)} ago" if last else "never"),
-            self.watch.get(spec.name, Text("-", style="dim")),
+            watch_cell(spec, self.silences, self.heartbeats, display.now()),
             Text(spec.creation),
             Text(spec.severity),
         )
 
 
-def watch_column(summaries, silences, heartbeats, now) -> dict[str, Text]:
-    """Each source's silence (active now) or else its heartbeat, as the Watch column says."""
-    shown: dict[str, Text] = {}
-    for summary in summaries:
-        spec = summary.spec
-        covering = [
-            silence for silence in silences
-            if silence.is_active(now) and silence.source in (None, spec.name)
-        ]  # fmt: skip
-        beat = heartbeats.get(spec.id)
-        if covering:
-            partly = all(silence.match for silence in covering)
-            shown[spec.name] = Text(
-                f"⊘ silenced #{covering[0].id}" + (" (some)" if partly else ""), style="yellow"
-            )
-        elif beat is not None:
-            said = beat.describe(now)
-            shown[spec.name] = Text(f"♥ {said}", style="bold red" if "overdue" in said else "")
-    return shown
+def watch_cell(spec, silences, heartbeats, now) -> Text:
+    """A source's silence (active now), its heartbeat (overdue first), or a dash."""
+    beat = heartbeats.get(spec.id)
+    said = beat.describe(now) if beat is not None else ""
+    if said.startswith("overdue"):
+        return Text(f"♥ {said}", style="bold red")  # the one thing a glance must not miss
+    covering = [
+        silence for silence in silences
+        if silence.is_active(now) and silence.source in (None, spec.name)
+    ]  # fmt: skip
+    if covering:
+        partly = " (some)" if all(silence.match for silence in covering) else ""
+        return Text(f"⊘ silenced #{covering[0].id}{partly}", style="yellow")
+    return Text(f"♥ {said}") if said else Text("-", style="dim")
