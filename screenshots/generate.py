@@ -189,7 +189,10 @@ async def shoot_incidents(log_name: str, detail_name: str, narrow_name: str) -> 
     workspace.close()
 
 
-async def shoot_sources(list_name: str, editor_name: str, preview_name: str, log_name: str) -> None:
+async def shoot_sources(
+    list_name: str, editor_name: str, preview_name: str, log_name: str,
+    silence_form_name: str, silences_name: str,
+) -> None:  # fmt: skip
     """The Nagios sample set up as a by_key source with a recovery rule, by keyboard."""
     import app.ui.display
     from app.core.intake.pipeline import ingest_mail
@@ -242,6 +245,12 @@ async def shoot_sources(list_name: str, editor_name: str, preview_name: str, log
         await pilot.press("m")
         await settle(mailsiren, pilot)
         save(mailsiren, log_name)
+        await pilot.press("escape", "z", *"db01 upgrade")  # silence nagios: 2h, a reason
+        await settle(mailsiren, pilot)
+        save(mailsiren, silence_form_name)
+        await pilot.press("enter", "enter", "Z")
+        await settle(mailsiren, pilot)
+        save(mailsiren, silences_name)
     workspace.close()
 
 
@@ -307,8 +316,13 @@ def main() -> int:
         )
         asyncio.run(
             shoot_sources(
-                "sources.svg", "source-key-rule.svg", "source-preview.svg", "source-mail-log.svg"
-            )
+                "sources.svg",
+                "source-key-rule.svg",
+                "source-preview.svg",
+                "source-mail-log.svg",
+                "silence-form.svg",
+                "silences.svg",
+            )  # fmt: skip
         )
         asyncio.run(
             shoot_notifications("integrations.svg", "delivery-log.svg", "escalation-policy.svg")

@@ -13,7 +13,7 @@ from textual.widgets import Input, Static
 
 from app.core.incidents.silences import SilenceError, check_window, window_from_text
 from app.core.intake.rules import RuleError, compile_re2
-from app.core.store.db import utc_now
+from app.ui import display
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class SilenceFormModal(ModalScreen[SilenceRequest | None]):
 
     def request(self) -> tuple[SilenceRequest | None, str]:
         """What the fields ask for, or why not (checked again by the core on save)."""
-        now = utc_now()
+        now = display.now()
         try:
             starts_at, ends_at = window_from_text(now, self.value("#silence-for"))
             check_window(starts_at, ends_at, now)

@@ -130,7 +130,7 @@ class SilencesScreen(WorkerFailures, LiveScreen):
     def end(self, silence_id: int) -> None:
         workspace = self.app.workspace
         try:
-            silence = end_silence(workspace.database, workspace.user, silence_id)
+            silence = end_silence(workspace.database, workspace.user, silence_id, clock=display.now)
         except MailsirenError as error:
             self.post_message(SilenceChanged(str(error), failed=True))
             return
@@ -147,7 +147,7 @@ def silence_added(workspace, request: SilenceRequest) -> SilenceChanged:
         silence = add_silence(
             workspace.database, workspace.user, source=request.source,
             starts_at=request.starts_at, ends_at=request.ends_at, reason=request.reason,
-            match=request.match,
+            match=request.match, clock=display.now,
         )  # fmt: skip
     except MailsirenError as error:
         return SilenceChanged(str(error), failed=True)
