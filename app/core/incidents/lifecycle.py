@@ -70,6 +70,13 @@ RESOLVE_BY_MAIL = (
     .where(INCIDENTS.c.id == bindparam("target"), IS_OPEN)
     .values(state="resolved", resolved_by=bindparam("actor"), resolved_at=bindparam("now"))
 )
+# Built once: the pipeline asks for every append of a source with severity rules.
+SEVERITY_OF = select(INCIDENTS.c.severity).where(INCIDENTS.c.id == bindparam("target"))
+RAISE_SEVERITY = (
+    update(INCIDENTS)
+    .where(INCIDENTS.c.id == bindparam("target"))
+    .values(severity=bindparam("severity"))
+)
 # Triage locks its incidents first, in id order: an operator on another host changing one
 # of them at the same moment waits, then is told what state it found (never two accepts).
 LOCK_FOR_TRIAGE = (
@@ -218,14 +225,10 @@ def _raise_severity(
     if severity is None:
         return None
     milder = SEVERITIES[SEVERITIES.index(severity) + 1 :]  # the ones this is worse than
-    old = connection.execute(
-        select(INCIDENTS.c.severity).where(INCIDENTS.c.id == incident_id)
-    ).scalar()
+    old = connection.execute(SEVERITY_OF, {"target": incident_id}).scalar()
     if old not in milder:
         return None
-    connection.execute(
-        update(INCIDENTS).where(INCIDENTS.c.id == incident_id).values(severity=severity)
-    )
+    connection.execute(RAISE_SEVERITY, {"target": incident_id, "severity": severity})
     record_event(
         connection, incident_id, now, "severity", f"severity {old} → {severity}", mail_id=mail_id
     )

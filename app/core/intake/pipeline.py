@@ -233,7 +233,9 @@ def _store(
     for row in rows:
         spec = _compiled(row.id, row.updated_at.isoformat(), row)
         store.silence = reads.silences(now).covering(row.id, parsed.subject)
-        store.severity = spec.severity_for(parsed)
+        # Without severity rules every mail has the source's severity, which the incident
+        # already has or passed: nothing can raise it, and no lookup is spent on it.
+        store.severity = spec.severity_for(parsed) if spec.severity_rules else None
         outcome, incident_id, reason = decide(store, spec, mail_id, parsed, earlier, now)
         if row.heartbeat_minutes and outcome != "rejected":
             store.end_heartbeat(row.id, mail_id, now)  # the source is heard from again
