@@ -89,8 +89,10 @@ def run_silences_list(arguments: argparse.Namespace) -> int:
         return EXIT_OK
     now = utc_now()
     for silence in silences:
-        state = "active" if silence.is_active(now) else ("ended" if silence.ends_at <= now
-                                                         else "to come")  # fmt: skip
+        if silence.is_active(now):
+            state = "active"
+        else:
+            state = "ended" if silence.ends_at <= now else "to come"
         print(
             f"#{silence.id:<4} {state:<8} {_when(silence.starts_at)} → {_when(silence.ends_at)}  "
             f"{silence.scope()}  holds {silence.held}  {silence.reason}  (by {silence.created_by})"
