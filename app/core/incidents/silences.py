@@ -11,7 +11,6 @@ finds `released_at` empty does it, so two serves never page twice.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -96,12 +95,8 @@ def parse_moment(text: str, now: datetime) -> datetime:
         hour, minute = int(clock_time.group(1)), int(clock_time.group(2))
         if hour > 23 or minute > 59:
             raise SilenceError(f"{text!r} is not a time of day: write it like 18:00.")
-        moment = datetime.combine(local_now.date(), time(hour, minute), local_now.tzinfo)
-        if moment <= local_now:
-            moment = datetime.combine(
-                local_now.date() + timedelta(days=1), time(hour, minute), local_now.tzinfo
-            )
-        return as_utc(moment.astimezone())
+        day = local_now.date() + timedelta(days=time(hour, minute) <= local_now.time())
+        return as_utc(datetime.combine(day, time(hour, minute)).astimezone())
     try:
         moment = datetime.fromisoformat((text or "").strip())
     except ValueError:
@@ -366,13 +361,3 @@ def release_silence(connection: Connection, silence_id: int, now: datetime) -> b
             continue
         page_held_incident(connection, incident.id, now, f"silence #{silence_id} ended")
     return True
-
-
-def silences_of(connection: Connection, ids: Sequence[int]) -> dict[int, str]:
-    """id → reason, for the views that name a silence."""
-    if not ids:
-        return {}
-    rows = connection.execute(
-        select(SILENCES.c.id, SILENCES.c.reason).where(SILENCES.c.id.in_(list(ids)))
-    )
-    return {row.id: row.reason for row in rows}
