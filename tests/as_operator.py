@@ -22,6 +22,7 @@ def operator_login() -> str:
     """The operator a test runs as; alice (the first user, an administrator) unless set."""
     return os.environ.get(LOGIN_VARIABLE, "alice")
 
+
 if __name__ == "__main__":
     app.core.workspace.current_login = operator_login
     from app.cli import main

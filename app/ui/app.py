@@ -18,7 +18,7 @@ from app.ui import display
 from app.ui.binding_ids import defined_bindings, key_problem, keymap_problems
 from app.ui.commands import ScreenCommands
 from app.ui.modals.confirm import ConfirmModal
-from app.ui.screen_bindings import ScreenBinding, screen_groups
+from app.ui.screen_bindings import ScreenBinding, screen_groups, screen_title
 from app.ui.screens.admin import AdminScreen
 from app.ui.screens.help import HelpScreen
 from app.ui.screens.incidents import IncidentsScreen
@@ -151,7 +151,7 @@ class MailsirenApp(App[None]):
         if isinstance(self.screen, CommandPalette):
             return
         screen = self.screen
-        title = (screen.title or type(screen).__name__).removeprefix("mailsiren · ")
+        title = screen_title(screen)
 
         async def run(chosen: ScreenBinding | None) -> None:
             if chosen is not None:

@@ -116,6 +116,16 @@ def age(iso: str | None) -> str:
     return f"{seconds}s"
 
 
+def time_left(moment: datetime) -> str:
+    """ "45m", "2h05m", "3d 4h": how long from now until `moment` (at least a minute)."""
+    minutes = max(1, round((moment - now()).total_seconds() / 60))
+    if minutes < 60:
+        return f"{minutes}m"
+    if minutes < 48 * 60:
+        return f"{minutes // 60}h{minutes % 60:02d}m"
+    return f"{minutes // 1440}d {minutes % 1440 // 60}h"
+
+
 def ago(moment: datetime | None, never: str = "never") -> str:
     """ "5m ago" for an aware datetime, or `never`."""
     return f"{age(moment.isoformat())} ago" if moment else never

@@ -3,6 +3,7 @@ keymap applied and `check_action` asked: what the help screen lists and the pale
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from textual.actions import parse
@@ -16,6 +17,16 @@ PALETTE = Binding(
     "ctrl+p", "app.command_palette", "Command palette: find any command", priority=True
 )
 TEXTUAL_QUIT = Binding("ctrl+q", "app.quit", "Quit", priority=True)
+
+
+def screen_title(screen: Screen) -> str:
+    """What help calls a screen: its title, else its area's, else its class in words
+    ("SilenceFormModal" → "Silence form"), never a Python name."""
+    title = screen.title or getattr(screen, "AREA_TITLE", "")
+    if not title:
+        name = re.sub(r"(Modal|Screen)$", "", type(screen).__name__)
+        title = re.sub(r"(?<!^)(?=[A-Z])", " ", name).capitalize()
+    return title.removeprefix("mailsiren · ")
 
 
 @dataclass(frozen=True)
@@ -99,9 +110,8 @@ def screen_groups(screen: Screen, keymap: dict[str, str]) -> list[BindingGroup]:
     if screen.is_modal:  # a dialog: only the app's priority keys reach past it
         areas = []
         others = [offered for offered in others if offered.binding.priority]
-    title = screen.title or getattr(screen, "AREA_TITLE", "") or type(screen).__name__
     return [
-        BindingGroup(f"This screen: {title.removeprefix('mailsiren · ')}", here),
+        BindingGroup(f"This screen: {screen_title(screen)}", here),
         BindingGroup("Areas", areas),
         BindingGroup("Everywhere", others),
     ]

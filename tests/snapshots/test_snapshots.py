@@ -318,3 +318,22 @@ def test_silences(snap_compare, workspace, monkeypatch, size):
 
     app = MailsirenApp(workspace, initial_mode="incidents")
     assert snap_compare(app, terminal_size=size, run_before=open_silences)
+
+
+@pytest.mark.parametrize("size", [(120, 36), (80, 24)])
+def test_silence_form(snap_compare, workspace, monkeypatch, size):
+    """`z` on nagios, a reason typed and "until 18:00": the end it reads is shown before saving."""
+    from app.core.intake.sources import save_source
+
+    save_source(workspace.database, workspace.user, NAGIOS_SOURCE, clock=lambda: FROZEN)
+    monkeypatch.setattr("app.ui.display.now", lambda: FROZEN)
+
+    async def open_form(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("z")
+        await settle(pilot)
+        await pilot.press(*"db01 upgrade", "shift+tab", "ctrl+a", "ctrl+k", *"until 18:00")
+        await settle(pilot)
+
+    app = MailsirenApp(workspace, initial_mode="sources")
+    assert snap_compare(app, terminal_size=size, run_before=open_form)

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import text
 
-from app.core.incidents.silences import list_silences
+from app.core.incidents.silences import add_silence, list_silences
 from app.core.intake.pipeline import ingest_mail
 from app.core.intake.sources import save_source
 from app.ui.app import MailsirenApp
@@ -75,6 +76,62 @@ async def test_the_form_refuses_what_it_cannot_read_and_says_why(workspace):
         assert app.screen is form
         assert "90m, 2h" in str(form.query_one(".error").render())
         assert list_silences(workspace.database) == []
+
+
+async def test_a_bad_pattern_is_named_as_it_is_typed_and_the_field_marked(workspace):
+    save_source(workspace.database, workspace.user, NAGIOS)
+    app = MailsirenApp(workspace, initial_mode="sources")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("z")
+        await settle(app, pilot)
+        form = app.screen
+        await type_into(pilot, "#silence-match", "web(")
+        await settle(app, pilot)
+        assert "Only subjects matching" in str(form.query_one(".error").render())
+        assert form.query_one("#silence-match").has_class("-invalid")
+        await pilot.press("backspace")
+        await settle(app, pilot)
+        assert str(form.query_one(".error").render()) == ""
+        assert not form.query_one("#silence-match").has_class("-invalid")
+        await pilot.press("ctrl+s")  # no reason yet: that field is marked and focused
+        await settle(app, pilot)
+        assert app.screen is form
+        assert form.query_one("#silence-reason").has_class("-invalid")
+        assert app.focused is form.query_one("#silence-reason")
+        await pilot.press("f1")
+        await settle(app, pilot)
+        assert "This screen: Silence form" in [group.title for group in app.screen._groups]
+
+
+async def test_ended_silences_are_shown_on_request_latest_first_holding_nothing(
+    workspace, monkeypatch
+):
+    save_source(workspace.database, workspace.user, NAGIOS)
+    clock = Clock(T0)
+    for hours, reason in ((1, "first"), (2, "second"), (9, "still on")):
+        add_silence(
+            workspace.database, workspace.user, source="nagios", starts_at=T0,
+            ends_at=T0 + timedelta(hours=hours), reason=reason, clock=clock,
+        )  # fmt: skip
+    clock.advance(hours=3)
+    monkeypatch.setattr("app.ui.display.now", clock)
+    app = MailsirenApp(workspace, initial_mode="sources")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("Z")
+        await settle(app, pilot)
+        table = app.screen.query_one(KeyedTable)
+        assert table.row_count == 1  # T0 + 9 h: still on now
+        await pilot.press("a")
+        await settle(app, pilot)
+        reasons = [cell(table, "reason", row=row) for row in range(table.row_count)]
+        assert reasons == ["still on", "second", "first"]
+        assert [cell(table, "held", row=row) for row in (1, 2)] == ["—", "—"]
+        assert "2 ended" in str(app.screen.query_one("#silences-header").render())
+        await pilot.press("a")
+        await settle(app, pilot)
+        assert table.row_count == 1
 
 
 async def test_the_log_marks_held_and_heartbeat_incidents_and_counts_silences(workspace):

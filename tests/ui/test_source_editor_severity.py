@@ -106,7 +106,7 @@ async def test_severity_rules_title_rule_and_heartbeat_by_keyboard_preview_and_s
         await tab_to(pilot, "#source-heartbeat")
         await pilot.press(*"20000")
         await settle(app, pilot)
-        assert "heartbeat_minutes 20000 is outside 1 to 10080" in text_of(app, "#heartbeat-error")
+        assert "Heartbeat minutes: 20000 is outside 1 to 10080" in text_of(app, "#heartbeat-error")
         assert "heartbeat_minutes 20000 is outside" in text_of(app, "#draft-problem")
         await pilot.press("ctrl+s")
         await settle(app, pilot)

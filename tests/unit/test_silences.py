@@ -151,9 +151,7 @@ def test_appends_and_recoveries_under_a_silence_page_nobody(database, user, cloc
     assert pages(database, 1) == ["incident_opened"]
 
 
-def test_a_second_silence_still_covering_holds_it_until_its_own_end(
-    database, user, clock, paging
-):
+def test_a_second_silence_still_covering_holds_it_until_its_own_end(database, user, clock, paging):
     short = silence(database, user, clock, minutes=10)
     mail(database, clock, "PROBLEM web01 disk")
     long = silence(database, user, clock, minutes=60, source=None, reason="whole DC move")

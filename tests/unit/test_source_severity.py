@@ -90,8 +90,8 @@ def sample(number: int, subject: str) -> SampleMail:
         ({"title_rule": [TITLE]}, "title_rule: must be a table of keys, not list"),
         (
             {"heartbeat_minutes": -5},
-            "heartbeat_minutes -5 is outside 1 to 10080 minutes (a week); 0 or no "
-            "heartbeat_minutes turns the heartbeat off",
+            "heartbeat_minutes -5 is outside 1 to 10080 minutes (a week); 0 (or none) turns "
+            "the heartbeat off",
         ),
         ({"heartbeat_minutes": 10081}, "heartbeat_minutes 10081 is outside 1 to 10080"),
         ({"heartbeat_minutes": "30"}, "heartbeat_minutes must be a whole number of minutes"),

@@ -178,7 +178,7 @@ def check_heartbeat(value: object, where: str = "heartbeat_minutes") -> int:
     if value != 0 and not 1 <= value <= HEARTBEAT_MAX:
         raise RuleError(
             f"{where} {value} is outside 1 to {HEARTBEAT_MAX} minutes (a week); "
-            "0 or no heartbeat_minutes turns the heartbeat off"
+            "0 (or none) turns the heartbeat off"
         )
     return value
 

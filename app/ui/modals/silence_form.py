@@ -14,6 +14,7 @@ from textual.widgets import Input, Static
 from app.core.incidents.silences import SilenceError, check_window, window_from_text
 from app.core.intake.rules import RuleError, compile_re2
 from app.ui import display
+from app.ui.display import time_left, when, zone_name
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class SilenceRequest:
     match: str | None
 
 
+FIELDS = ("silence-for", "silence-reason", "silence-match")
+
+
 class SilenceFormModal(ModalScreen[SilenceRequest | None]):
     DEFAULT_CSS = """
     SilenceFormModal { align: center middle; }
@@ -35,6 +39,9 @@ class SilenceFormModal(ModalScreen[SilenceRequest | None]):
         background: $surface;
     }
     SilenceFormModal Input { margin-bottom: 1; }
+    SilenceFormModal #silence-for { margin-bottom: 0; }
+    SilenceFormModal #silence-ends { margin-bottom: 1; }
+    SilenceFormModal Input.-invalid { background-tint: $error 30%; text-style: underline; }
     SilenceFormModal .label { color: $text-muted; }
     SilenceFormModal .error { color: $error; height: auto; }
     SilenceFormModal .hint { color: $text-muted; }
@@ -53,6 +60,7 @@ class SilenceFormModal(ModalScreen[SilenceRequest | None]):
             frame.border_title = f"Silence {self.source}" if self.source else "Silence every source"
             yield Static("For how long: 90m, 2h, 1d, or until 18:00", classes="label")
             yield Input("2h", id="silence-for", compact=True)
+            yield Static("", id="silence-ends", classes="hint", markup=False)
             yield Static("Why (the timeline and the list show it)", classes="label")
             yield Input(
                 placeholder="(required) e.g. db01 upgrade", id="silence-reason", compact=True
@@ -72,9 +80,30 @@ class SilenceFormModal(ModalScreen[SilenceRequest | None]):
 
     def on_mount(self) -> None:
         self.query_one("#silence-reason", Input).focus()
+        self.show_end()
 
-    def on_input_changed(self, _event: Input.Changed) -> None:
-        self.query_one(".error", Static).update("")  # said for what was typed before
+    def show_end(self) -> None:
+        """When the silence typed would end, in the operator's time, so "until 18:00" is
+        seen to be today's or tomorrow's before it is saved."""
+        try:
+            starts_at, ends_at = self.window()
+            check_window(starts_at, ends_at, display.now())
+        except SilenceError:
+            said = ""
+        else:
+            starts = "" if starts_at <= display.now() else f"starts {when(starts_at)[5:16]}, "
+            said = f"{starts}ends {when(ends_at)[:16]} {zone_name()}, in {time_left(ends_at)}"
+        self.query_one("#silence-ends", Static).update(said)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """The field typed in is checked as it is typed (a bad pattern says so at once); a
+        field marked wrong before is cleared once it reads."""
+        field = event.input.id
+        if field == "silence-for":
+            self.show_end()
+        problem = self.problems().get(field, "") if field != "silence-reason" else ""
+        event.input.set_class(bool(problem), "-invalid")
+        self.query_one(".error", Static).update(problem)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "silence-match":
@@ -83,30 +112,40 @@ class SilenceFormModal(ModalScreen[SilenceRequest | None]):
             self.focus_next()
 
     def action_save(self) -> None:
-        request, error = self.request()
-        if error:
-            self.query_one(".error", Static).update(error)
+        problems = self.problems()
+        for field in FIELDS:
+            self.query_one(f"#{field}", Input).set_class(field in problems, "-invalid")
+        if problems:
+            field, problem = next(iter(problems.items()))
+            self.query_one(".error", Static).update(problem)
+            self.query_one(f"#{field}", Input).focus()
             return
-        self.dismiss(request)
+        self.dismiss(self.request())
 
-    def request(self) -> tuple[SilenceRequest | None, str]:
-        """What the fields ask for, or why not (checked again by the core on save)."""
-        now = display.now()
+    def problems(self) -> dict[str, str]:
+        """What is wrong, field by field in the form's order (the core checks again on save)."""
+        problems = {}
         try:
-            starts_at, ends_at = window_from_text(now, self.value("#silence-for"))
-            check_window(starts_at, ends_at, now)
+            check_window(*self.window(), display.now())
         except SilenceError as error:
-            return None, str(error)
-        reason = self.value("#silence-reason")
-        if not reason:
-            return None, "Say why: the reason is what the next shift reads."
-        match = self.value("#silence-match") or None
-        if match:
+            problems["silence-for"] = str(error)
+        if not self.value("#silence-reason"):
+            problems["silence-reason"] = "Say why: the reason is what the next shift reads."
+        if match := self.value("#silence-match"):
             try:
                 compile_re2(match, case_sensitive=False)
             except RuleError as error:
-                return None, f"Only subjects matching: {error}"
-        return SilenceRequest(self.source, starts_at, ends_at, reason, match), ""
+                problems["silence-match"] = f"Only subjects matching: {error}"
+        return problems
+
+    def window(self) -> tuple[datetime, datetime]:
+        return window_from_text(display.now(), self.value("#silence-for"))
+
+    def request(self) -> SilenceRequest:
+        """What the fields ask for, once `problems` found nothing."""
+        starts_at, ends_at = self.window()
+        match = self.value("#silence-match") or None
+        return SilenceRequest(self.source, starts_at, ends_at, self.value("#silence-reason"), match)
 
     def value(self, selector: str) -> str:
         return self.query_one(selector, Input).value.strip()

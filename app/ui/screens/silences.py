@@ -45,6 +45,21 @@ def silence_state(silence: SilenceView) -> Text:
     return Text("to come", style="cyan")
 
 
+def listed_order(silence: SilenceView, now) -> tuple[bool, float]:
+    """Active and to come first, soonest end first; then the ended, latest end first."""
+    ended = silence.ends_at <= now
+    seconds = silence.ends_at.timestamp()
+    return ended, -seconds if ended else seconds
+
+
+def held_cell(silence: SilenceView) -> Text:
+    """How many open incidents it holds; an ended silence holds nothing (what it held was
+    paged at its end), so it shows a dash rather than a 0 that reads like "held none"."""
+    if silence.ends_at <= display.now():
+        return Text("—", style="dim", justify="right")
+    return Text(f"{silence.held:,}", justify="right")
+
+
 class SilencesScreen(WorkerFailures, LiveScreen):
     DEFAULT_CSS = """
     SilencesScreen #silences-header { height: auto; padding: 0 1; background: $boost; }
@@ -54,6 +69,7 @@ class SilencesScreen(WorkerFailures, LiveScreen):
         Binding("escape", "app.pop_screen", "Back", id="silences.back"),
         Binding("n", "silence_all", "Silence all", id="silences.add"),
         Binding("e,x", "end_silence", "End", id="silences.end"),
+        Binding("a", "toggle_ended", "Ended too", id="silences.ended"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -65,6 +81,7 @@ class SilencesScreen(WorkerFailures, LiveScreen):
     def on_mount(self) -> None:
         self.title = "mailsiren · Silences"
         self.silences: list[SilenceView] = []
+        self.include_ended = False
         table = self.query_one(KeyedTable)
         for key, label in (
             ("id", "#"), ("state", "State"), ("held", "Holds"), ("starts", "Starts"),
@@ -75,17 +92,23 @@ class SilencesScreen(WorkerFailures, LiveScreen):
 
     @work(thread=True, exclusive=True, group="silences-read", exit_on_error=False)
     def load(self) -> None:
-        silences = list_silences(self.app.workspace.database, clock=display.now)
+        silences = list_silences(
+            self.app.workspace.database, include_ended=self.include_ended, clock=display.now
+        )
         self.post_message(SilencesLoaded(silences))
 
     def on_silences_loaded(self, message: SilencesLoaded) -> None:
-        self.silences = message.silences
-        active = sum(silence.is_active(display.now()) for silence in self.silences)
+        now = display.now()
+        self.silences = sorted(message.silences, key=lambda silence: listed_order(silence, now))
+        active = sum(silence.is_active(now) for silence in self.silences)
+        ended = sum(silence.ends_at <= now for silence in self.silences)
+        to_come = len(self.silences) - active - ended
         said = (
-            f"{plural(active, 'silence')} active, {len(self.silences) - active} to come"
-            if self.silences
+            f"{plural(active, 'silence')} active, {to_come} to come"
+            if active or to_come
             else "No silence is active or to come: z on a source (Sources, 2) or n here adds one"
         )
+        said += f", {ended:,} ended (a hides them)" if self.include_ended else " · a: ended too"
         self.query_one("#silences-header", Static).update(
             f"{said} · mails under a silence are processed and shown, and page nobody until "
             f"it ends · {zone_label()}"
@@ -95,10 +118,15 @@ class SilencesScreen(WorkerFailures, LiveScreen):
     def row(self, silence: SilenceView) -> tuple:
         return str(silence.id), (
             Text(f"#{silence.id}"), silence_state(silence),
-            Text(f"{silence.held:,}", justify="right"), Text(when(silence.starts_at)[5:16]),
+            held_cell(silence), Text(when(silence.starts_at)[5:16]),
             Text(when(silence.ends_at)[5:16]), Text(printable(silence.scope())),
             Text(printable(silence.reason)), Text(printable(silence.created_by)),
         )  # fmt: skip
+
+    def action_toggle_ended(self) -> None:
+        """Ended silences too, newest end last, or only those active and to come."""
+        self.include_ended = not self.include_ended
+        self.load()
 
     def selected(self) -> SilenceView | None:
         key = self.query_one(KeyedTable).selected_key
@@ -111,6 +139,9 @@ class SilencesScreen(WorkerFailures, LiveScreen):
     def action_end_silence(self) -> None:
         silence = self.selected()
         if silence is None or refused(self, "triage", "end silences"):
+            return
+        if silence.ends_at <= display.now():
+            self.notify(f"Silence #{silence.id} has already ended.", markup=False)
             return
         question = (
             f"End silence #{silence.id} ({silence.reason}) now? "

@@ -218,7 +218,7 @@ class SourceEditorScreen(WorkerFailures, Screen):
     @staticmethod
     def _heartbeat_problem(minutes: object) -> str:
         try:
-            check_heartbeat(minutes)
+            check_heartbeat(minutes, where="Heartbeat minutes:")
         except RuleError as error:
             return str(error)
         return ""
