@@ -1,4 +1,4 @@
-"""`mailsiren incidents list|show|accept|resolve|reopen`: the incidents, and triage."""
+"""`mailsiren incidents list|show|accept|resolve|reopen|note|assign`: the incidents, and triage."""
 
 from __future__ import annotations
 
@@ -39,6 +39,22 @@ def register(commands) -> None:
         )  # fmt: skip
         command.add_argument("ids", type=int, nargs="+", metavar="ID")
         command.set_defaults(action=action)
+    note = add_command(
+        actions, "note", "write a note on an incident's timeline (what you found, what you did)",
+        "mailsiren incidents note 42 'disk full: rotated logs on web01'",
+        "echo 'long note' | mailsiren incidents note 42 -", handler=run_incidents_note,
+    )  # fmt: skip
+    note.add_argument("id", type=int)
+    note.add_argument("text", help="the note (at most 4,000 characters); - reads standard input")
+    assign = add_command(
+        actions, "assign", "give an incident an owner, or none",
+        "mailsiren incidents assign 42 bob", "mailsiren incidents assign 42 --none",
+        handler=run_incidents_assign,
+    )  # fmt: skip
+    assign.add_argument("id", type=int)
+    whom = assign.add_mutually_exclusive_group(required=True)
+    whom.add_argument("user", nargs="?", help="a mailsiren user's name")
+    whom.add_argument("--none", action="store_true", help="take its owner away")
 
 
 def run_incidents_list(arguments: argparse.Namespace) -> int:
@@ -56,6 +72,8 @@ def run_incidents_list(arguments: argparse.Namespace) -> int:
         return EXIT_OK
     for view in views:
         who = view.accepted_by or view.resolved_by or ""
+        if view.assignee:
+            who = f"{who} (owner {view.assignee})".strip()
         print(
             f"#{view.id:<6} {view.state:<9} {view.severity:<8} {view.source:<14} "
             f"{view.mail_count:>4}✉  {view.updated_at}  {view.title}  {who}".rstrip()
@@ -79,13 +97,48 @@ def run_incidents_show(arguments: argparse.Namespace) -> int:
         ("state", view.state), ("severity", view.severity), ("source", view.source),
         ("key", view.key or "-"), ("mails", view.mail_count), ("created", view.created_at),
         ("updated", view.updated_at), ("accepted by", view.accepted_by or "-"),
-        ("resolved by", view.resolved_by or "-"),
+        ("resolved by", view.resolved_by or "-"), ("assignee", view.assignee or "-"),
+        ("replies", view.reply_count),
     ):  # fmt: skip
         print(f"{label:>12}  {value}")
     print("timeline:")
     for entry in detail.timeline:
         actor = f" by {entry.actor}" if entry.actor else ""
-        print(f"  {entry.at}  {entry.kind}{actor}: {entry.detail}")
+        said = entry.detail.replace("\n", "\n" + " " * 6)  # a note's lines, indented
+        print(f"  {entry.at}  {entry.kind}{actor}: {said}")
+    if detail.replies:
+        print("replies:")
+    for reply in detail.replies:
+        print(f"  {reply.at}  mail {reply.mail_id} from {reply.from_}")
+        for line in reply.first_lines:
+            print(f"      {line}")
+    return EXIT_OK
+
+
+def run_incidents_note(arguments: argparse.Namespace) -> int:
+    import sys
+
+    from app.core.incidents.views import note_incident
+
+    text = sys.stdin.read() if arguments.text == "-" else arguments.text
+    with opened_workspace() as workspace:
+        note_incident(workspace.database, workspace.user, arguments.id, text)
+    print(f"Note written on #{arguments.id}.")
+    return EXIT_OK
+
+
+def run_incidents_assign(arguments: argparse.Namespace) -> int:
+    from app.core.incidents.views import assign_incident
+
+    assignee = None if arguments.none else arguments.user
+    with opened_workspace() as workspace:
+        changed = assign_incident(workspace.database, workspace.user, arguments.id, assignee)
+    if not changed:
+        print(f"#{arguments.id} already has {f'owner {assignee}' if assignee else 'no owner'}.")
+    elif assignee:
+        print(f"#{arguments.id} is assigned to {assignee}.")
+    else:
+        print(f"#{arguments.id} has no owner now.")
     return EXIT_OK
 
 

@@ -12,7 +12,7 @@ PERMISSION_HELP = {
     "view_connections": "see integrations, escalation policies, sources",
     "edit_connections": "create and change them",
     "delete_connections": "delete them",
-    "triage": "accept, resolve and reopen incidents",
+    "triage": "accept, resolve, reopen, note and assign incidents",
     "admin": "users, groups, settings; implies every permission",
 }
 INCIDENT_STATES = ("pending", "accepted", "resolved")
@@ -24,6 +24,7 @@ MAIL_OUTCOMES = (
     "created",
     "appended",
     "resolved",
+    "threaded",
     "filtered",
     "orphan_resolve",
     "no_key",

@@ -164,6 +164,13 @@ def list_users(database: Database, actor: UserView) -> list[UserView]:
         return [_view(session, user) for user in users]
 
 
+def user_names(database: Database) -> list[str]:
+    """Every user's name, sorted: whom an incident can be assigned to (no emails, no
+    permissions: anyone who triages may see who else could own an incident)."""
+    with database.read() as session:
+        return list(session.exec(select(User.name).order_by(User.name)).all())
+
+
 def show_user(database: Database, actor: UserView, name: str) -> UserView:
     """One user: anyone may see themselves; seeing others is an administrator's."""
     if name != actor.name:

@@ -24,7 +24,9 @@ NOTIFIER_MODULE = "app.server.notifier"
 POLL_SECONDS = 0.5  # how soon a newly queued notification or escalation is noticed
 RESTART_SECONDS = 2.0
 STOP_SECONDS = 20.0
-WATCH_SECONDS = 5.0  # how often ended silences and quiet sources are looked for (§10, §11)
+WATCH_SECONDS = (
+    5.0  # how often ended silences, quiet sources and timeouts are looked for (§10, §11, §14)
+)
 
 
 async def notify_until(
@@ -40,6 +42,7 @@ async def notify_until(
     from app.core.incidents.escalation import take_due_steps
     from app.core.incidents.heartbeats import open_due_heartbeats
     from app.core.incidents.silences import release_ended_silences
+    from app.core.incidents.timeouts import time_out_incidents
     from app.core.notifications.dispatcher import Dispatcher
     from app.core.store.db import utc_now
 
@@ -58,6 +61,8 @@ async def notify_until(
                     log.info("silence #%s ended: what it held and is open is paged", silence_id)
                 for incident_id in open_due_heartbeats(database, clock=clock):
                     log.info("incident #%s: a source's heartbeat is overdue", incident_id)
+                for incident_id, state in time_out_incidents(database, clock=clock):
+                    log.info("incident #%s timed out: %s", incident_id, state)
                 watched_at = time.monotonic()
             for step in take_due_steps(database, clock=clock):
                 log.info(

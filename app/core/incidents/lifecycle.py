@@ -42,6 +42,8 @@ USERS = User.__table__  # type: ignore[attr-defined]
 
 EMAIL_ACTOR = "email"  # who resolved an incident when a recovery mail did
 ESCALATION_ACTOR = "escalation"
+TIMEOUT_ACTOR = "timeout"  # §14: ack_timeout_minutes and auto_resolve_minutes
+NOTE_LIMIT = 4000  # characters of one note (§14)
 # Triage: from which states an action may start, and the state it leads to.
 TRANSITIONS = {
     "accept": (("pending",), "accepted"),
@@ -63,7 +65,16 @@ INSERT_INCIDENT = insert(INCIDENTS)
 APPEND = (
     update(INCIDENTS)
     .where(INCIDENTS.c.id == bindparam("target"), IS_OPEN)
-    .values(mail_count=INCIDENTS.c.mail_count + 1, updated_at=bindparam("now"))
+    .values(
+        mail_count=INCIDENTS.c.mail_count + 1,
+        updated_at=bindparam("now"),
+        last_mail_at=bindparam("now"),
+    )
+)
+THREAD = (
+    update(INCIDENTS)
+    .where(INCIDENTS.c.id == bindparam("target"))
+    .values(reply_count=INCIDENTS.c.reply_count + 1, updated_at=bindparam("now"))
 )
 RESOLVE_BY_MAIL = (
     update(INCIDENTS)
@@ -161,6 +172,7 @@ def open_incident(
             source_id=new.source_id, state="pending", severity=new.severity, title=new.title,
             key=new.key, subject_key=new.subject_key, mail_count=1 if mail_id else 0,
             created_at=now, updated_at=now, silenced_by=silence.id if silence else None,
+            last_mail_at=now if mail_id else None,
         ),
     ).inserted_primary_key[0]  # fmt: skip
     event = record_event(
@@ -262,6 +274,14 @@ def resolve_by_mail(
     )  # fmt: skip
 
 
+def thread_reply(connection: Connection, incident_id: int, mail_id: int, now: datetime) -> None:
+    """A person's reply joins its incident (§13): counted apart from alert mails, in the
+    timeline; no state change, no notification, and no effect on auto-resolve. The timeline
+    names the mail, not its sender: readers show who wrote it from the mail itself."""
+    connection.execute(THREAD, {"target": incident_id, "now": now})
+    record_event(connection, incident_id, now, "reply", f"reply in mail {mail_id}", mail_id=mail_id)
+
+
 def page_held_incident(connection: Connection, incident_id: int, now: datetime, why: str) -> None:
     """A silence that held an open incident has ended: page it now, as if it had just
     opened (its escalation starts, `incident_opened` goes out)."""
@@ -333,6 +353,132 @@ def triage(
             connection, incident_id=incident_id, event_id=event,
             kind=NOTIFICATION_OF_ACTION[action], severity=row.severity, now=now,
         )  # fmt: skip
+
+
+# Notes and owners (§14) -----------------------------------------------------------------------
+
+
+def _lock_incident(connection: Connection, incident_id: int):
+    row = connection.execute(LOCK_FOR_TRIAGE, {"targets": [incident_id]}).first()
+    if row is None:
+        raise IncidentError(f"no incident #{incident_id}; nothing was changed")
+    return row
+
+
+def check_note(text: str) -> str:
+    """A note as a person typed it: not empty, at most NOTE_LIMIT characters. Stored as
+    given (line breaks kept); every reader shows it printable, and no header is made of it."""
+    stripped = text.strip()
+    if not stripped:
+        raise IncidentError("the note is empty; write what you found")
+    if len(stripped) > NOTE_LIMIT:
+        raise IncidentError(
+            f"the note has {len(stripped):,} characters: at most {NOTE_LIMIT:,}; "
+            "shorten it, or write two"
+        )
+    return stripped
+
+
+def add_note(connection: Connection, actor: str, incident_id: int, text: str, now: datetime) -> int:
+    """A note on the incident's timeline, by `actor` (who has `triage`); the event's id."""
+    note = check_note(text)
+    _lock_incident(connection, incident_id)
+    connection.execute(
+        update(INCIDENTS).where(INCIDENTS.c.id == incident_id).values(updated_at=now)
+    )
+    return record_event(connection, incident_id, now, "note", note, actor=actor)
+
+
+def assign(
+    connection: Connection, actor: str, incident_id: int, assignee: str | None, now: datetime
+) -> bool:
+    """Give the incident an owner (a user's name, checked by the caller) or none; False when
+    it already had that one (nothing written)."""
+    row = _lock_incident(connection, incident_id)
+    before = connection.execute(
+        select(INCIDENTS.c.assignee).where(INCIDENTS.c.id == row.id)
+    ).scalar()
+    if before == assignee:
+        return False
+    connection.execute(
+        update(INCIDENTS)
+        .where(INCIDENTS.c.id == incident_id)
+        .values(assignee=assignee, updated_at=now)
+    )
+    if assignee is None:
+        detail = f"unassigned (was {before}) by {actor}"
+    elif before:
+        detail = f"assigned to {assignee} (was {before}) by {actor}"
+    else:
+        detail = f"assigned to {assignee} by {actor}"
+    record_event(connection, incident_id, now, "assigned", detail, actor=actor)
+    return True
+
+
+# Timeouts (§14): decided once, by the UPDATE that still finds the state it timed out -----
+
+
+def time_out_acceptance(
+    connection: Connection, incident_id: int, minutes: int, now: datetime
+) -> bool:
+    """An incident accepted `minutes` ago and not resolved goes back to pending, and its
+    escalation starts again. False when another serve, or a person, changed it first."""
+    changed = connection.execute(
+        update(INCIDENTS)
+        .where(
+            INCIDENTS.c.id == incident_id,
+            INCIDENTS.c.state == "accepted",
+            INCIDENTS.c.accepted_at <= now - timedelta(minutes=minutes),
+        )
+        .values(state="pending", accepted_by=None, accepted_at=None, updated_at=now)
+    ).rowcount
+    if changed != 1:
+        return False
+    row = connection.execute(
+        select(INCIDENTS.c.severity, INCIDENTS.c.silenced_by, SOURCES.c.escalation_policy)
+        .join(SOURCES, SOURCES.c.id == INCIDENTS.c.source_id)
+        .where(INCIDENTS.c.id == incident_id)
+    ).first()
+    event = record_event(
+        connection, incident_id, now, "timeout",
+        f"accepted {minutes} minutes ago and not resolved: pending again",
+        actor=TIMEOUT_ACTOR,
+    )  # fmt: skip
+    if row.silenced_by is None:
+        start_escalation(connection, incident_id, row.escalation_policy, now)
+        queue_event(
+            connection, incident_id=incident_id, event_id=event, kind="incident_retriggered",
+            severity=row.severity, now=now,
+        )  # fmt: skip
+    return True
+
+
+def auto_resolve(connection: Connection, incident_id: int, minutes: int, now: datetime) -> bool:
+    """An open incident with no alert mail for `minutes` resolves (actor `timeout`). False
+    when another serve resolved it first, or a mail came meanwhile."""
+    changed = connection.execute(
+        update(INCIDENTS)
+        .where(
+            INCIDENTS.c.id == incident_id,
+            IS_OPEN,
+            INCIDENTS.c.last_mail_at <= now - timedelta(minutes=minutes),
+        )
+        .values(state="resolved", resolved_by=TIMEOUT_ACTOR, resolved_at=now, updated_at=now)
+    ).rowcount
+    if changed != 1:
+        return False
+    why = f"no new mail for {minutes} minutes: resolved"
+    event = record_event(connection, incident_id, now, "resolved", why, actor=TIMEOUT_ACTOR)
+    stop_escalation(connection, incident_id, now, why)
+    row = connection.execute(
+        select(INCIDENTS.c.severity, INCIDENTS.c.silenced_by).where(INCIDENTS.c.id == incident_id)
+    ).first()
+    if row.silenced_by is None:
+        queue_event(
+            connection, incident_id=incident_id, event_id=event, kind="incident_resolved",
+            severity=row.severity, now=now,
+        )  # fmt: skip
+    return True
 
 
 # Escalation runs: started and stopped inside the incident change's own transaction ---------

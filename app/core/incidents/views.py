@@ -8,11 +8,11 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
-from app.core.incidents.lifecycle import IncidentError, triage
+from app.core.incidents.lifecycle import IncidentError, add_note, assign, triage
 from app.core.names import INCIDENT_STATE_FILTERS, OPEN_STATES
 from app.core.store.db import Clock, Database, as_utc, utc_now
 from app.core.store.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
-from app.core.users import UserView, require_current
+from app.core.users import UserView, require_current, user_names
 
 STATE_FILTERS = INCIDENT_STATE_FILTERS
 
@@ -35,6 +35,8 @@ class IncidentView:
     accepted_by: str | None
     resolved_by: str | None
     silenced_by: int | None = None  # the silence holding its pages (§10)
+    assignee: str | None = None  # §14
+    reply_count: int = 0  # §13: replies that joined it, apart from mail_count
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -50,12 +52,40 @@ class TimelineEntry:
 
 
 @dataclass(frozen=True)
+class ReplyView:
+    """A person's reply that joined the incident (§13): who wrote it and its first lines."""
+
+    mail_id: int
+    at: str
+    from_: str
+    first_lines: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        return {"mail_id": self.mail_id, "at": self.at, "from": self.from_,
+                "first_lines": list(self.first_lines)}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class IncidentDetail:
     incident: IncidentView
     timeline: tuple[TimelineEntry, ...]
+    replies: tuple[ReplyView, ...] = ()
 
     def to_json(self) -> dict:
-        return {**self.incident.to_json(), "timeline": [asdict(e) for e in self.timeline]}
+        return {
+            **self.incident.to_json(),
+            "timeline": [
+                {"at": e.at, "kind": e.kind, "actor": e.actor, "detail": e.detail,
+                 "mail_id": e.mail_id}
+                for e in self.timeline
+            ],
+            "replies": [reply.to_json() for reply in self.replies],
+        }  # fmt: skip
+
+    @property
+    def latest_note(self) -> TimelineEntry | None:
+        notes = [entry for entry in self.timeline if entry.kind == "note"]
+        return notes[-1] if notes else None
 
 
 @dataclass(frozen=True)
@@ -90,6 +120,8 @@ def incident_view(incident: Incident, source_name: str) -> IncidentView:
         accepted_by=incident.accepted_by,
         resolved_by=incident.resolved_by,
         silenced_by=incident.silenced_by,
+        assignee=incident.assignee,
+        reply_count=incident.reply_count or 0,
     )
 
 
@@ -136,7 +168,66 @@ def show_incident(database: Database, incident_id: int) -> IncidentDetail:
             TimelineEntry(iso_utc(e.at), e.kind, e.actor, e.mail_id, e.detail)  # type: ignore[arg-type]
             for e in events
         )
-        return IncidentDetail(incident_view(row[0], row[1]), timeline)
+        replied = session.exec(
+            select(Mail.id, Mail.received_at, Mail.from_header, Mail.body_text)
+            .join(MailOutcome, col(MailOutcome.mail_id) == Mail.id)
+            .where(MailOutcome.incident_id == incident_id, MailOutcome.outcome == "threaded")
+            .order_by(col(Mail.id))
+        ).all()
+        replies = tuple(
+            ReplyView(mail_id, iso_utc(at), sender, reply_lines(text or ""))  # type: ignore[arg-type]
+            for mail_id, at, sender, text in replied
+        )
+        return IncidentDetail(incident_view(row[0], row[1]), timeline, replies)
+
+
+REPLY_LINES = 3
+
+
+def reply_lines(text: str, count: int = REPLY_LINES) -> tuple[str, ...]:
+    """The first lines a person wrote: quoted lines (>) and the "On … wrote:" before them
+    are the alert again, not what they said."""
+    lines = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith(">"):
+            continue
+        if stripped.endswith("wrote:") or stripped.startswith("-----Original Message"):
+            break
+        if lines and stripped.startswith("From:"):  # Outlook's header block of the quoted mail
+            break
+        lines.append(stripped[:200])
+        if len(lines) == count:
+            break
+    return tuple(lines)
+
+
+def note_incident(
+    database: Database, actor: UserView, incident_id: int, text: str, *, clock: Clock = utc_now
+) -> None:
+    """Write a note on the incident's timeline; needs `triage`."""
+    require_current(database, actor, "triage")
+    with database.write() as session:
+        add_note(session.connection(), actor.name, incident_id, text, clock())
+
+
+def assign_incident(
+    database: Database,
+    actor: UserView,
+    incident_id: int,
+    assignee: str | None,
+    *,
+    clock: Clock = utc_now,
+) -> bool:
+    """Give the incident to a user (None: nobody); needs `triage`. False: it already was."""
+    require_current(database, actor, "triage")
+    if assignee is not None and assignee not in user_names(database):
+        raise IncidentError(
+            f"no user {assignee!r} to assign #{incident_id} to; users are: "
+            f"{', '.join(user_names(database)) or 'none'}"
+        )
+    with database.write() as session:
+        return assign(session.connection(), actor.name, incident_id, assignee, clock())
 
 
 def change_state(

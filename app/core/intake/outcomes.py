@@ -33,6 +33,13 @@ class IncidentStore(Protocol):
     def sent_by_us(self, message_ids: Sequence[str]) -> bool:
         """True when one of these Message-IDs is a notification mailsiren sent."""
 
+    def incident_of_mails(self, source_id: int | None, message_ids: Sequence[str]) -> tuple | None:
+        """(mail_id, incident_id) of a stored mail with one of these Message-IDs in an
+        incident of the source, the newest first."""
+
+    def thread(self, incident_id: int, mail_id: int, now: datetime) -> None:
+        """A reply joins its incident: no state change, no notification (§13)."""
+
     def append(self, incident_id: int, mail_id: int, now: datetime) -> None: ...
 
     def resolve(self, incident_id: int, mail_id: int, now: datetime) -> None:
@@ -58,6 +65,11 @@ def decide(
     loop = loop_reason(parsed) or reply_to_us(store, parsed)
     if loop:
         return "loop", None, loop
+    replied = replied_to(store, spec, parsed)
+    if replied is not None:
+        replied_mail, incident_id = replied
+        store.thread(incident_id, mail_id, now)
+        return "threaded", incident_id, f"a reply to mail {replied_mail} of incident #{incident_id}"
     failed = first_failure(spec.filters, spec.filter_match, parsed)
     if failed:
         return "filtered", None, failed
@@ -104,6 +116,13 @@ def find_target(
     if spec.creation == "single_open":
         return None, store.newest_open(spec.id), "the open incident"
     return None, None, "every mail opens an incident"
+
+
+def replied_to(store: IncidentStore, spec: SourceSpec, parsed: ParsedMail) -> tuple | None:
+    """(mail_id, incident_id) when the mail's In-Reply-To or References names a mail of an
+    incident of this source: a person's "RE:" joins it rather than opening another (§13)."""
+    named = [reference for reference in parsed.references if reference != parsed.message_id]
+    return store.incident_of_mails(spec.id, named[:50]) if named else None
 
 
 def reply_to_us(store: IncidentStore, parsed: ParsedMail) -> str | None:

@@ -16,6 +16,7 @@ from app.core.incidents.lifecycle import (
     append_mail,
     open_incident,
     resolve_by_mail,
+    thread_reply,
 )
 from app.core.incidents.silences import ActiveSilences, Covering
 from app.core.intake.mail import ParsedMail, parse_mail, storable
@@ -75,6 +76,20 @@ FIRST_OUTCOME_OF = (
         OUTCOMES.c.outcome != "duplicate",
     )
     .order_by(OUTCOMES.c.id)
+    .limit(1)
+)
+# A reply's In-Reply-To/References against the source's stored mails in an incident (§13):
+# through mail.message_id's index, then the few outcomes of those mails.
+INCIDENT_OF_MAILS = (
+    select(OUTCOMES.c.mail_id, OUTCOMES.c.incident_id)
+    .join(MAILS, MAILS.c.id == OUTCOMES.c.mail_id)
+    .where(
+        MAILS.c.message_id.in_(bindparam("message_ids", expanding=True)),
+        OUTCOMES.c.source_id == bindparam("source"),
+        OUTCOMES.c.incident_id.is_not(None),
+        OUTCOMES.c.outcome != "duplicate",
+    )
+    .order_by(OUTCOMES.c.mail_id.desc())
     .limit(1)
 )
 # Taken before a lookup that no constraint guards (per_subject, single_pending, single_open):
@@ -360,6 +375,13 @@ class SqlIncidentStore:
 
     def sent_by_us(self, message_ids):
         return sent_by_us(self.connection, message_ids)
+
+    def incident_of_mails(self, source_id, message_ids):
+        parameters = {"source": source_id, "message_ids": list(message_ids)}
+        return self.connection.execute(INCIDENT_OF_MAILS, parameters).first()
+
+    def thread(self, incident_id, mail_id, now):
+        thread_reply(self.connection, incident_id, mail_id, now)
 
     def append(self, incident_id, mail_id, now):
         append_mail(

@@ -117,6 +117,7 @@ class ReplayStore:
     def __init__(self) -> None:
         self.incidents: dict[int, _ReplayIncident] = {}
         self.outcomes: dict[int, tuple[str, int | None]] = {}
+        self.in_incidents: dict[str, tuple[int, int]] = {}  # Message-ID: (mail, incident)
         self.tick = 0
 
     def _open(self, **wanted) -> list[_ReplayIncident]:
@@ -137,6 +138,13 @@ class ReplayStore:
 
     def sent_by_us(self, message_ids):
         return False  # the preview does not know what was sent; ingest checks
+
+    def incident_of_mails(self, source_id, message_ids):
+        found = [self.in_incidents[name] for name in message_ids if name in self.in_incidents]
+        return max(found) if found else None
+
+    def thread(self, incident_id, mail_id, now):
+        pass  # a reply changes nothing the preview shows
 
     def open_with_key(self, source_id, key):
         found = self._open(key=key)
@@ -199,6 +207,8 @@ def replay(spec: SourceSpec, samples: Sequence[SampleMail]) -> list[Verdict]:
         outcome, incident, reason = decide(store, spec, number, parsed, list(copies), now)
         copies.append(number)
         store.outcomes[number] = (outcome, incident)
+        if incident is not None and parsed.message_id and outcome != "duplicate":
+            store.in_incidents.setdefault(parsed.message_id, (number, incident))
         opened = store.incidents.get(incident) if incident is not None else None
         if opened is not None and outcome == "appended":
             store.raise_severity(opened.id, spec.severity_for(parsed))

@@ -59,6 +59,8 @@ SOURCE_KEYS = (
     "resolve_match",
     "enabled",
     "heartbeat_minutes",
+    "ack_timeout_minutes",
+    "auto_resolve_minutes",
     "filter",
     "key_rule",
     "resolve_rule",
@@ -66,6 +68,7 @@ SOURCE_KEYS = (
     "title_rule",
 )
 HEARTBEAT_MAX = 7 * 24 * 60  # a week, in minutes (SPEC §11)
+TIMEOUT_MAX = 30 * 24 * 60  # 30 days, in minutes: ack_timeout_minutes, auto_resolve_minutes
 
 
 class SourceError(MailsirenError, ValueError):
@@ -93,6 +96,8 @@ class SourceSpec:
     severity_rules: tuple[SeverityRule, ...] = ()
     title_rule: KeyRule | None = None
     heartbeat_minutes: int = 0  # 0: no heartbeat
+    ack_timeout_minutes: int = 0  # §14, 0: off
+    auto_resolve_minutes: int = 0  # §14, 0: off
     id: int | None = field(default=None, compare=False)
 
     def severity_for(self, parsed: ParsedMail) -> str:
@@ -119,8 +124,9 @@ class SourceSpec:
         }
         if self.escalation_policy:
             data["escalation_policy"] = self.escalation_policy
-        if self.heartbeat_minutes:
-            data["heartbeat_minutes"] = self.heartbeat_minutes
+        for minutes in ("heartbeat_minutes", "ack_timeout_minutes", "auto_resolve_minutes"):
+            if getattr(self, minutes):
+                data[minutes] = getattr(self, minutes)
         if self.filters:
             data["filter"] = [condition.to_dict() for condition in self.filters]
         if self.key_rules:
@@ -165,6 +171,22 @@ def _entries(data: dict, key: str, where: str) -> list:
     value = data.get(key, [])
     if not isinstance(value, list):
         raise RuleError(f"{where}: {key} must be a list of tables ([[source.{key}]])")
+    return value
+
+
+def check_timeout(value: object, where: str) -> int:
+    """Minutes before an accepted incident is pending again, or an open one with no new mail
+    resolves: 0 (off) or 1 to 30 days."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RuleError(
+            f"{where} must be a whole number of minutes from 1 to {TIMEOUT_MAX} (30 days), "
+            "or 0 for none"
+        )
+    if value != 0 and not 1 <= value <= TIMEOUT_MAX:
+        raise RuleError(
+            f"{where} {value} is outside 1 to {TIMEOUT_MAX} minutes (30 days); 0 (or none) "
+            "turns it off"
+        )
     return value
 
 
@@ -243,6 +265,12 @@ def parse_source(data: object, where: str) -> SourceSpec:
         heartbeat_minutes=check_heartbeat(
             data.get("heartbeat_minutes", 0), f"{where}: heartbeat_minutes"
         ),
+        ack_timeout_minutes=check_timeout(
+            data.get("ack_timeout_minutes", 0), f"{where}: ack_timeout_minutes"
+        ),
+        auto_resolve_minutes=check_timeout(
+            data.get("auto_resolve_minutes", 0), f"{where}: auto_resolve_minutes"
+        ),
     )
 
 
@@ -261,6 +289,8 @@ def spec_from_row(row: AlertSource) -> SourceSpec:
         "resolve_rule": row.resolve_rules,
         "severity_rule": row.severity_rules or [],
         "heartbeat_minutes": row.heartbeat_minutes or 0,
+        "ack_timeout_minutes": row.ack_timeout_minutes or 0,
+        "auto_resolve_minutes": row.auto_resolve_minutes or 0,
     }
     if row.escalation_policy:
         data["escalation_policy"] = row.escalation_policy
@@ -306,6 +336,8 @@ def write_source(
     row.severity_rules = data.get("severity_rule", [])
     row.title_rule = data.get("title_rule")
     row.heartbeat_minutes = spec.heartbeat_minutes
+    row.ack_timeout_minutes = spec.ack_timeout_minutes
+    row.auto_resolve_minutes = spec.auto_resolve_minutes
     row.enabled = spec.enabled
     row.updated_at = clock()
     session.add(row)

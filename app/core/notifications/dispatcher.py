@@ -35,7 +35,7 @@ from app.core.sending.smtp import (
     explain_failure,
     open_sending_session,
 )
-from app.core.store.db import Clock, Database, utc_now
+from app.core.store.db import Clock, Database, as_utc, utc_now
 from app.core.store.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
 from app.core.users import user_by_id
 
@@ -256,6 +256,7 @@ def _notices(connection, rows) -> dict[int, IncidentNotice]:
         ).all()
     )
     by_id = {incident.id: incident for incident in incidents}
+    latest_notes = _latest_notes(connection, incident_ids)
     notices = {}
     for row in rows:
         incident = by_id.get(row.incident_id)
@@ -264,9 +265,31 @@ def _notices(connection, rows) -> dict[int, IncidentNotice]:
         notices[row.id] = IncidentNotice(
             incident.id, incident.title, incident.source_name, incident.severity, incident.state,
             incident.created_at, incident.key, row.event, details.get(row.event_id, ""),
-            first_lines.get(incident.id, ()),
+            first_lines.get(incident.id, ()), incident.assignee, latest_notes.get(incident.id),
         )  # fmt: skip
     return notices
+
+
+def _latest_notes(connection, incident_ids) -> dict[int, tuple[str, str, tuple[str, ...]]]:
+    """Each incident's newest note (§14): who wrote it, when (UTC), its first lines."""
+    newest = (
+        select(func.max(EVENTS.c.id))
+        .where(EVENTS.c.incident_id.in_(incident_ids), EVENTS.c.kind == "note")
+        .group_by(EVENTS.c.incident_id)
+    )
+    rows = connection.execute(
+        select(EVENTS.c.incident_id, EVENTS.c.actor, EVENTS.c.at, EVENTS.c.detail).where(
+            EVENTS.c.id.in_(newest)
+        )
+    ).all()
+    return {
+        row.incident_id: (
+            row.actor or "",
+            f"{as_utc(row.at):%Y-%m-%d %H:%M} UTC",
+            first_lines_of(row.detail),
+        )
+        for row in rows
+    }
 
 
 def _allowed_to_hint(owner: str) -> str:

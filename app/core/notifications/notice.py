@@ -44,6 +44,8 @@ class IncidentNotice:
     event: str
     event_detail: str
     first_lines: tuple[str, ...]
+    assignee: str | None = None  # §14: the notification names the owner
+    latest_note: tuple[str, str, tuple[str, ...]] | None = None  # (who, when, lines)
 
     @property
     def subject(self) -> str:
@@ -64,6 +66,12 @@ class IncidentNotice:
         ]
         if self.key:
             lines.append(f"Key:       {self.key}")
+        if self.assignee:
+            lines.append(f"Owner:     {header_safe(self.assignee)}")
+        if self.latest_note:
+            who, when, note_lines = self.latest_note
+            lines += ["", f"The latest note, by {header_safe(who)} at {when}:", ""]
+            lines += [f"  | {line}" for line in note_lines]
         if self.first_lines:
             lines += ["", "The first lines of the alert mail:", ""]
             lines += [f"  | {line}" for line in self.first_lines]

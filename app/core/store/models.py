@@ -78,6 +78,10 @@ class AlertSource(SQLModel, table=True):
     )
     title_rule: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     heartbeat_minutes: int = 0  # §11: 0 is off
+    # §14: an incident accepted this long ago and not resolved goes back to pending; an open
+    # one with no new mail for this long resolves. 0 is off.
+    ack_timeout_minutes: int = 0
+    auto_resolve_minutes: int = 0
     enabled: bool = True
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
@@ -153,6 +157,13 @@ class Incident(SQLModel, table=True):
     silenced_by: int | None = Field(
         default=None, foreign_key="silence.id", index=True, ondelete="SET NULL"
     )
+    # §13-14: who owns it (a user's name), when its last alert mail came (None: opened by
+    # serve, a heartbeat), and how many replies joined it (counted apart from alert mails).
+    assignee: str | None = Field(default=None, max_length=128)
+    last_mail_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    reply_count: int = 0
 
 
 class MailOutcome(SQLModel, table=True):
