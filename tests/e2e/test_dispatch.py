@@ -356,3 +356,27 @@ def test_the_notice_quotes_the_text_kept_at_ingest_and_parses_only_older_mails(
     expected = kept or "Host: web01"  # the raw mail's own text
     assert f"  | {expected}" in body
     assert kept is None or "  | Host: web01" not in body
+
+
+def test_a_notification_names_the_owner_and_the_latest_note(
+    database, user, smtp_server, trust_test_ca, clock, no_shared
+):
+    from app.core.incidents.views import assign_incident, note_incident
+
+    server = smtp_server()
+    personal_with_auth(database, user, server.port)
+    setup_routing(database, user, "ops@example.com")
+    open_incidents(database, clock)
+    assign_incident(database, user, 1, "alice", clock=clock)
+    note_incident(database, user, 1, "first look: disk", clock=clock)
+    clock.advance(minutes=1)
+    note_incident(database, user, 1, "rotated logs\nwatching\x1b[2J it", clock=clock)
+    change_state(database, user, "resolve", [1], clock=clock)
+    assert dispatch(database, clock, no_shared) == 2
+    resolved = message_from_bytes(server.handler.received[-1].data, policy=policy.default)
+    body = resolved.get_content().replace("\r\n", "\n")
+    assert "Event:     resolved: resolved by alice\n" in body  # was "resolveed by alice"
+    assert "Owner:     alice" in body
+    assert "The latest note, by alice at" in body
+    assert "  | rotated logs\n  | watching [2J it\n" in body  # control characters made spaces
+    assert "first look" not in body

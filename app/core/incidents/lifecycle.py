@@ -323,7 +323,7 @@ def triage(
             raise IncidentError(f"no incident #{incident_id}; nothing was changed")
         if row.state not in allowed_from:
             raise IncidentError(
-                f"#{incident_id} is {row.state}: it cannot be {action}ed from there"
+                f"#{incident_id} is {row.state}: it cannot be {EVENT_OF_ACTION[action]} from there"
                 "; nothing was changed"
             )
     for incident_id in incident_ids:
@@ -337,7 +337,7 @@ def triage(
             values.update(accepted_by=None, accepted_at=None, resolved_by=None, resolved_at=None)
         connection.execute(update(INCIDENTS).where(INCIDENTS.c.id == incident_id).values(values))
         event = record_event(
-            connection, incident_id, now, EVENT_OF_ACTION[action], f"{action}ed by {actor}",
+            connection, incident_id, now, EVENT_OF_ACTION[action], f"{EVENT_OF_ACTION[action]} by {actor}",
             actor=actor,
         )  # fmt: skip
         if row.silenced_by is not None:
@@ -348,7 +348,7 @@ def triage(
             ).scalar()
             start_escalation(connection, incident_id, policy, now)
         else:
-            stop_escalation(connection, incident_id, now, f"{action}ed by {actor}")
+            stop_escalation(connection, incident_id, now, f"{EVENT_OF_ACTION[action]} by {actor}")
         queue_event(
             connection, incident_id=incident_id, event_id=event,
             kind=NOTIFICATION_OF_ACTION[action], severity=row.severity, now=now,
