@@ -107,3 +107,64 @@ def _without_unreflected_on_delete(connection, differences: list) -> list:
                 continue
         kept.append(difference)
     return [d for d in kept if not (d[0] == "add_fk" and shape(d[1]) in explained)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0008_dates_each_incidents_last_alert_mail_from_its_timeline(
+    postgres_server, tmp_path, backend
+):
+    """An incident from before 0008 gets `last_mail_at` from its newest created/mail event
+    (so auto_resolve_minutes counts from the right time), and 0 replies."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    database_url = (
+        postgres_server.new_database(template=None)
+        if backend == "postgresql"
+        else f"sqlite:///{tmp_path / 'old.db'}"
+    )
+    old = create_engine(database_url)
+    with old.begin() as connection:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0007")
+        connection.execute(text(
+            "INSERT INTO alert_source (name, address, severity, creation, on_no_key, "
+            "filter_match, resolve_match, filters, key_rules, resolve_rules, enabled, "
+            "updated_at) VALUES ('src', 'src@a.example', 'alert', 'per_email', 'drop', 'all', "
+            "'any', '[]', '[]', '[]', true, '2026-11-20 10:00:00')"
+        ))  # fmt: skip
+        for number in (1, 2):
+            connection.execute(text(
+                "INSERT INTO mail (received_at, via, envelope_to, raw_sha256, size, subject, "
+                "from_header, defects, raw) VALUES ('2026-11-20 10:00:00', 'smtp', '[]', "
+                f"'{number}', 1, 's', 'f', '[]', :raw)"
+            ), {"raw": b"x"})  # fmt: skip
+        connection.execute(text(
+            "INSERT INTO incident (source_id, state, severity, title, subject_key, mail_count, "
+            "created_at, updated_at) SELECT id, 'pending', 'alert', 't', 't', 2, "
+            "'2026-11-20 10:00:00', '2026-11-20 12:00:00' FROM alert_source"
+        ))  # fmt: skip
+        for at, kind, mail in (
+            ("2026-11-20 10:00:00", "created", 1), ("2026-11-20 10:30:00", "mail", 2),
+            ("2026-11-20 12:00:00", "accepted", None),
+        ):  # fmt: skip
+            connection.execute(
+                text(
+                    "INSERT INTO timeline_event (incident_id, at, kind, mail_id, detail) "
+                    "SELECT id, :at, :kind, :mail, '' FROM incident"
+                ),
+                {"at": at, "kind": kind, "mail": mail},
+            )
+    old.dispose()
+    migrated = open_database(database_url, new_keyring())
+    try:
+        with migrated.read() as session:
+            last, replies = session.execute(
+                text("SELECT last_mail_at, reply_count FROM incident")
+            ).one()
+    finally:
+        migrated.dispose()
+    assert str(last).startswith("2026-11-20 10:30:00") and replies == 0
