@@ -25,6 +25,8 @@ MAIL_OUTCOMES = (
     "appended",
     "resolved",
     "threaded",
+    "reply",
+    "reply_refused",
     "filtered",
     "orphan_resolve",
     "no_key",

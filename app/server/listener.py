@@ -97,7 +97,12 @@ class KnownAddresses:
                 if loop.time() - self.read_at > self.MAX_AGE:
                     self.addresses = await self.storage.enabled_addresses()
                     self.read_at = loop.time()
-        return address.lower() in self.addresses
+        lowered = address.lower()
+        if lowered in self.addresses:
+            return True
+        local, _, domain = lowered.rpartition("@")
+        base, plus, _token = local.partition("+")
+        return bool(plus) and f"{base}+*@{domain}" in self.addresses  # the reply address (§15)
 
 
 class AlertHandler:

@@ -380,3 +380,29 @@ def test_a_notification_names_the_owner_and_the_latest_note(
     assert "The latest note, by alice at" in body
     assert "  | rotated logs\n  | watching [2J it\n" in body  # control characters made spaces
     assert "first look" not in body
+
+
+def test_with_a_reply_address_each_mail_says_where_to_answer_and_threads_on_the_first(
+    database, user, smtp_server, trust_test_ca, clock, no_shared
+):
+    from app.core.notifications.replies import reply_to_address, reply_token
+
+    server = smtp_server()
+    personal_with_auth(database, user, server.port)
+    save_org(database, user, OrgView(reply_address="mailsiren@alerts.example.com"))
+    setup_routing(database, user, "ops@example.com")
+    open_incidents(database, clock)
+    assert dispatch(database, clock, no_shared) == 1
+    change_state(database, user, "resolve", [1], clock=clock)
+    assert dispatch(database, clock, no_shared) == 1
+    opened, resolved = (
+        message_from_bytes(m.data, policy=policy.default) for m in server.handler.received
+    )
+    with database.read() as session:
+        events = session.execute(select(Delivery.event_id).order_by(Delivery.id)).scalars().all()
+    for mail, event_id in zip((opened, resolved), events, strict=True):
+        token = reply_token(database.keyring, 1, event_id, "ops@example.com")
+        assert mail["Reply-To"] == reply_to_address("mailsiren@alerts.example.com", token)
+    assert "reply to this mail with one word on the first line" in opened.get_content()
+    assert opened["In-Reply-To"] is None
+    assert resolved["In-Reply-To"] == opened["Message-ID"] == resolved["References"]

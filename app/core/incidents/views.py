@@ -264,7 +264,7 @@ def list_mails(
                MailOutcome.outcome, MailOutcome.incident_id, MailOutcome.reason,
                MailOutcome.silenced_by)
         .join(MailOutcome, col(MailOutcome.mail_id) == Mail.id)
-        .join(AlertSource, col(AlertSource.id) == MailOutcome.source_id)
+        .join(AlertSource, col(AlertSource.id) == MailOutcome.source_id, isouter=True)
     )  # fmt: skip
     if source:
         query = query.where(AlertSource.name == source)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, insert
@@ -20,9 +20,16 @@ from app.core.incidents.lifecycle import (
 )
 from app.core.incidents.silences import ActiveSilences, Covering
 from app.core.intake.mail import ParsedMail, parse_mail, storable
-from app.core.intake.outcomes import decide
+from app.core.intake.outcomes import decide, loop_reason
 from app.core.intake.rules import subject_key
 from app.core.intake.sources import SourceSpec, spec_from_row
+from app.core.notifications.org import ORG
+from app.core.notifications.replies import (
+    ReplyOutcome,
+    answer_reply,
+    is_reply_recipient,
+    reply_pattern,
+)
 from app.core.notifications.routing import Routing, sent_by_us
 from app.core.store.db import (
     Clock,
@@ -115,11 +122,20 @@ class IngestResult:
         return self.mail_id is not None
 
 
+REPLY_ADDRESS = select(ORG.c.reply_address).where(ORG.c.id == 1)
+REPLIES = "(replies)"  # the SourceOutcome.source of a reply to a notification (§15)
+
+
 def all_enabled_addresses(database: Database) -> set[str]:
-    """Every enabled source's address, lower-cased."""
+    """Every enabled source's address, lower-cased, and `local+*@domain` for the reply
+    address when one is set (§15): what the listener accepts at RCPT."""
     with database.read() as session:
         query = select(AlertSource.address).where(AlertSource.enabled == True)  # noqa: E712
-        return set(session.exec(query).all())
+        addresses = set(session.exec(query).all())
+        reply_address = session.connection().execute(REPLY_ADDRESS).scalar()
+    if reply_address:
+        addresses.add(reply_pattern(reply_address))
+    return addresses
 
 
 @dataclass(frozen=True)
@@ -221,7 +237,8 @@ def _store(
     parsed = incoming.parsed or parse_mail(incoming.raw)
     lowered = sorted({storable(address.lower()) for address in incoming.recipients})
     rows = reads.sources_for(lowered)
-    if not rows:
+    replies = [address for address in lowered if is_reply_recipient(address, reads.reply_address)]
+    if not rows and not replies:
         return IngestResult(None, ())
     earlier = _earlier_copies(connection, parsed)
     first_copy = None if earlier else parsed.sha256
@@ -244,6 +261,14 @@ def _store(
         ),
     ).inserted_primary_key[0]
     outcomes = []
+    if replies:  # to the reply address: it acts on the incident its token names, if allowed
+        outcome = _answered(connection, parsed, replies[0], incoming.envelope_from, now, mail_id)
+        connection.execute(
+            INSERT_OUTCOME,
+            dict(mail_id=mail_id, source_id=None, outcome=outcome.outcome,
+                 incident_id=outcome.incident_id, reason=outcome.reason),
+        )  # fmt: skip
+        outcomes.append(SourceOutcome(REPLIES, *astuple(outcome)))
     store = SqlIncidentStore(connection, reads)
     for row in rows:
         spec = _compiled(row.id, row.updated_at.isoformat(), row)
@@ -267,6 +292,14 @@ def _store(
         )
         outcomes.append(SourceOutcome(spec.name, outcome, incident_id, reason))
     return IngestResult(mail_id, tuple(outcomes))
+
+
+def _answered(connection, parsed, recipient, envelope_from, now, mail_id):
+    """A reply to a notification; an automatic one (out of office) is a loop, never an act."""
+    automatic = loop_reason(parsed)
+    if automatic:
+        return ReplyOutcome("loop", None, automatic)
+    return answer_reply(connection, parsed, recipient, envelope_from, now, mail_id)
 
 
 _compiled_sources: dict[str, SourceSpec] = {}
@@ -303,6 +336,7 @@ class BatchReads:
         self.connection = connection
         self._routing: Routing | None = None
         self._silences: ActiveSilences | None = None
+        self._reply_address: str | None | bool = False  # False: not read yet
         self.sources: dict[tuple[str, ...], list] = {}
         # SQLite's writers already take turns (BEGIN IMMEDIATE): no row lock to take there.
         self.locks_rows = connection.dialect.name != "sqlite"
@@ -324,6 +358,13 @@ class BatchReads:
         if self._routing is None:
             self._routing = Routing.read(self.connection)
         return self._routing
+
+    @property
+    def reply_address(self) -> str | None:
+        """The organization's reply address (§15), read once per batch."""
+        if self._reply_address is False:
+            self._reply_address = self.connection.execute(REPLY_ADDRESS).scalar()
+        return self._reply_address  # type: ignore[return-value]
 
     def silences(self, now: datetime) -> ActiveSilences:
         """The silences active at the batch's first mail (a batch lasts milliseconds)."""

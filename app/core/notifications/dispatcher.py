@@ -23,6 +23,7 @@ from app.core.notifications.outbox import (
     Outgoing,
     default_node,
 )
+from app.core.notifications.replies import reply_to_address, reply_token
 from app.core.notifications.storm import hold_storms, summaries
 from app.core.sending.choice import RecipientRefused, SendingChoice, choose_configuration
 from app.core.sending.diagnosis import reply_code
@@ -36,7 +37,15 @@ from app.core.sending.smtp import (
     open_sending_session,
 )
 from app.core.store.db import Clock, Database, as_utc, utc_now
-from app.core.store.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
+from app.core.store.models import (
+    AlertSource,
+    Delivery,
+    Incident,
+    Mail,
+    MailOutcome,
+    TimelineEvent,
+)
+from app.core.store.secrets import keyring_of
 from app.core.users import user_by_id
 
 log = logging.getLogger("mailsiren.dispatch")
@@ -47,6 +56,7 @@ SOURCES = AlertSource.__table__  # type: ignore[attr-defined]
 OUTCOMES = MailOutcome.__table__  # type: ignore[attr-defined]
 MAILS = Mail.__table__  # type: ignore[attr-defined]
 EVENTS = TimelineEvent.__table__  # type: ignore[attr-defined]
+DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 
 
 class Dispatcher:
@@ -104,7 +114,7 @@ class Dispatcher:
             connection = session.connection()
             org = read_org(connection)
             due, released = self.outbox.claimed_rows(connection)
-            notices = _notices(connection, [*due, *released])
+            notices = _notices(connection, [*due, *released], org.reply_address)
         outgoing = summaries(released, notices, org, now)
         outgoing += hold_storms(self.database, due, notices, org, now)
         by_owner: dict[int | None, list[Outgoing]] = defaultdict(list)
@@ -230,8 +240,10 @@ class Dispatcher:
             )  # fmt: skip
 
 
-def _notices(connection, rows) -> dict[int, IncidentNotice]:
-    """What each delivery's mail says (by delivery id), read once per run."""
+def _notices(connection, rows, reply_address: str | None = None) -> dict[int, IncidentNotice]:
+    """What each delivery's mail says (by delivery id), read once per run: with its
+    Reply-To token when the organization has a reply address (§15), and the first mail sent
+    to that address about the incident, which later ones thread on."""
     incident_ids = {row.incident_id for row in rows}
     if not incident_ids:
         return {}
@@ -257,6 +269,8 @@ def _notices(connection, rows) -> dict[int, IncidentNotice]:
     )
     by_id = {incident.id: incident for incident in incidents}
     latest_notes = _latest_notes(connection, incident_ids)
+    roots = _thread_roots(connection, incident_ids)
+    keyring = keyring_of(connection.dialect)
     notices = {}
     for row in rows:
         incident = by_id.get(row.incident_id)
@@ -266,8 +280,35 @@ def _notices(connection, rows) -> dict[int, IncidentNotice]:
             incident.id, incident.title, incident.source_name, incident.severity, incident.state,
             incident.created_at, incident.key, row.event, details.get(row.event_id, ""),
             first_lines.get(incident.id, ()), incident.assignee, latest_notes.get(incident.id),
+            reply_to=reply_to_address(
+                reply_address, reply_token(keyring, incident.id, row.event_id, row.address)
+            ) if reply_address else None,
+            thread_root=next(
+                (message_id for delivery_id, message_id in
+                 roots.get((incident.id, row.address_hash), ()) if delivery_id < row.id),
+                None,
+            ),
         )  # fmt: skip
     return notices
+
+
+def _thread_roots(connection, incident_ids) -> dict[tuple[int, str], list[tuple[int, str]]]:
+    """The mails sent about each incident, by (incident, address hash), oldest first."""
+    rows = connection.execute(
+        select(
+            DELIVERIES.c.id, DELIVERIES.c.incident_id, DELIVERIES.c.address_hash,
+            DELIVERIES.c.message_id,
+        )
+        .where(
+            DELIVERIES.c.incident_id.in_(incident_ids), DELIVERIES.c.status == "sent",
+            DELIVERIES.c.message_id.is_not(None),
+        )
+        .order_by(DELIVERIES.c.id)
+    ).all()  # fmt: skip
+    roots: dict[tuple[int, str], list[tuple[int, str]]] = defaultdict(list)
+    for row in rows:
+        roots[(row.incident_id, row.address_hash)].append((row.id, row.message_id))
+    return roots
 
 
 def _latest_notes(connection, incident_ids) -> dict[int, tuple[str, str, tuple[str, ...]]]:

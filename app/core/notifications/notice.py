@@ -46,6 +46,8 @@ class IncidentNotice:
     first_lines: tuple[str, ...]
     assignee: str | None = None  # §14: the notification names the owner
     latest_note: tuple[str, str, tuple[str, ...]] | None = None  # (who, when, lines)
+    reply_to: str | None = None  # §15: local+TOKEN@domain, when the org has a reply address
+    thread_root: str | None = None  # the Message-ID of the first mail of it to this address
 
     @property
     def subject(self) -> str:
@@ -75,15 +77,24 @@ class IncidentNotice:
         if self.first_lines:
             lines += ["", "The first lines of the alert mail:", ""]
             lines += [f"  | {line}" for line in self.first_lines]
+        lines += ["", "How to triage it:"]
+        if self.reply_to:
+            lines += [
+                "  reply to this mail with one word on the first line: ack, resolve or",
+                '  reopen; or write a note ("note <text>", or any other text);',
+            ]
         lines += [
-            "",
-            "How to triage it:",
             "  in the mailsiren terminal UI (run `mailsiren`), select the incident in the log,",
             "  then press a to accept it (this stops its escalation) or r to resolve it;",
             f"  or from a shell: mailsiren incidents accept {self.incident_id}",
             "",
             "-- ",
-            "Sent by mailsiren. Replies to this mail are ignored (never turned into alerts).",
+            "Sent by mailsiren. "
+            + (
+                "A reply acts on this incident only from the address it was sent to."
+                if self.reply_to
+                else "Replies to this mail are ignored (never turned into alerts)."
+            ),
         ]
         return "\n".join(lines) + "\n"
 
@@ -96,14 +107,28 @@ def first_lines_of(body: str, count: int = FIRST_LINES) -> tuple[str, ...]:
 
 
 def build_message(
-    *, to: str, subject: str, body: str, message_id: str, now: datetime
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    message_id: str,
+    now: datetime,
+    reply_to: str | None = None,
+    thread_root: str | None = None,
 ) -> EmailMessage:
-    """A plain-text notification with Auto-Submitted set; From is stamped by the sender."""
+    """A plain-text notification with Auto-Submitted set; From is stamped by the sender.
+    `reply_to` answers by email (§15); `thread_root` threads it on the incident's first mail
+    to the same address."""
     message = EmailMessage()
     message["To"] = header_safe(to, 320)
     message["Subject"] = header_safe(subject, 250)
     message["Date"] = format_datetime(as_utc(now))
     message["Message-ID"] = header_safe(message_id, 250)
+    if reply_to:
+        message["Reply-To"] = header_safe(reply_to, 320)
+    if thread_root:
+        message["In-Reply-To"] = header_safe(thread_root, 250)
+        message["References"] = header_safe(thread_root, 250)
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"  # asks Exchange not to answer it
     message["Precedence"] = "bulk"

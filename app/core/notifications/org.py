@@ -6,14 +6,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
-from app.core.addresses import AddressError, parse_host_name
+from app.core.addresses import AddressError, parse_address, parse_host_name
 from app.core.names import DEFAULT_NOTIFY_ON, NOTIFY_EVENTS
 from app.core.store.db import Clock, Database, utc_now
 from app.core.store.models import OrgSettings
 from app.core.users import UserView, require_current
 from app.errors import MailsirenError
 
-ORG_KEYS = ("internal_domains", "notify_on", "storm_limit", "storm_window_minutes")
+ORG_KEYS = ("internal_domains", "notify_on", "storm_limit", "storm_window_minutes", "reply_address")
 ORG = OrgSettings.__table__  # type: ignore[attr-defined]
 READ_ORG = select(ORG).where(ORG.c.id == 1)
 NOTIFY_EVENT_HELP = {
@@ -37,6 +37,7 @@ class OrgView:
     notify_on: tuple[str, ...] = DEFAULT_NOTIFY_ON
     storm_limit: int = 10
     storm_window_minutes: int = 3
+    reply_address: str | None = None  # §15: replies to notifications act on their incident
 
     def is_internal(self, address: str) -> bool:
         """True when the address's domain is an internal domain or a subdomain of one."""
@@ -49,7 +50,7 @@ class OrgView:
             "notify_on": list(self.notify_on),
             "storm_limit": self.storm_limit,
             "storm_window_minutes": self.storm_window_minutes,
-        }
+        } | ({"reply_address": self.reply_address} if self.reply_address else {})
 
 
 def parse_org(data: object, where: str = "[org]") -> OrgView:
@@ -88,7 +89,34 @@ def parse_org(data: object, where: str = "[org]") -> OrgView:
         tuple(kind for kind in NOTIFY_EVENTS if kind in notify_on),
         limit,
         window,
+        check_reply_address(data.get("reply_address"), where),
     )
+
+
+def check_reply_address(value: object, where: str = "[org]") -> str | None:
+    """The address replies to notifications are sent to (its local part gets +TOKEN), or
+    None; empty means none."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise OrgSettingsError(f"{where}: reply_address must be an address like "
+                               '"mailsiren@alerts.example.com"')  # fmt: skip
+    try:
+        address = parse_address(value).lower()
+    except AddressError as error:
+        raise OrgSettingsError(f"{where}: reply_address {value!r}: {error}") from None
+    local = address.rpartition("@")[0]
+    if "+" in local:
+        raise OrgSettingsError(
+            f"{where}: reply_address {value!r} has a + in its local part; mailsiren adds "
+            "+TOKEN to it itself: write it without"
+        )
+    if len(local) > 20:
+        raise OrgSettingsError(
+            f"{where}: reply_address {value!r}: its local part is {len(local)} characters; at "
+            "most 20, so that with +TOKEN it stays within the 64 a mail address allows"
+        )
+    return address
 
 
 def read_org(connection: Connection) -> OrgView:
@@ -101,6 +129,7 @@ def read_org(connection: Connection) -> OrgView:
         tuple(row.notify_on),
         row.storm_limit,
         row.storm_window_minutes,
+        row.reply_address,
     )
 
 
@@ -115,6 +144,7 @@ def write_org(session, settings: OrgView, now) -> None:
     row.notify_on = list(settings.notify_on)
     row.storm_limit = settings.storm_limit
     row.storm_window_minutes = settings.storm_window_minutes
+    row.reply_address = settings.reply_address
     row.updated_at = now
     session.add(row)
 

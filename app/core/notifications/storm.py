@@ -115,6 +115,8 @@ def single_mail(row: Row, notice: IncidentNotice | None, now: datetime) -> Outgo
         body=notice.body(),
         message_id=row.message_id,
         now=now,
+        reply_to=notice.reply_to,
+        thread_root=notice.thread_root,
     )
     return Outgoing(
         (row.id,), row.address, row.owner_id, message, as_utc(row.created_at), row.attempts

@@ -174,7 +174,10 @@ class MailOutcome(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     mail_id: int = Field(foreign_key="mail.id", index=True, ondelete="CASCADE")
-    source_id: int = Field(foreign_key="alert_source.id", index=True, ondelete="CASCADE")
+    # None: a reply to a notification (§15), which is for no source
+    source_id: int | None = Field(
+        default=None, foreign_key="alert_source.id", index=True, ondelete="CASCADE"
+    )
     outcome: str = Field(max_length=16, index=True)
     incident_id: int | None = Field(
         default=None, foreign_key="incident.id", index=True, ondelete="SET NULL"
@@ -232,6 +235,9 @@ class OrgSettings(SQLModel, table=True):
     notify_on: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     storm_limit: int = 10  # at most this many mails per address per window
     storm_window_minutes: int = 3
+    # §15: replies to notifications come to local+TOKEN@domain of this address. Stored plain,
+    # like the sources' addresses: it is mailsiren's own address, which the listener accepts.
+    reply_address: str | None = Field(default=None, max_length=320)
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
