@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from app.cli.common import EXIT_OK, CommandError, add_command, opened_workspace, print_json
-from app.core.names import LEVELS
+from app.core.names import FREQUENCIES, LEVELS
 
 
 def register(commands) -> None:
@@ -28,6 +28,8 @@ def register(commands) -> None:
         actions, "add", "route incidents of a level to an address",
         "mailsiren integrations add --address ops@example.com --level all",
         "mailsiren integrations add --address oncall@example.com --level warning --and-above",
+        "mailsiren integrations add --address team@example.com --level all --frequency daily "
+        "--digest-at 08:30",
         handler=run_integrations_add,
     )  # fmt: skip
     adding.add_argument("--address", required=True)
@@ -35,7 +37,11 @@ def register(commands) -> None:
     adding.add_argument(
         "--and-above", action="store_true", help="the level and every worse severity"
     )
-    adding.add_argument("--frequency", choices=("instant",), default="instant")
+    adding.add_argument(
+        "--frequency", choices=FREQUENCIES, default="instant",
+        help="instant: a mail per event; hourly, daily: one digest mail per period",
+    )  # fmt: skip
+    adding.add_argument("--digest-at", metavar="HH:MM", help="a daily digest's time (local; 08:00)")
     adding.add_argument("--owner", help="whose SMTP configuration sends it (default: you)")
     adding.add_argument(
         "--yes", action="store_true", help="answer yes to the duplicate/external questions"
@@ -71,7 +77,8 @@ def run_integrations_list(arguments: argparse.Namespace) -> int:
         if view.throttled_until:
             health += f", THROTTLED until {view.throttled_until:%H:%M:%S} UTC"
         print(
-            f"#{view.id:<4} {view.address:<32} {view.level_text:<18} {view.frequency:<8} "
+            f"#{view.id:<4} {view.address:<32} {view.level_text:<18} "
+            f"{view.frequency + (f' {view.digest_at}' if view.digest_at else ''):<8} "
             f"{state:<9} owner {view.owner or '-'}; {health}"
         )
     return EXIT_OK
@@ -90,6 +97,8 @@ def run_integrations_add(arguments: argparse.Namespace) -> int:
         "and_above": arguments.and_above,
         "frequency": arguments.frequency,
     }
+    if arguments.digest_at:
+        data["digest_at"] = arguments.digest_at
     if arguments.owner:
         data["owner"] = arguments.owner
     spec = parse_integration(data, "integration")

@@ -35,7 +35,7 @@ MAIL_OUTCOMES = (
     "rejected",
 )
 LEVELS = ("all", *SEVERITIES)  # an email integration's Notification Type
-FREQUENCIES = ("instant",)
+FREQUENCIES = ("instant", "hourly", "daily")  # hourly, daily: digests (§15)
 NOTIFY_EVENTS = (
     "incident_opened",
     "incident_retriggered",

@@ -406,3 +406,40 @@ def test_with_a_reply_address_each_mail_says_where_to_answer_and_threads_on_the_
     assert "reply to this mail with one word on the first line" in opened.get_content()
     assert opened["In-Reply-To"] is None
     assert resolved["In-Reply-To"] == opened["Message-ID"] == resolved["References"]
+
+
+def test_a_digest_integration_gets_one_mail_per_period_and_nothing_when_empty(
+    database, user, clock, no_shared
+):
+    """Events of an hourly integration wait for the hour's end, then go as one digest (no
+    storm control), listing each event and the incident's state then; a new dispatcher
+    after a restart sends it once; an hour without events sends nothing."""
+    clock.now = T0.replace(minute=10)
+    save_source(database, user, {"name": "src", "address": "src@alerts.example.com"})
+    save_integration(
+        database, user, IntegrationSpec("team@example.com", "all", frequency="hourly"),
+        confirmed=True,
+    )  # fmt: skip
+    save_integration(database, user, IntegrationSpec("ops@example.com", "all"), confirmed=True)
+    open_incidents(database, clock, count=12)  # more than the storm limit of 10
+    change_state(database, user, "resolve", [1], clock=clock)
+    with smtp_sink() as port:
+        personal_plain(database, user, port)
+        assert dispatch(database, clock, no_shared) >= 1  # ops@ gets its instant mails
+        clock.advance(minutes=5)
+        assert dispatch(database, clock, no_shared) == 1  # and ops@'s storm summary
+        sent_to_team = [d for d in list_deliveries(database, user)
+                        if d.address == "team@example.com" and d.status == "sent"]  # fmt: skip
+        assert sent_to_team == []  # the hour is not over
+        clock.now = T0.replace(minute=0) + timedelta(hours=1)
+        assert dispatch(database, clock, no_shared) == 1  # one digest for the 13 events
+        assert dispatch(database, clock, no_shared) == 0  # once: a restarted one finds none
+        clock.advance(hours=1)
+        assert dispatch(database, clock, no_shared) == 0  # an empty hour: no mail
+    team = [d for d in list_deliveries(database, user) if d.address == "team@example.com"]
+    assert len(team) == 13 and {d.status for d in team} == {"sent"}
+    with database.read() as session:
+        ids = {row for row in session.execute(
+            select(Delivery.message_id).where(Delivery.digest == "hourly")
+        ).scalars()}  # fmt: skip
+    assert len(ids) == 1  # the 13 rows went in one mail

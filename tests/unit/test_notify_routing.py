@@ -255,7 +255,12 @@ def test_integration_permissions_are_enforced_in_core(database, user):
         ({"address": "ops@x.example\r\nBcc: evil@x.example"}, "line break"),
         ({"address": "ops"}, "@domain"),
         ({"address": "ops@x.example", "level": "critical"}, "level 'critical' is not one of"),
-        ({"address": "ops@x.example", "frequency": "daily"}, "only instant"),
+        ({"address": "ops@x.example", "frequency": "weekly"}, "is not one of instant, hourly"),
+        (
+            {"address": "ops@x.example", "frequency": "daily", "digest_at": "25:00"},
+            "digest_at '25:00' is not a time of day",
+        ),
+        ({"address": "ops@x.example", "digest_at": "08:00"}, "digest_at is for frequency"),
         ({"address": "ops@x.example", "colour": "red"}, "unknown key 'colour'"),
     ],
 )

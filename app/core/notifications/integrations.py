@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from app.core.addresses import AddressError, parse_address
 from app.core.names import FREQUENCIES, LEVELS, SEVERITIES
+from app.core.notifications.digests import DIGEST_AT, check_digest_at
 from app.core.notifications.org import OrgView, read_org
 from app.core.store.db import Clock, Database, as_utc, utc_now
 from app.core.store.models import (
@@ -22,7 +23,9 @@ from app.core.store.secrets import normalise_address
 from app.core.users import UserView, require_current
 from app.errors import MailsirenError
 
-INTEGRATION_KEYS = ("address", "level", "and_above", "frequency", "enabled", "owner")
+INTEGRATION_KEYS = (
+    "address", "level", "and_above", "frequency", "digest_at", "enabled", "owner",
+)  # fmt: skip
 LEVEL_HELP = {
     "all": "every severity",
     "alert": "alert incidents",
@@ -74,12 +77,15 @@ class IntegrationSpec:
     frequency: str = "instant"
     enabled: bool = True
     owner: str | None = None  # user name; None: whoever saves it
+    digest_at: str | None = None  # daily digests: HH:MM, local time
 
     def to_dict(self) -> dict:
         data: dict = {"address": self.address, "level": self.level}
         if self.and_above:
             data["and_above"] = True
         data["frequency"] = self.frequency
+        if self.digest_at:
+            data["digest_at"] = self.digest_at
         if not self.enabled:
             data["enabled"] = False
         if self.owner:
@@ -99,6 +105,7 @@ class IntegrationView:
     last_success: datetime | None = None
     last_failure: datetime | None = None
     throttled_until: datetime | None = None
+    digest_at: str | None = None
 
     @property
     def level_text(self) -> str:
@@ -107,8 +114,9 @@ class IntegrationView:
     @property
     def spec(self) -> IntegrationSpec:
         return IntegrationSpec(
-            self.address, self.level, self.and_above, self.frequency, self.enabled, self.owner
-        )
+            self.address, self.level, self.and_above, self.frequency, self.enabled, self.owner,
+            self.digest_at,
+        )  # fmt: skip
 
     def label(self) -> str:
         return f"#{self.id} {self.address} ({self.level_text})"
@@ -123,6 +131,7 @@ class IntegrationView:
             "level": self.level,
             "and_above": self.and_above,
             "frequency": self.frequency,
+            "digest_at": self.digest_at,
             "enabled": self.enabled,
             "owner": self.owner,
             "last_success": stamp(self.last_success),
@@ -151,8 +160,16 @@ def parse_integration(data: object, where: str) -> IntegrationSpec:
     frequency = data.get("frequency", "instant")
     if frequency not in FREQUENCIES:
         raise IntegrationError(
-            f"{where}: frequency {frequency!r}: only {', '.join(FREQUENCIES)} is supported"
+            f"{where}: frequency {frequency!r} is not one of {', '.join(FREQUENCIES)}"
         )
+    digest_at = data.get("digest_at")
+    if digest_at is not None and frequency != "daily":
+        raise IntegrationError(f'{where}: digest_at is for frequency = "daily" only')
+    if frequency == "daily":
+        try:
+            digest_at = check_digest_at(digest_at if digest_at is not None else DIGEST_AT)
+        except ValueError as error:
+            raise IntegrationError(f"{where}: {error}") from None
     for key in ("and_above", "enabled"):
         if not isinstance(data.get(key, True), bool):
             raise IntegrationError(f"{where}: {key} must be true or false")
@@ -166,6 +183,7 @@ def parse_integration(data: object, where: str) -> IntegrationSpec:
         frequency,
         data.get("enabled", True),
         owner.strip() if owner else None,
+        digest_at,
     )
 
 
@@ -209,8 +227,9 @@ def _with_address(
 
 def _view(row: Integration, owner: str | None) -> IntegrationView:
     return IntegrationView(
-        row.id or 0, row.address, row.level, row.and_above, row.frequency, row.enabled, owner
-    )
+        row.id or 0, row.address, row.level, row.and_above, row.frequency, row.enabled, owner,
+        digest_at=row.digest_at,
+    )  # fmt: skip
 
 
 def integration_specs(database: Database) -> list[IntegrationSpec]:
@@ -249,7 +268,11 @@ def list_integrations(
         held = dict(
             session.exec(
                 select(Delivery.address_hash, func.max(Delivery.held_until))
-                .where(col(Delivery.address_hash).in_(hashes), col(Delivery.held_until) > now)
+                .where(
+                    col(Delivery.address_hash).in_(hashes),
+                    col(Delivery.held_until) > now,
+                    col(Delivery.digest).is_(None),  # a digest's wait is no throttle
+                )  # fmt: skip
                 .where(col(Delivery.status).in_(("queued", "retrying")))
                 .group_by(Delivery.address_hash)
             ).all()
@@ -324,6 +347,7 @@ def write_integration(
     row.address_hash = database.keyring.keyed_hash(normalise_address(spec.address))
     row.level, row.and_above = spec.level, spec.and_above
     row.frequency, row.enabled = spec.frequency, spec.enabled
+    row.digest_at = spec.digest_at
     row.owner_id = owner_id
     row.updated_at = now
     session.add(row)

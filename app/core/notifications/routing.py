@@ -13,6 +13,7 @@ from functools import cache
 from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.core.notifications.digests import period_end
 from app.core.notifications.integrations import describe_level, level_matches
 from app.core.notifications.org import read_org
 from app.core.store.models import Delivery, Incident, Integration
@@ -22,7 +23,7 @@ DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 INTEGRATIONS = Integration.__table__  # type: ignore[attr-defined]
 ENABLED_INTEGRATIONS = select(
     INTEGRATIONS.c.address, INTEGRATIONS.c.level, INTEGRATIONS.c.and_above,
-    INTEGRATIONS.c.owner_id,
+    INTEGRATIONS.c.owner_id, INTEGRATIONS.c.frequency, INTEGRATIONS.c.digest_at,
 ).where(INTEGRATIONS.c.enabled.is_(True)).order_by(INTEGRATIONS.c.id)  # fmt: skip
 SEVERITY_OF = select(Incident.severity).where(Incident.id == bindparam("incident"))
 OURS = (
@@ -68,8 +69,8 @@ class Routing:
     """
 
     notify_on: tuple[str, ...]
-    # (address, its keyed hash, level, and_above, owner id)
-    integrations: tuple[tuple[str, str, str, bool, int | None], ...]
+    # (address, its keyed hash, level, and_above, owner id, (frequency, digest_at) of a digest)
+    integrations: tuple[tuple[str, str, str, bool, int | None, tuple | None], ...]
 
     @classmethod
     def read(cls, connection: Connection) -> Routing:
@@ -80,9 +81,11 @@ class Routing:
         integrations = []
         for row in connection.execute(ENABLED_INTEGRATIONS):
             address = normalise_address(row.address)
+            digest = (row.frequency, row.digest_at) if row.frequency != "instant" else None
             integrations.append(
-                (address, keyring.keyed_hash(address), row.level, row.and_above, row.owner_id)
-            )
+                (address, keyring.keyed_hash(address), row.level, row.and_above, row.owner_id,
+                 digest)
+            )  # fmt: skip
         return cls(org.notify_on, tuple(integrations))
 
 
@@ -108,14 +111,18 @@ def queue_event(
     if severity is None:
         severity = connection.execute(SEVERITY_OF, {"incident": incident_id}).scalar() or "alert"
     keyring = keyring_of(connection.dialect)
-    recipients: dict[str, tuple[str, int | None, str]] = {}
-    for address, digest, level, and_above, owner_id in routing.integrations:
+    recipients: dict[str, tuple[str, int | None, str, tuple | None]] = {}
+    for address, hashed, level, and_above, owner_id, digest in routing.integrations:
         if level_matches(level, and_above, severity):
             why = f"integration: {describe_level(level, and_above)}"
-            recipients.setdefault(digest, (address, owner_id, why))
-    for page in pages:
+            if digest is not None:
+                why += f" ({digest[0]} digest)"
+            recipients.setdefault(hashed, (address, owner_id, why, digest))
+    for page in pages:  # a page goes out now, even to an address that also gets a digest
         address = normalise_address(page.address)
-        recipients.setdefault(keyring.keyed_hash(address), (address, page.owner_id, page.why))
+        hashed = keyring.keyed_hash(address)
+        if hashed not in recipients or recipients[hashed][3] is not None:
+            recipients[hashed] = (address, page.owner_id, page.why, None)
     if not recipients:
         return ()
     connection.execute(
@@ -123,15 +130,17 @@ def queue_event(
         [
             dict(
                 incident_id=incident_id, event_id=event_id, event=kind, address=address,
-                address_hash=digest, owner_id=owner_id, why=why, status="queued",
+                address_hash=hashed, owner_id=owner_id, why=why, status="queued",
                 attempts=0, created_at=now, next_attempt_at=now,
                 message_id=make_msgid("n", domain=message_id_domain()), last_reply="",
-                hint="",
+                hint=f"in the {digest[0]} digest" if digest else "",
+                digest=digest[0] if digest else None,
+                held_until=period_end(*digest, now) if digest else None,
             )
-            for digest, (address, owner_id, why) in recipients.items()
+            for hashed, (address, owner_id, why, digest) in recipients.items()
         ],
     )  # fmt: skip
-    return tuple(address for address, _, _ in recipients.values())
+    return tuple(address for address, _, _, _ in recipients.values())
 
 
 def mentioned_message_ids(headers: Iterable[str]) -> list[str]:

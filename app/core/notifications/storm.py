@@ -9,6 +9,7 @@ from email.utils import make_msgid
 
 from sqlalchemy import Row, func, select, update
 
+from app.core.notifications.digests import digest_body, digest_subject
 from app.core.notifications.notice import IncidentNotice, build_message, summary_body
 from app.core.notifications.org import OrgView
 from app.core.notifications.outbox import DELIVERIES, Outgoing
@@ -77,21 +78,26 @@ def summaries(
 ) -> list[Outgoing]:
     """The held rows whose window closed: one summary per address and owner (a lone row
     goes out as itself)."""
-    groups: dict[tuple[str, int | None], list] = defaultdict(list)
+    groups: dict[tuple[str, int | None, str | None], list] = defaultdict(list)
     for row in released:
-        groups[(row.address_hash, row.owner_id)].append(row)
+        groups[(row.address_hash, row.owner_id, row.digest)].append(row)
     outgoing = []
-    for rows in groups.values():
-        if len(rows) == 1:
+    for (_, _, digest), rows in groups.items():
+        if len(rows) == 1 and digest is None:
             outgoing.append(single_mail(rows[0], notices.get(rows[0].id), now))
             continue
         first = rows[0]
         covered = [notices[row.id] for row in rows if row.id in notices]
+        if digest is not None:  # a digest period ended: one mail of its events (§15)
+            subject, body = digest_subject(digest, covered), digest_body(digest, covered)
+        else:
+            subject = f"[mailsiren] {len(rows)} notifications held back by storm control"
+            body = summary_body(first.address, covered, org.storm_window_minutes)
         message = build_message(
             to=first.address,
-            subject=f"[mailsiren] {len(rows)} notifications held back by storm control",
-            body=summary_body(first.address, covered, org.storm_window_minutes),
-            message_id=make_msgid("s", domain=message_id_domain()),
+            subject=subject,
+            body=body,
+            message_id=make_msgid("d" if digest else "s", domain=message_id_domain()),
             now=now,
         )
         outgoing.append(

@@ -252,6 +252,7 @@ class Integration(SQLModel, table=True):
     level: str = Field(max_length=16)  # all | alert | warning | info
     and_above: bool = False
     frequency: str = Field(default="instant", max_length=16)
+    digest_at: str | None = Field(default=None, max_length=5)  # daily digests: HH:MM local
     enabled: bool = True
     owner_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
@@ -312,6 +313,7 @@ class Delivery(SQLModel, table=True):
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
     message_id: str | None = Field(default=None, index=True, max_length=255)
+    digest: str | None = Field(default=None, max_length=16)  # hourly | daily: held for its digest
     # A dispatcher's claim: it alone sends the row until claimed_until (renewed while it
     # works; a dispatcher that died loses its claim when it runs out).
     claimed_by: str | None = Field(default=None, max_length=255)

@@ -1,4 +1,5 @@
-"""answering a notification by email (SPEC §15): the reply address, outcomes for no source
+"""answering a notification by email (SPEC §15): the reply address, outcomes for no source,
+digests
 
 Revision ID: 0009
 Revises: 0008
@@ -37,6 +38,8 @@ INDEXES = ("incident_id", "mail_id", "outcome", "source_id")
 
 def upgrade() -> None:
     op.add_column("org_settings", sa.Column("reply_address", sa.String(length=320), nullable=True))
+    op.add_column("integration", sa.Column("digest_at", sa.String(length=5), nullable=True))
+    op.add_column("delivery", sa.Column("digest", sa.String(length=16), nullable=True))
     if op.get_bind().dialect.name != "sqlite":
         op.alter_column("mail_outcome", "source_id", existing_type=sa.Integer(), nullable=True)
         return
@@ -56,5 +59,9 @@ def downgrade() -> None:
     op.execute("DELETE FROM mail_outcome WHERE source_id IS NULL")
     with op.batch_alter_table("mail_outcome", schema=None) as batch_op:
         batch_op.alter_column("source_id", existing_type=sa.Integer(), nullable=False)
+    with op.batch_alter_table("delivery", schema=None) as batch_op:
+        batch_op.drop_column("digest")
+    with op.batch_alter_table("integration", schema=None) as batch_op:
+        batch_op.drop_column("digest_at")
     with op.batch_alter_table("org_settings", schema=None) as batch_op:
         batch_op.drop_column("reply_address")
