@@ -92,6 +92,28 @@ async def test_an_external_address_is_added_only_after_the_seeds_caution(workspa
         assert not list_integrations(workspace.database, workspace.user)[0].enabled
 
 
+async def test_a_daily_digest_integration_is_added_from_the_form(workspace):
+    app = MailsirenApp(workspace, initial_mode="integrations")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("n")
+        await type_into(pilot, "#address", "team@example.com")
+        app.screen.query_one("#frequency").value = "daily"
+        await type_into(pilot, "#digest-at", "8:3")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, IntegrationFormModal)  # 8:3 is no time of day
+        assert "write it like 08:00" in str(app.screen.query_one("#error").render())
+        app.screen.query_one("#digest-at", Input).value = "08:30"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        if isinstance(app.screen, ConfirmModal):  # outside the internal domains: yes
+            await pilot.press("y")
+            await settle(app, pilot)
+        [saved] = list_integrations(workspace.database, workspace.user)
+        assert (saved.frequency, saved.digest_at) == ("daily", "08:30")
+
+
 async def test_a_wrong_address_is_named_in_the_form(workspace):
     app = MailsirenApp(workspace, initial_mode="integrations")
     async with app.run_test(size=(120, 36)) as pilot:
@@ -240,10 +262,16 @@ async def test_org_settings_are_saved_from_their_form(workspace):
         assert isinstance(app.screen, OrgFormModal)
         await type_into(pilot, "#domains", "corp.example, example.org")
         app.screen.query_one("#limit", Input).value = "5"
+        await type_into(pilot, "#reply-address", "siren+x@alerts.example.com")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert "has a + in its local part" in str(app.screen.query_one("#error").render())
+        app.screen.query_one("#reply-address", Input).value = "siren@alerts.example.com"
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         org = load_org(workspace.database)
         assert org.internal_domains == ("corp.example", "example.org") and org.storm_limit == 5
+        assert org.reply_address == "siren@alerts.example.com"
         assert "corp.example, example.org" in str(app.screen.query_one("#org", Static).render())
 
 

@@ -110,8 +110,19 @@ class IntegrationFormModal(WorkerFailures, ModalScreen[IntegrationView | None]):
                 spec.and_above, id="and-above", compact=True,
             )  # fmt: skip
             yield form_row(
-                "Frequency", choice_select([("Instant", "instant")], spec.frequency, id="frequency")
-            )
+                "Frequency",
+                choice_select(
+                    [("Instant: a mail per event", "instant"),
+                     ("Hourly digest: one mail per hour of events", "hourly"),
+                     ("Daily digest at the time below", "daily")],
+                    spec.frequency, id="frequency",
+                ),
+            )  # fmt: skip
+            yield form_row(
+                "Digest at",
+                Input(spec.digest_at or "", placeholder="08:00 (daily digests; local time)",
+                      id="digest-at", compact=True, restrict=r"[0-9:]*", max_length=5),
+            )  # fmt: skip
             yield Checkbox("Enabled", spec.enabled, id="enabled", compact=True)
             yield Static(
                 "Prefer a distribution list or shared mailbox to a personal address: it "
@@ -140,6 +151,9 @@ class IntegrationFormModal(WorkerFailures, ModalScreen[IntegrationView | None]):
             "frequency": self.query_one("#frequency").value,
             "enabled": self.query_one("#enabled", Checkbox).value,
         }
+        digest_at = self.query_one("#digest-at", Input).value.strip()
+        if digest_at and data["frequency"] == "daily":
+            data["digest_at"] = digest_at
         if self._spec and self._spec.owner:
             data["owner"] = self._spec.owner
         try:

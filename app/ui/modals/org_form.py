@@ -1,4 +1,5 @@
-"""The organization's notification settings: internal domains, notify_on, storm control."""
+"""The organization's notification settings: internal domains, notify_on, storm control, the
+reply address."""
 
 from __future__ import annotations
 
@@ -60,6 +61,18 @@ class OrgFormModal(ModalScreen[OrgView | None]):
                     str(org.storm_window_minutes), id="window", compact=True, restrict=r"[0-9]*"
                 )
                 yield Static(" minutes; the rest go out as one summary.", classes="dim")
+            yield Static("Answering by email", classes="heading")
+            yield form_row(
+                "Reply to",
+                Input(org.reply_address or "", placeholder="mailsiren@alerts.example.com",
+                      id="reply-address", compact=True),
+            )  # fmt: skip
+            yield Static(
+                "Empty: replies to notifications are ignored. Set: each notification's "
+                "Reply-To is this address +TOKEN, and a reply of ack, resolve, reopen or a "
+                "note from its recipient acts on the incident.",
+                classes="dim",
+            )
             yield Static("", id="error", classes="error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Save (ctrl+s)", id="save", variant="primary", compact=True)
@@ -81,6 +94,7 @@ class OrgFormModal(ModalScreen[OrgView | None]):
             "notify_on": [box.name for box in self.query(".event").results(Checkbox) if box.value],
             "storm_limit": int(self.query_one("#limit", Input).value or 0),
             "storm_window_minutes": int(self.query_one("#window", Input).value or 0),
+            "reply_address": self.query_one("#reply-address", Input).value.strip(),
         }
         try:
             org = parse_org(data, "settings")
