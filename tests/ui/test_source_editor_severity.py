@@ -197,3 +197,27 @@ async def test_a_severity_rules_regex_is_checked_by_re2_as_typed_and_case_is_tol
         {"field": "subject", "op": "matches", "value": "is critical", "case_sensitive": True,
          "severity": "warning"}
     ]  # fmt: skip
+
+
+async def test_timeouts_are_kept_by_an_edit_and_edited_with_their_limits_said(workspace):
+    """A source saved from a file with timeouts keeps them through the editor (it used to
+    drop keys it had no field for), and a wrong value is named beside its field."""
+    settings = {**NAGIOS, "ack_timeout_minutes": 240, "auto_resolve_minutes": 1440}
+    import_config(workspace.database, workspace.user, tomli_w.dumps({"source": [settings]}))
+    app = MailsirenApp(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_nagios_with_the_corpus(app, pilot)
+        assert app.screen.query_one("#source-ack-timeout", Input).value == "240"
+        await tab_to(pilot, "#source-auto-resolve")
+        await pilot.press("ctrl+u", *"99999")
+        await settle(app, pilot)
+        assert "Auto-resolve minutes: 99999 is outside 1 to 43200" in text_of(
+            app, "#auto-resolve-error"
+        )
+        await pilot.press("ctrl+u", *"60")
+        await settle(app, pilot)
+        assert text_of(app, "#auto-resolve-error") == ""
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+    [saved] = list_sources(workspace.database)
+    assert (saved.ack_timeout_minutes, saved.auto_resolve_minutes) == (240, 60)

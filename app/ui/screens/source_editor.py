@@ -30,6 +30,7 @@ from app.core.intake.sources import (
     check_address,
     check_heartbeat,
     check_name,
+    check_timeout,
     parse_source,
     save_source,
 )
@@ -45,7 +46,7 @@ from app.ui.widgets.keys_footer import KeysFooter
 from app.ui.widgets.preview_detail import PreviewDetail
 from app.ui.widgets.preview_table import PreviewTable
 from app.ui.widgets.rule_list import RuleList
-from app.ui.widgets.source_settings_form import SourceSettingsForm
+from app.ui.widgets.source_settings_form import MINUTE_FIELDS, SourceSettingsForm
 from app.words import plural
 
 NEW_SOURCE = {"name": "", "address": "", "severity": "alert", "creation": "per_email"}
@@ -89,6 +90,13 @@ class DetailScroll(VerticalScroll):
 
     def allow_focus(self) -> bool:
         return self.max_scroll_y > 0
+
+
+MINUTE_WORDS = {
+    "heartbeat_minutes": "Heartbeat minutes",
+    "ack_timeout_minutes": "Ack timeout minutes",
+    "auto_resolve_minutes": "Auto-resolve minutes",
+}
 
 
 class SourceEditorScreen(WorkerFailures, Screen):
@@ -192,8 +200,14 @@ class SourceEditorScreen(WorkerFailures, Screen):
         self.query_one(SourceSettingsForm).show_errors(
             self._field_problem("name", data.get("name"), check_name),
             self._field_problem("address", data.get("address"), check_address),
-            self._heartbeat_problem(data.get("heartbeat_minutes", 0)),
-        )
+            {
+                field: self._minutes_problem(
+                    check_heartbeat if key == "heartbeat_minutes" else check_timeout, data, key,
+                    f"{MINUTE_WORDS[key]}:",
+                )
+                for key, field, _label, _placeholder in MINUTE_FIELDS
+            },
+        )  # fmt: skip
         problem = self.query_one("#draft-problem", Static)
         try:
             self.edited = parse_source(data, "source")
@@ -216,9 +230,9 @@ class SourceEditorScreen(WorkerFailures, Screen):
         return str(error).removeprefix(f"source ({name}): ").removeprefix("source: ")
 
     @staticmethod
-    def _heartbeat_problem(minutes: object) -> str:
+    def _minutes_problem(check, data: dict, key: str, label: str) -> str:
         try:
-            check_heartbeat(minutes, where="Heartbeat minutes:")
+            check(data.get(key, 0), label)
         except RuleError as error:
             return str(error)
         return ""

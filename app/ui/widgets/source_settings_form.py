@@ -28,6 +28,24 @@ SETTINGS = (
     "on_no_key",
     "escalation_policy",
     "heartbeat_minutes",
+    "ack_timeout_minutes",
+    "auto_resolve_minutes",
+)
+# Settings typed in minutes (empty: off): key, field id, label, placeholder
+MINUTE_FIELDS = (
+    ("heartbeat_minutes", "heartbeat", "Heartbeat", "minutes without mail; empty: off"),
+    (
+        "ack_timeout_minutes",
+        "ack-timeout",
+        "Ack expiry",
+        "minutes accepted, then pending again; empty: off",
+    ),
+    (
+        "auto_resolve_minutes",
+        "auto-resolve",
+        "Auto-close",
+        "minutes without mail, then resolved; empty: off",
+    ),
 )
 
 
@@ -87,17 +105,18 @@ class SourceSettingsForm(Vertical):
                 compact=True,
             ),
         )
-        yield form_row(
-            "Heartbeat",
-            Input(
-                placeholder="minutes; empty: off",
-                id="source-heartbeat",
-                type="integer",
-                valid_empty=True,  # empty is off, not a mistake: no red field
-                compact=True,
-            ),
-        )
-        yield Static("", id="heartbeat-error", classes="error -empty", markup=False)
+        for _key, field, label, placeholder in MINUTE_FIELDS:
+            yield form_row(
+                label,
+                Input(
+                    placeholder=placeholder,
+                    id=f"source-{field}",
+                    type="integer",
+                    valid_empty=True,  # empty is off, not a mistake: no red field
+                    compact=True,
+                ),
+            )
+            yield Static("", id=f"{field}-error", classes="error -empty", markup=False)
         yield form_row(
             "",
             Checkbox("Enabled: its address takes mail", True, id="source-enabled", compact=True),
@@ -114,8 +133,8 @@ class SourceSettingsForm(Vertical):
             self.query_one("#source-escalation-policy", Input).value = (
                 data.get("escalation_policy") or ""
             )
-            heartbeat = data.get("heartbeat_minutes") or ""
-            self.query_one("#source-heartbeat", Input).value = str(heartbeat)
+            for key, field, _label, _placeholder in MINUTE_FIELDS:
+                self.query_one(f"#source-{field}", Input).value = str(data.get(key) or "")
             self.query_one("#source-enabled", Checkbox).value = data.get("enabled", True)
         self._explain()
 
@@ -132,16 +151,19 @@ class SourceSettingsForm(Vertical):
         policy = self.query_one("#source-escalation-policy", Input).value.strip()
         if policy:
             data["escalation_policy"] = policy
-        heartbeat = self.query_one("#source-heartbeat", Input).value.strip()
-        if heartbeat:  # empty: off; not a number: core says what it must be
-            try:
-                data["heartbeat_minutes"] = int(heartbeat)
-            except ValueError:
-                data["heartbeat_minutes"] = heartbeat
+        for key, field, _label, _placeholder in MINUTE_FIELDS:
+            typed = self.query_one(f"#source-{field}", Input).value.strip()
+            if typed:  # empty: off; not a number: core says what it must be
+                try:
+                    data[key] = int(typed)
+                except ValueError:
+                    data[key] = typed
         return data
 
-    def show_errors(self, name: str, address: str, heartbeat: str = "") -> None:
-        for field, message in (("name", name), ("address", address), ("heartbeat", heartbeat)):
+    def show_errors(self, name: str, address: str, minutes: dict[str, str] | None = None) -> None:
+        """Each field's problem beside it; `minutes` by field id ("heartbeat", …)."""
+        problems = {"name": name, "address": address, **(minutes or {})}
+        for field, message in problems.items():
             error = self.query_one(f"#{field}-error", Static)
             error.update(message)
             error.set_class(not message, "-empty")
