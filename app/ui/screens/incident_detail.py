@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Header, Static
 
 from app.core.incidents.log import MailDetail, incident_mails, key_explanation
-from app.core.incidents.views import IncidentDetail, IncidentError, show_incident
+from app.core.incidents.views import IncidentDetail, IncidentError, IncidentView, show_incident
 from app.core.notifications.deliveries import DeliveryView, list_deliveries
 from app.core.users import PermissionDenied
 from app.ui.display import printable, severity_text, short, state_text, when, zone_label
@@ -68,6 +68,8 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
         Binding("o", "triage('reopen')", "Reopen", id="detail.reopen"),
         Binding("R", "toggle_raw", "Raw source", id="detail.raw"),
         Binding("c", "copy_raw", "Copy raw mail", id="detail.copy-raw"),
+        Binding("N", "note", "Note", id="detail.note", tooltip="Write a note on this incident"),
+        Binding("A", "assign", "Assign", id="detail.assign", tooltip="Give it an owner, or none"),
     ]
 
     def __init__(self, incident_id: int) -> None:
@@ -75,6 +77,7 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
         self.incident_id = incident_id
         self.mails: list[MailDetail] = []
         self.raw = False
+        self.shown_incident: IncidentView | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -115,6 +118,9 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
     def triage_targets(self) -> list[int]:
         return [self.incident_id]
 
+    def incident_in_hand(self) -> IncidentView | None:
+        return self.shown_incident
+
     def on_triage_done(self, message: TriageDone) -> None:
         self.notify(
             message.text, severity="error" if message.failed else "information", markup=False
@@ -146,6 +152,7 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
 
     def on_detail_loaded(self, message: DetailLoaded) -> None:
         incident = message.detail.incident
+        self.shown_incident = incident
         summary = Text()
         summary.append(f"#{incident.id} ", style="bold")
         summary.append(printable(incident.title), style="bold")
@@ -160,7 +167,17 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
         )
         who = [f"accepted by {incident.accepted_by}"] if incident.accepted_by else []
         who += [f"resolved by {incident.resolved_by}"] if incident.resolved_by else []
+        who += [f"owner {incident.assignee}"] if incident.assignee else []
         summary.append(printable(message.key) + ("  ·  " + ", ".join(who) if who else ""))
+        if incident.reply_count:
+            summary.append(f"  ·  {plural(incident.reply_count, 'reply', 'replies')}")
+        note = message.detail.latest_note
+        if note is not None:
+            lines = note.detail.splitlines()
+            shown_lines = " ⏎ ".join(printable(line) for line in lines[:3])
+            more = " …" if len(lines) > 3 else ""
+            summary.append(f"\nlatest note, {note.actor} {when(note.at)[5:16]}: ", style="bold")
+            summary.append(shown_lines + more)
         self.query_one("#summary", Static).update(summary)
 
         timeline = self.query_one(TimelineTable)
@@ -169,7 +186,9 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
             if message.deliveries_hidden
             else ""
         )
-        timeline.show(timeline_rows(message.detail.timeline, message.deliveries))
+        timeline.show(
+            timeline_rows(message.detail.timeline, message.deliveries, message.detail.replies)
+        )
         table = self.query_one("#mails", DataTable)
         chosen = table.cursor_row if table.row_count else len(message.mails) - 1
         table.clear()

@@ -171,6 +171,20 @@ class IncidentsScreen(TriageActions, LiveScreen, AreaScreen):
             tooltip="The silences (maintenance windows): list, add one for all, end one",
         ),
         Binding(
+            "N",
+            "note",
+            "Note",
+            id="log.note",
+            tooltip="Write a note on the incident under the cursor: what you found, what you did",
+        ),
+        Binding(
+            "A",
+            "assign",
+            "Assign",
+            id="log.assign",
+            tooltip="Give the incident under the cursor an owner (a user), or none",
+        ),
+        Binding(
             "escape",
             "clear",
             "Clear",
@@ -482,6 +496,10 @@ class IncidentsScreen(TriageActions, LiveScreen, AreaScreen):
     def row_chosen(self) -> None:
         self.action_open_detail()
 
+    def incident_in_hand(self) -> IncidentView | None:
+        selected = self.table.selected_id
+        return None if selected is None else self.table.views.get(selected)
+
     def triage_targets(self) -> list[int]:
         if self.marked:
             return sorted(self.marked)
@@ -491,6 +509,6 @@ class IncidentsScreen(TriageActions, LiveScreen, AreaScreen):
         self.notify(
             message.text, severity="error" if message.failed else "information", markup=False
         )
-        if not message.failed:
+        if not message.failed and message.clears_marks:
             self.marked.clear()
         self.reload_in_place()

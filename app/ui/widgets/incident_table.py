@@ -28,11 +28,13 @@ COLUMNS = (
     ("mails", "Mails", 5),
     ("age", "Age", 4),
     ("source", "Source", 12),
+    ("owner", "Owner", 10),  # §14: shown from COMPACT_BELOW columns, off-screen below
     ("key", "Key", 16),
     ("updated", "Updated", 7),
     ("accepted_by", "Accepted by", 11),
 )
 MIN_TITLE = 24
+OWNER_WIDTH = 10
 SHOWN_AFTER_TITLE = 5 + 4 + 12  # mails, age and source stay on screen at 80 columns
 # Below this width state and severity show as their symbols alone (▲ ‼), leaving the title
 # 17 more cells: at 80 columns a Nagios subject then shows its host and service. The log's
@@ -103,7 +105,9 @@ class IncidentTable(DataTable):
         """Room for the title once state, severity, mails, age and source are shown."""
         widths = SYMBOL_WIDTHS if terminal_width < COMPACT_BELOW else WORDS_WIDTHS
         before = 2 + widths["state"] + widths["severity"]
-        spare = terminal_width - before - SHOWN_AFTER_TITLE - 2 * len(COLUMNS[:7])
+        shown = 7 if terminal_width < COMPACT_BELOW else 8  # up to Source, or up to Owner
+        after = SHOWN_AFTER_TITLE + (0 if shown == 7 else OWNER_WIDTH)
+        spare = terminal_width - before - after - 2 * shown
         return max(MIN_TITLE, spare)
 
     def fit_title(self, terminal_width: int) -> bool:
@@ -172,6 +176,7 @@ class IncidentTable(DataTable):
             Text(f"{row.mail_count:,}", justify="right"),
             Text(age(row.created_at)),
             short(row.source, 12),
+            short(row.assignee or "", OWNER_WIDTH),
             short(row.key or "", 16),
             Text(age(row.updated_at)),
             Text(printable(row.accepted_by or row.resolved_by or "")),

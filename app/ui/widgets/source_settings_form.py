@@ -33,18 +33,18 @@ SETTINGS = (
 )
 # Settings typed in minutes (empty: off): key, field id, label, placeholder
 MINUTE_FIELDS = (
-    ("heartbeat_minutes", "heartbeat", "Heartbeat", "minutes without mail; empty: off"),
+    ("heartbeat_minutes", "heartbeat", "Heartbeat", "minutes quiet; empty: off"),
     (
         "ack_timeout_minutes",
         "ack-timeout",
-        "Ack expiry",
-        "minutes accepted, then pending again; empty: off",
+        "Re-page",
+        "minutes accepted; empty: off",
     ),
     (
         "auto_resolve_minutes",
         "auto-resolve",
-        "Auto-close",
-        "minutes without mail, then resolved; empty: off",
+        "Close",
+        "minutes quiet; empty: off",
     ),
 )
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from rich.text import Text
 
-from app.core.incidents.views import TimelineEntry
+from app.core.incidents.views import ReplyView, TimelineEntry
 from app.core.notifications.deliveries import DeliveryView
 from app.ui.display import parse_time, printable, shown, when
 from app.ui.widgets.keyed_table import KeyedTable
@@ -31,10 +31,20 @@ class TimelineRow:
     detail: Text
 
 
-def event_row(entry: TimelineEntry, number: int) -> TimelineRow:
+def event_row(
+    entry: TimelineEntry, number: int, replies: dict[int, ReplyView] | None = None
+) -> TimelineRow:
+    """One event; a note's lines joined with ⏎, a reply as who wrote it and its first line."""
+    detail = Text(printable(entry.detail))
+    reply = (replies or {}).get(entry.mail_id or -1) if entry.kind == "reply" else None
+    if entry.kind == "note":
+        detail = Text(" ⏎ ".join(printable(line) for line in entry.detail.splitlines()))
+    elif reply is not None:
+        said = f": {reply.first_lines[0]}" if reply.first_lines else ""
+        detail = Text(printable(f"{reply.from_}{said}"))
     return TimelineRow(
         f"event-{number}", parse_time(entry.at), Text(entry.kind), printable(entry.actor or ""),
-        Text(printable(entry.detail)),
+        detail,
     )  # fmt: skip
 
 
@@ -54,10 +64,13 @@ def delivery_row(view: DeliveryView) -> TimelineRow:
 
 
 def timeline_rows(
-    entries: Iterable[TimelineEntry], deliveries: Iterable[DeliveryView]
+    entries: Iterable[TimelineEntry],
+    deliveries: Iterable[DeliveryView],
+    replies: Iterable[ReplyView] = (),
 ) -> list[TimelineRow]:
     """Events and notifications by time; at the same moment an event comes before what it sent."""
-    rows = [event_row(entry, number) for number, entry in enumerate(entries)]
+    by_mail = {reply.mail_id: reply for reply in replies}
+    rows = [event_row(entry, number, by_mail) for number, entry in enumerate(entries)]
     rows += sorted((delivery_row(view) for view in deliveries), key=lambda row: row.key)
     return sorted(rows, key=lambda row: row.at)
 
