@@ -153,7 +153,7 @@ async def shoot_incidents(log_name: str, detail_name: str, narrow_name: str) -> 
 
     import app.ui.display
     from app.core.configfile import import_config
-    from app.core.incidents.views import change_state
+    from app.core.incidents.views import assign_incident, change_state, note_incident
     from app.core.intake.pipeline import ingest_mail
     from app.core.workspace import open_workspace
     from app.ui.app import MailsirenApp
@@ -169,6 +169,9 @@ async def shoot_incidents(log_name: str, detail_name: str, narrow_name: str) -> 
         ingest_mail(workspace.database, path.read_bytes(), to[:1], via="smtp",
                     clock=lambda moment=moment: moment)  # fmt: skip
     change_state(workspace.database, workspace.user, "accept", [2], clock=lambda: FROZEN)
+    assign_incident(workspace.database, workspace.user, 2, "alice", clock=lambda: FROZEN)
+    note_incident(workspace.database, workspace.user, 1,
+                  "/var/log filled by a debug flag; rotated, disk at 60%", clock=lambda: FROZEN)  # fmt: skip
     app.ui.display.now = lambda: FROZEN  # ages as of the frozen moment
     mailsiren = MailsirenApp(workspace)
     async with mailsiren.run_test(size=SIZE) as pilot:
