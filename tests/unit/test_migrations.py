@@ -15,27 +15,8 @@ def test_0006_and_0007_keep_every_row_and_take_addresses_out_of_old_timelines(
 ):
     """A database version 1.0 left at schema 0005, with an escalation step's timeline that
     named its addresses; opening it migrates to the head."""
-    from alembic import command
-    from alembic.config import Config
-    from sqlalchemy import create_engine
-
-    database_url = (
-        postgres_server.new_database(template=None)
-        if backend == "postgresql"
-        else f"sqlite:///{tmp_path / 'old.db'}"
-    )
-    old = create_engine(database_url)
+    database_url, old = database_at(postgres_server, tmp_path, backend, "0005")
     with old.begin() as connection:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0005")
-        connection.execute(text(
-            "INSERT INTO alert_source (name, address, severity, creation, on_no_key, "
-            "filter_match, resolve_match, filters, key_rules, resolve_rules, enabled, "
-            "updated_at) VALUES ('src', 'src@a.example', 'alert', 'per_email', 'drop', 'all', "
-            "'any', '[]', '[]', '[]', true, '2026-11-20 10:00:00')"
-        ))  # fmt: skip
         connection.execute(text(
             "INSERT INTO incident (source_id, state, severity, title, subject_key, mail_count, "
             "created_at, updated_at) SELECT id, 'pending', 'alert', 't', 't', 1, "
@@ -64,6 +45,32 @@ def test_0006_and_0007_keep_every_row_and_take_addresses_out_of_old_timelines(
         "opened by mail 1",
         "policy ops: step 1 of 1: paged an address, <an address>",
     ]
+
+
+def database_at(postgres_server, tmp_path, backend: str, revision: str):
+    """(url, engine) of a new database migrated to `revision`, with one source 'src'."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    database_url = (
+        postgres_server.new_database(template=None)
+        if backend == "postgresql"
+        else f"sqlite:///{tmp_path / 'old.db'}"
+    )
+    old = create_engine(database_url)
+    with old.begin() as connection:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+        connection.execute(text(
+            "INSERT INTO alert_source (name, address, severity, creation, on_no_key, "
+            "filter_match, resolve_match, filters, key_rules, resolve_rules, enabled, "
+            "updated_at) VALUES ('src', 'src@a.example', 'alert', 'per_email', 'drop', 'all', "
+            "'any', '[]', '[]', '[]', true, '2026-11-20 10:00:00')"
+        ))  # fmt: skip
+    return database_url, old
 
 
 DETAIL_1_0 = "policy ops: step 1 of 1: paged bob@x.example, <Oncall@X.example>"
@@ -115,27 +122,8 @@ def test_0008_dates_each_incidents_last_alert_mail_from_its_timeline(
 ):
     """An incident from before 0008 gets `last_mail_at` from its newest created/mail event
     (so auto_resolve_minutes counts from the right time), and 0 replies."""
-    from alembic import command
-    from alembic.config import Config
-    from sqlalchemy import create_engine
-
-    database_url = (
-        postgres_server.new_database(template=None)
-        if backend == "postgresql"
-        else f"sqlite:///{tmp_path / 'old.db'}"
-    )
-    old = create_engine(database_url)
+    database_url, old = database_at(postgres_server, tmp_path, backend, "0007")
     with old.begin() as connection:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0007")
-        connection.execute(text(
-            "INSERT INTO alert_source (name, address, severity, creation, on_no_key, "
-            "filter_match, resolve_match, filters, key_rules, resolve_rules, enabled, "
-            "updated_at) VALUES ('src', 'src@a.example', 'alert', 'per_email', 'drop', 'all', "
-            "'any', '[]', '[]', '[]', true, '2026-11-20 10:00:00')"
-        ))  # fmt: skip
         for number in (1, 2):
             connection.execute(text(
                 "INSERT INTO mail (received_at, via, envelope_to, raw_sha256, size, subject, "

@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from app.core.incidents.lifecycle import (
     INCIDENTS,
-    IS_OPEN,
     SOURCES,
     auto_resolve,
     time_out_acceptance,
 )
+from app.core.names import OPEN_STATES
 from app.core.store.db import Clock, Database, utc_now
 
 BATCH = 500  # incidents timed out per transaction; the rest on the next look
@@ -36,25 +36,23 @@ def time_out_incidents(database: Database, *, clock: Clock = utc_now) -> list[tu
     with database.write() as session:
         connection = session.connection()
         for source_id, ack_minutes, resolve_minutes in connection.execute(_TIMED).all():
-            if ack_minutes:
-                stale = connection.execute(
+            for minutes, since, states, time_out, state in (
+                (ack_minutes, INCIDENTS.c.accepted_at, ("accepted",), time_out_acceptance,
+                 "pending"),
+                (resolve_minutes, INCIDENTS.c.last_mail_at, OPEN_STATES, auto_resolve,
+                 "resolved"),
+            ):  # fmt: skip
+                if not minutes:
+                    continue
+                due = connection.execute(
                     select(INCIDENTS.c.id).where(
-                        INCIDENTS.c.source_id == source_id,
-                        INCIDENTS.c.state == "accepted",
-                        INCIDENTS.c.accepted_at <= now - timedelta(minutes=ack_minutes),
+                        INCIDENTS.c.source_id == source_id, INCIDENTS.c.state.in_(states),
+                        since <= now - timedelta(minutes=minutes),
                     ).order_by(INCIDENTS.c.id).limit(BATCH)
-                ).scalars()  # fmt: skip
-                for incident_id in list(stale):
-                    if time_out_acceptance(connection, incident_id, ack_minutes, now):
-                        changed.append((incident_id, "pending"))
-            if resolve_minutes:
-                quiet = connection.execute(
-                    select(INCIDENTS.c.id).where(
-                        INCIDENTS.c.source_id == source_id, IS_OPEN,
-                        INCIDENTS.c.last_mail_at <= now - timedelta(minutes=resolve_minutes),
-                    ).order_by(INCIDENTS.c.id).limit(BATCH)
-                ).scalars()  # fmt: skip
-                for incident_id in list(quiet):
-                    if auto_resolve(connection, incident_id, resolve_minutes, now):
-                        changed.append((incident_id, "resolved"))
+                ).scalars().all()  # fmt: skip
+                changed += [
+                    (incident_id, state)
+                    for incident_id in due
+                    if time_out(connection, incident_id, minutes, now)
+                ]
     return changed

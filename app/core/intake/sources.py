@@ -174,35 +174,30 @@ def _entries(data: dict, key: str, where: str) -> list:
     return value
 
 
+def _check_minutes(value: object, where: str, most: int, span: str, what: str) -> int:
+    """0 (off) or a whole number of minutes from 1 to `most` (`span` in words)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RuleError(
+            f"{where} must be a whole number of minutes from 1 to {most} ({span}), "
+            f"or 0 for no {what}"
+        )
+    if value != 0 and not 1 <= value <= most:
+        raise RuleError(
+            f"{where} {value} is outside 1 to {most} minutes ({span}); "
+            f"0 (or none) turns the {what} off"
+        )
+    return value
+
+
 def check_timeout(value: object, where: str) -> int:
     """Minutes before an accepted incident is pending again, or an open one with no new mail
     resolves: 0 (off) or 1 to 30 days."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise RuleError(
-            f"{where} must be a whole number of minutes from 1 to {TIMEOUT_MAX} (30 days), "
-            "or 0 for none"
-        )
-    if value != 0 and not 1 <= value <= TIMEOUT_MAX:
-        raise RuleError(
-            f"{where} {value} is outside 1 to {TIMEOUT_MAX} minutes (30 days); 0 (or none) "
-            "turns it off"
-        )
-    return value
+    return _check_minutes(value, where, TIMEOUT_MAX, "30 days", "timeout")
 
 
 def check_heartbeat(value: object, where: str = "heartbeat_minutes") -> int:
     """Minutes without mail before the heartbeat incident opens: 0 (off) or 1 to a week."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise RuleError(
-            f"{where} must be a whole number of minutes from 1 to {HEARTBEAT_MAX} (a week), "
-            "or 0 for no heartbeat"
-        )
-    if value != 0 and not 1 <= value <= HEARTBEAT_MAX:
-        raise RuleError(
-            f"{where} {value} is outside 1 to {HEARTBEAT_MAX} minutes (a week); "
-            "0 (or none) turns the heartbeat off"
-        )
-    return value
+    return _check_minutes(value, where, HEARTBEAT_MAX, "a week", "heartbeat")
 
 
 def parse_source(data: object, where: str) -> SourceSpec:
