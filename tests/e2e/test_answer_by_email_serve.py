@@ -4,6 +4,7 @@ serve by swaks, accepts the incident; a forged reply is `reply_refused`."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 from email import message_from_bytes, policy
 
@@ -49,3 +50,42 @@ def test_a_page_is_acked_by_replying_and_a_forged_reply_changes_nothing(
     [incident] = mailsiren_json("incidents", "list")
     assert incident["state"] == "accepted"
     assert incident["accepted_by"].startswith("the recipient of notification")
+
+
+def test_the_second_notification_threads_on_the_first_and_a_digest_arrives_once(
+    smtp_server, trust_test_ca, isolated_home
+):
+    """Through serve: the resolve's mail to ops@ names the opening one in In-Reply-To; an
+    hourly integration gets one digest of both events when its period ends (the period's
+    end is moved to now in the database: serve works from the rows, whatever the hour)."""
+    server = smtp_server(auth=False)
+    notifying_through(server)
+    added = mailsiren(
+        "integrations", "add", "--address", "team@example.com", "--level", "all",
+        "--frequency", "hourly", "--yes",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    database = isolated_home / "data" / "mailsiren" / "mailsiren.db"
+    with running_serve() as serve:
+        swaks(serve.port, "01-nagios-problem-disk.eml")
+        [opened] = server.handler.wait_for_mails(1)
+        assert mailsiren("incidents", "resolve", "1").returncode == 0
+        second = server.handler.wait_for_mails(2)[1]
+        first_id = message_from_bytes(opened.data, policy=policy.default)["Message-ID"]
+        resolved = message_from_bytes(second.data, policy=policy.default)
+        assert resolved["In-Reply-To"] == first_id and resolved["References"] == first_id
+        assert second.rcpt_tos == ["ops@example.com"]  # team@ waits for its digest
+        with sqlite3.connect(database) as connection:
+            held = connection.execute(
+                "UPDATE delivery SET held_until = datetime('now', '-1 second') "
+                "WHERE digest = 'hourly'"
+            ).rowcount
+        assert held == 2
+        digest = server.handler.wait_for_mails(3)[2]
+    mail = message_from_bytes(digest.data, policy=policy.default)
+    assert digest.rcpt_tos == ["team@example.com"]
+    assert mail["Subject"] == "[mailsiren] hourly digest: 2 events"
+    body = mail.get_content()
+    assert "#1 ** PROBLEM" in body and ": opened; now resolved" in body
+    assert ": resolved; now resolved" in body
+    assert len(server.handler.received) == 3  # one digest, not one per event

@@ -235,3 +235,28 @@ def test_muttʼs_bottom_post_reads_the_note_below_the_quote():
     """mutt quotes first and writes below; its quote header comes first, so what the person
     wrote is after the quoted lines."""
     assert reply_command(MUTT) == ("note", "rotated the logs on web01\nthe disk is at 60% now")
+
+
+def test_key_rotation_keeps_tokens_of_earlier_notifications(database, clock, paged):
+    """`key rotate` makes a new Fernet key; the HMAC key tokens derive from is kept, so a
+    page sent before the rotation can still be answered."""
+    before = token_for(database, paged)
+    rotated = database.keyring.with_new_primary_key()
+    assert reply_token(rotated, *paged, ONCALL) == before
+
+
+def test_an_html_only_reply_is_read_from_its_text(database, clock, paged):
+    """Outlook on the web and some phones send HTML alone: the parser's text of it is read."""
+    token = token_for(database, paged)
+    html = (
+        f"From: {ONCALL}\r\nTo: {reply_to_address(REPLY_ADDRESS, token)}\r\n"
+        "Subject: RE: [ALERT] #1 web01 DOWN\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/html; charset=utf-8\r\n\r\n"
+        "<html><body><div>Resolve</div><div><br></div><hr>"
+        "<div><b>From:</b> mailsiren &lt;siren@example.com&gt;</div>"
+        "<blockquote>Incident #1 is pending: web01 DOWN</blockquote></body></html>\r\n"
+    ).encode()
+    result = ingest_mail(database, html, [reply_to_address(REPLY_ADDRESS, token)], via="smtp",
+                         clock=clock)  # fmt: skip
+    assert result.outcomes[0].outcome == "reply", result.outcomes[0].reason
+    assert state(database, paged[0])[0] == "resolved"
