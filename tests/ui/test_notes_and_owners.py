@@ -90,6 +90,7 @@ async def test_the_owner_is_picked_shown_in_its_column_and_taken_away(workspace)
         await settle(app, pilot)
         table = app.screen.query_one(IncidentTable)
         target = table.selected_id
+        wide_title = table.title_width  # nobody owns anything: no room kept for Owner
         await pilot.press("A")
         await settle(app, pilot)
         assert isinstance(app.screen, AssignPickerModal)
@@ -97,6 +98,7 @@ async def test_the_owner_is_picked_shown_in_its_column_and_taken_away(workspace)
         await settle(app, pilot)
         assert show_incident(workspace.database, target).incident.assignee == "bob"
         assert cell(table, "owner") == "bob"
+        assert table.title_width == wide_title - 12  # the Owner column is on screen now
         await pilot.press("A")
         await settle(app, pilot)
         await pilot.press("down", "down", "enter")  # alice, bob (owner now), nobody

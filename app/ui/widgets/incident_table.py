@@ -28,7 +28,7 @@ COLUMNS = (
     ("mails", "Mails", 5),
     ("age", "Age", 4),
     ("source", "Source", 12),
-    ("owner", "Owner", 10),  # §14: shown from COMPACT_BELOW columns, off-screen below
+    ("owner", "Owner", 10),  # §14: on screen from COMPACT_BELOW columns when a row has one
     ("key", "Key", 16),
     ("updated", "Updated", 7),
     ("accepted_by", "Accepted by", 11),
@@ -94,6 +94,7 @@ class IncidentTable(DataTable):
         self.jump: str | None = None  # a g or G waiting for its window
         self.views: dict[int, IncidentView] = {}
         self._placing = False  # True while a rebuild moves the cursor
+        self.with_owner = False  # some row of the window has an owner: its column is shown
 
     def on_mount(self) -> None:
         for key, label, column_width in COLUMNS:
@@ -101,11 +102,12 @@ class IncidentTable(DataTable):
         self.fit_title(self.app.size.width)
 
     @staticmethod
-    def title_width_for(terminal_width: int) -> int:
-        """Room for the title once state, severity, mails, age and source are shown."""
+    def title_width_for(terminal_width: int, with_owner: bool = False) -> int:
+        """Room for the title once state, severity, mails, age and source are shown, and the
+        owner when some row of the window has one and the terminal is wide enough."""
         widths = SYMBOL_WIDTHS if terminal_width < COMPACT_BELOW else WORDS_WIDTHS
         before = 2 + widths["state"] + widths["severity"]
-        shown = 7 if terminal_width < COMPACT_BELOW else 8  # up to Source, or up to Owner
+        shown = 8 if with_owner and terminal_width >= COMPACT_BELOW else 7
         after = SHOWN_AFTER_TITLE + (0 if shown == 7 else OWNER_WIDTH)
         spare = terminal_width - before - after - 2 * shown
         return max(MIN_TITLE, spare)
@@ -113,7 +115,7 @@ class IncidentTable(DataTable):
     def fit_title(self, terminal_width: int) -> bool:
         """Fit the columns to a terminal width; True if the rows need redrawing."""
         compact = terminal_width < COMPACT_BELOW
-        width = self.title_width_for(terminal_width)
+        width = self.title_width_for(terminal_width, self.with_owner)
         if (width, compact) == (self.title_width, self.compact):
             return False
         self.title_width, self.compact = width, compact
@@ -144,6 +146,10 @@ class IncidentTable(DataTable):
         height_on_screen = self.cursor_row - round(self.scroll_y)
         self.window_offset, self.total = offset, total
         self.views = {row.id: row for row in rows}
+        with_owner = any(row.assignee for row in rows)
+        if with_owner != self.with_owner:  # room for Owner only when someone owns one
+            self.with_owner = with_owner
+            self.fit_title(self.app.size.width)
         self._placing = True
         try:
             self.clear()
