@@ -304,6 +304,51 @@ def incident_mails(database: Database, incident_id: int) -> list[MailDetail]:
     return [mail_detail_of(mail, outcome, reason) for mail, outcome, reason in rows]
 
 
+@dataclass(frozen=True)
+class StoredMail:
+    """One stored mail whole (`mails show`): its fields, what it did for each source, and its
+    bytes exactly as they arrived."""
+
+    detail: MailDetail  # outcome and reason: the first source's, or "" for none
+    outcomes: tuple[dict, ...]  # {source, outcome, incident_id, reason, silenced_by}
+    raw: bytes
+
+    def to_json(self) -> dict:
+        detail = self.detail
+        return {
+            "id": detail.id, "received_at": detail.received_at, "via": detail.via,
+            "envelope_from": detail.envelope_from, "envelope_to": list(detail.envelope_to),
+            "subject": detail.subject, "from": detail.from_, "to": detail.to,
+            "date": detail.date, "message_id": detail.message_id, "size": len(self.raw),
+            "defects": list(detail.defects), "outcomes": list(self.outcomes),
+            "text": detail.text,
+        }  # fmt: skip
+
+
+def stored_mail(database: Database, mail_id: int) -> StoredMail:
+    """The mail `mails show ID` prints; IncidentError when there is none."""
+    with database.read() as session:
+        mail = session.get(Mail, mail_id)
+        if mail is None:
+            raise IncidentError(f"no mail {mail_id}; `mailsiren mails list` shows their ids")
+        rows = session.exec(
+            select(AlertSource.name, MailOutcome.outcome, MailOutcome.incident_id,
+                   MailOutcome.reason, MailOutcome.silenced_by)
+            .join(AlertSource, col(AlertSource.id) == MailOutcome.source_id, isouter=True)
+            .where(MailOutcome.mail_id == mail_id)
+            .order_by(col(MailOutcome.id))
+        ).all()  # fmt: skip
+        raw = bytes(mail.raw)
+        outcomes = tuple(
+            {"source": name, "outcome": outcome, "incident_id": incident_id, "reason": reason,
+             "silenced_by": silenced_by}
+            for name, outcome, incident_id, reason, silenced_by in rows
+        )  # fmt: skip
+        first = outcomes[0] if outcomes else {"outcome": "", "reason": ""}
+        detail = mail_detail_of(mail, first["outcome"], first["reason"])
+    return StoredMail(detail, outcomes, raw)
+
+
 def source_mail(database: Database, mail_id: int, source: str) -> MailDetail:
     """One mail as the source's mail log opens it, with what it did for that source."""
     query = (
