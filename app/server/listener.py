@@ -21,6 +21,7 @@ from app.errors import MailsirenError
 from app.server.certificate import self_signed_pair, server_tls_context
 from app.server.notifier import NotifierProcess
 from app.server.storage import StorageFailed, StorageProcess
+from app.server.systemd import notify
 
 STOP_GRACE_SECONDS = 30
 LINGER_SECONDS = 5  # after a 421 that ends a session, for the client to read it and hang up
@@ -491,6 +492,12 @@ def serve_forever(settings: paths.Settings, host: str, port: int) -> None:
                 file=sys.stderr,
                 flush=True,
             )
+            notify(f"READY=1\nSTATUS=listening on {host}:{port}")
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait([listener, stopping], return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                notify("STOPPING=1\nSTATUS=finishing the mails being stored")
+            stopping.cancel()
         await listener
         print("mailsiren stopped: every accepted mail is stored.", file=sys.stderr, flush=True)
 
