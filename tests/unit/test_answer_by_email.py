@@ -260,3 +260,16 @@ def test_an_html_only_reply_is_read_from_its_text(database, clock, paged):
                          clock=clock)  # fmt: skip
     assert result.outcomes[0].outcome == "reply", result.outcomes[0].reason
     assert state(database, paged[0])[0] == "resolved"
+
+
+def test_a_reply_delivered_twice_acts_once(database, clock, paged):
+    """The sender retries when it never saw our 250: the same bytes are a duplicate."""
+    token = token_for(database, paged)
+    raw = alert_mail("Re: page", "note disk swapped", sender=ONCALL, to=None,
+                     message_id="<twice@ops.example.com>")  # fmt: skip
+    to = [reply_to_address(REPLY_ADDRESS, token)]
+    first = ingest_mail(database, raw, to, via="smtp", clock=clock).outcomes[0]
+    again = ingest_mail(database, raw, to, via="smtp", clock=clock).outcomes[0]
+    assert (first.outcome, again.outcome) == ("reply", "duplicate")
+    notes = [e for e in show_incident(database, paged[0]).timeline if e.kind == "note"]
+    assert len(notes) == 1

@@ -262,7 +262,9 @@ def _store(
     ).inserted_primary_key[0]
     outcomes = []
     if replies:  # to the reply address: it acts on the incident its token names, if allowed
-        outcome = _answered(connection, parsed, replies[0], incoming.envelope_from, now, mail_id)
+        outcome = _earlier_reply(connection, earlier) or _answered(
+            connection, parsed, replies[0], incoming.envelope_from, now, mail_id
+        )
         connection.execute(
             INSERT_OUTCOME,
             dict(mail_id=mail_id, source_id=None, outcome=outcome.outcome,
@@ -292,6 +294,21 @@ def _store(
         )
         outcomes.append(SourceOutcome(spec.name, outcome, incident_id, reason))
     return IngestResult(mail_id, tuple(outcomes))
+
+
+def _earlier_reply(connection, earlier: list[int]) -> ReplyOutcome | None:
+    """A reply delivered again (the sender never saw our 250) acts once: `duplicate`."""
+    if not earlier:
+        return None
+    first = connection.execute(
+        select(OUTCOMES.c.mail_id, OUTCOMES.c.incident_id)
+        .where(OUTCOMES.c.mail_id.in_(earlier), OUTCOMES.c.source_id.is_(None))
+        .order_by(OUTCOMES.c.id)
+        .limit(1)
+    ).first()
+    if first is None:
+        return None
+    return ReplyOutcome("duplicate", first.incident_id, f"already received as mail {first.mail_id}")
 
 
 def _answered(connection, parsed, recipient, envelope_from, now, mail_id):
