@@ -19,16 +19,28 @@ def redraws(monkeypatch, every: float = 0.05) -> Iterator[asyncio.Event]:
     redrawn = asyncio.Event()
     original = KeyedTable.redraw_rows
 
+    redrawn.tables = []  # type: ignore[attr-defined]  # which tables redrew since the clear
+
     def redraw_and_say(table: KeyedTable) -> None:
         original(table)
         if table._render_row is not None and table.screen.is_current:  # noqa: SLF001
+            redrawn.tables.append(table)  # type: ignore[attr-defined]
             redrawn.set()
 
     monkeypatch.setattr(KeyedTable, "redraw_rows", redraw_and_say)
     yield redrawn
 
 
-async def next_redraw(pilot, redrawn: asyncio.Event) -> None:
-    redrawn.clear()
-    await asyncio.wait_for(redrawn.wait(), timeout=10)
+async def next_redraw(pilot, redrawn: asyncio.Event, table: KeyedTable | None = None) -> None:
+    """Until a table (this one, when given) has redrawn after now."""
+    redrawn.tables.clear()  # type: ignore[attr-defined]
+
+    async def redrawn_as_wanted() -> None:
+        while True:
+            redrawn.clear()
+            await redrawn.wait()
+            if table is None or table in redrawn.tables:  # type: ignore[attr-defined]
+                return
+
+    await asyncio.wait_for(redrawn_as_wanted(), timeout=10)
     await pilot.pause()
