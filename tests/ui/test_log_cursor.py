@@ -144,6 +144,49 @@ async def test_keys_pressed_while_a_reload_is_read_are_not_undone(per_email, mon
         assert table_of(app).views[newest].title.startswith("http down")
 
 
+@pytest.mark.parametrize("key", ["enter", "a"])
+async def test_a_key_pressed_while_the_next_window_is_read_acts_where_the_moves_land(
+    per_email, monkeypatch, key
+):
+    """Enter or a, pressed while j past the window waits for its window, acts on the
+    incident the j's aim at, not on the window's last row (it failed so in CI's storm)."""
+    ids = opened(per_email, 130)
+    reading, release, hold = threading.Event(), threading.Event(), threading.Event()
+    real_read = incidentlog.read_window
+
+    def slow_read(*args, **kwargs):
+        if hold.is_set():
+            reading.set()
+            release.wait(10)
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(incidents_screen, "read_window", slow_read)
+    app = MailsirenApp(per_email)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for_rows(app, pilot, 100)
+        hold.set()
+        await pilot.press(*"j" * 104)  # four past the 100-row window: a read is held
+        for _ in range(100):
+            if reading.is_set():
+                break
+            await pilot.pause(0.05)
+        assert reading.is_set(), "no window was read for the moves past the window"
+        assert table_of(app).waiting
+        await pilot.press(key)
+        hold.clear()
+        release.set()
+        await settle(app, pilot)
+        if key == "enter":
+            assert isinstance(app.screen, IncidentDetailScreen)
+            assert app.screen.incident_id == ids[104]
+        else:
+            assert table_of(app).selected_id == ids[104]
+            shown = list_incidents(per_email.database, state="all", limit=200)
+            states = {row.id: row.state for row in shown}
+            assert states[ids[104]] == "accepted"
+            assert states[ids[99]] == "pending"  # the row the cursor waited on: untouched
+
+
 async def test_the_cursor_keeps_its_incident_when_the_filter_or_order_changes(per_email):
     ids = opened(per_email, 6)
     receive(per_email, "zabbix: ping lost", to="zabbix@alerts.example.com")

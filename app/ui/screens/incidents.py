@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -467,6 +468,8 @@ class IncidentsScreen(TriageActions, LiveScreen, AreaScreen):
         self.reload_in_place()
 
     def action_copy(self, what: str) -> None:
+        if self.table.when_landed(partial(self.action_copy, what)):
+            return
         row = self.table.views.get(self.table.selected_id or 0)
         if row is None:
             return
@@ -481,6 +484,8 @@ class IncidentsScreen(TriageActions, LiveScreen, AreaScreen):
     # Triage
 
     def action_mark(self) -> None:
+        if self.table.when_landed(self.action_mark):
+            return
         incident_id = self.table.selected_id
         if incident_id is None:
             return
@@ -489,12 +494,29 @@ class IncidentsScreen(TriageActions, LiveScreen, AreaScreen):
         self.table.step(+1)
 
     def action_open_detail(self) -> None:
+        if self.table.when_landed(self.action_open_detail):
+            return
         if self.table.selected_id is not None:
             self.app.push_screen(IncidentDetailScreen(self.table.selected_id))
 
     @on(IncidentTable.RowSelected)
     def row_chosen(self) -> None:
         self.action_open_detail()
+
+    # A key for the incident under the cursor, pressed while j past the window waits for its
+    # window, acts where the moves land, not on the row the cursor waits on.
+
+    def action_triage(self, action: str) -> None:
+        if not self.table.when_landed(partial(self.action_triage, action)):
+            super().action_triage(action)
+
+    def action_note(self) -> None:
+        if not self.table.when_landed(self.action_note):
+            super().action_note()
+
+    def action_assign(self) -> None:
+        if not self.table.when_landed(self.action_assign):
+            super().action_assign()
 
     def incident_in_hand(self) -> IncidentView | None:
         selected = self.table.selected_id

@@ -2,11 +2,14 @@
 
 The operator's moves (j/k, page keys, g/G, a click) are never lost: a move that goes past the
 window is kept in `pending` until the screen has read the next window, then applied from the
-incident the cursor is on. A rebuild puts the cursor back on that incident, by id.
+incident the cursor is on. A key that acts on the incident under the cursor (enter, a, r…)
+pressed meanwhile waits in `after_moves` and runs once the moves have landed. A rebuild puts
+the cursor back on that incident, by id.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -95,6 +98,7 @@ class IncidentTable(DataTable):
         self.views: dict[int, IncidentView] = {}
         self._placing = False  # True while a rebuild moves the cursor
         self.with_owner = False  # some row of the window has an owner: its column is shown
+        self.after_moves: list[Callable[[], None]] = []  # keys waiting for the cursor to land
 
     def on_mount(self) -> None:
         for key, label, column_width in COLUMNS:
@@ -172,6 +176,10 @@ class IncidentTable(DataTable):
         if self.pending:
             steps, self.pending = self.pending, 0
             self.step(steps)
+        if self.after_moves and not self.waiting:
+            actions, self.after_moves = self.after_moves, []
+            for action in actions:
+                action()
 
     def _cells(self, row: IncidentView, mark: Text) -> tuple[Text, ...]:
         return (
@@ -220,6 +228,14 @@ class IncidentTable(DataTable):
     def waiting(self) -> bool:
         """True while moves wait for a window to be read."""
         return bool(self.pending) or self.jump is not None
+
+    def when_landed(self, action: Callable[[], None]) -> bool:
+        """True if the cursor is still on its way to a window being read: `action` then runs
+        once it has landed, on the incident the operator's moves aimed at."""
+        if not self.waiting:
+            return False
+        self.after_moves.append(action)
+        return True
 
     def step(self, rows: int) -> None:
         """Move `rows` down (or up, if negative) from the incident under the cursor."""
