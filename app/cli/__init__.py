@@ -22,6 +22,7 @@ from app.cli import (
     serve,
     silences,
     smtp,
+    sources,
     users,
 )
 from app.cli.common import (
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     # In the order `mailsiren --help` lists them; each module is named after its command.
     for command in (
         demo,  # first: what a newcomer looks for
-        locate, serve, ingest, incidents, mails, silences, config, smtp, users, groups,
+        locate, serve, ingest, incidents, mails, sources, silences, config, smtp, users, groups,
         integrations, deliveries, db, key,
     ):  # fmt: skip
         command.register(commands)

@@ -1,4 +1,4 @@
-"""`mailsiren mails list|show`: the log of received mail, what each one did, and one mail whole."""
+"""`mailsiren mails list|show|explain|reprocess`: received mail, one whole, why, and redone."""
 
 from __future__ import annotations
 
@@ -39,6 +39,32 @@ def register(commands) -> None:
         "control characters are shown, not acted on)",
     )  # fmt: skip
     how.add_argument("--json", action="store_true", help="print JSON")
+    explain = add_command(
+        actions, "explain",
+        "why a mail got its outcome: for each source every step (loop check, each filter "
+        "and resolve rule with the value compared, each key rule with the span it matched, "
+        "severity and title rules, the creation mode), the outcome recorded and the one the "
+        "rules give now",
+        "mailsiren mails explain 42", "mailsiren mails explain 42 --source nagios --json",
+        handler=run_mails_explain,
+    )  # fmt: skip
+    explain.add_argument("id", type=int)
+    explain.add_argument("--source", metavar="NAME", help="only this source (any source, even "
+                         "one the mail was not for)")  # fmt: skip
+    explain.add_argument("--json", action="store_true", help="print JSON")
+    again = add_command(
+        actions, "reprocess",
+        "decide a source's mails again with its rules now, in mail order; a dry run unless "
+        "--apply (a mail already in an incident is never redone; twice changes nothing more)",
+        "mailsiren mails reprocess --source nagios --since 2h --outcome filtered",
+        "mailsiren mails reprocess --source nagios --since 2h --outcome filtered --apply",
+        handler=run_mails_reprocess,
+    )  # fmt: skip
+    again.add_argument("--source", metavar="NAME", required=True)
+    again.add_argument("--since", metavar="DURATION", help="received in the last 90m, 2h, 1d…")
+    again.add_argument("--outcome", choices=MAIL_OUTCOMES, help="only mails it recorded")
+    again.add_argument("--apply", action="store_true", help="write the new outcomes (triage)")
+    again.add_argument("--json", action="store_true", help="print JSON")
 
 
 def run_mails_list(arguments: argparse.Namespace) -> int:
@@ -99,4 +125,62 @@ def run_mails_show(arguments: argparse.Namespace) -> int:
               f"{incident} ({outcome['reason']})")  # fmt: skip
     print()
     print(detail.text)
+    return EXIT_OK
+
+
+def run_mails_explain(arguments: argparse.Namespace) -> int:
+    from app.core.intake.explain import explain_mail
+
+    with opened_workspace() as workspace:
+        explained = explain_mail(workspace.database, arguments.id, source=arguments.source)
+    if arguments.json:
+        print_json({"mail_id": arguments.id, "sources": [one.to_json() for one in explained]})
+        return EXIT_OK
+    if not explained:
+        print(f"mail {arguments.id} was for no source (a reply to a notification, or its "
+              "source was deleted); --source NAME explains it for one")  # fmt: skip
+    for one in explained:
+        print(f"mail {arguments.id} for {one.source}:")
+        for step in one.steps:
+            print(f"  {step.step:<16} {step.result:<12} {step.detail}")
+            if step.value is not None:
+                span = f" [{step.span[0]}:{step.span[1]}]" if step.span else ""
+                print(f"  {'':<16} {'':<12} compared{span}: {step.value!r}")
+        for label, outcome in (("recorded", one.recorded), ("now", one.now)):
+            if outcome is None:
+                print(f"  {label:<16} (never decided for this source)")
+                continue
+            incident = f" #{outcome.incident_id}" if outcome.incident_id else ""
+            print(f"  {label:<16} {outcome.outcome}{incident}: {outcome.reason}")
+        if one.differs:
+            print(
+                "  arriving now it would do otherwise (its rules or the open incidents changed); "
+                "`mailsiren mails reprocess` redoes the mails that are in no incident"
+            )
+    return EXIT_OK
+
+
+def run_mails_reprocess(arguments: argparse.Namespace) -> int:
+    from app.core.incidents.silences import parse_duration
+    from app.core.intake.reprocess import reprocess_mails
+    from app.core.store.db import utc_now
+
+    since = utc_now() - parse_duration(arguments.since) if arguments.since else None
+    with opened_workspace() as workspace:
+        report = reprocess_mails(
+            workspace.database, workspace.user, arguments.source, since=since,
+            outcome=arguments.outcome, apply=arguments.apply,
+        )  # fmt: skip
+    if arguments.json:
+        print_json({"source": report.source, "applied": report.applied,
+                    "changed": report.changed, "mails": [m.to_json() for m in report.mails]})  # fmt: skip
+        return EXIT_OK
+    for mail in report.mails:
+        was = f"{mail.recorded}{f' #{mail.recorded_incident_id}' if mail.recorded_incident_id else ''}"
+        now = f"{mail.outcome}{f' #{mail.incident_id}' if mail.incident_id else ''}"
+        mark = "→" if mail.changed else "="
+        print(f"{mail.mail_id:<6} {was:<18} {mark} {now:<18} {mail.subject}  ({mail.reason})")
+    verb = "changed" if report.applied else "would change"
+    print(f"{report.changed} of {len(report.mails)} mails {verb}"
+          + ("" if report.applied or not report.changed else "; --apply writes it"))  # fmt: skip
     return EXIT_OK

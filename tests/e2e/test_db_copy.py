@@ -142,9 +142,9 @@ def test_db_migrate_upgrades_in_place_keeping_every_row(postgres_server, tmp_pat
     engine.dispose()
     first = mailsiren("db", "migrate", env={"MAILSIREN_DB": url})
     assert first.returncode == 0, first.stderr
-    assert "Upgraded the database from schema 0003 to 0009" in first.stdout
+    assert "Upgraded the database from schema 0003 to 0010" in first.stdout
     second = mailsiren("db", "migrate", env={"MAILSIREN_DB": url})
-    assert second.returncode == 0 and "already at schema 0009" in second.stdout
+    assert second.returncode == 0 and "already at schema 0010" in second.stdout
     engine = create_engine(url)
     with engine.connect() as connection:
         rows = connection.execute(text("SELECT id, first_copy_sha256 FROM mail ORDER BY id"))

@@ -240,7 +240,7 @@ def _store(
     replies = [address for address in lowered if is_reply_recipient(address, reads.reply_address)]
     if not rows and not replies:
         return IngestResult(None, ())
-    earlier = _earlier_copies(connection, parsed)
+    earlier = earlier_copies(connection, parsed)
     first_copy = None if earlier else parsed.sha256
     mail_id = connection.execute(
         INSERT_MAIL,
@@ -273,7 +273,7 @@ def _store(
         outcomes.append(SourceOutcome(REPLIES, *astuple(outcome)))
     store = SqlIncidentStore(connection, reads)
     for row in rows:
-        spec = _compiled(row.id, row.updated_at.isoformat(), row)
+        spec = compiled_spec(row)
         store.silence = reads.silences(now).covering(row.id, parsed.subject)
         # Without severity rules every mail has the source's severity, which the incident
         # already has or passed: nothing can raise it, and no lookup is spent on it.
@@ -322,7 +322,7 @@ def _answered(connection, parsed, recipient, envelope_from, now, mail_id):
 _compiled_sources: dict[str, SourceSpec] = {}
 
 
-def _compiled(source_id: int | None, version: str, row: AlertSource) -> SourceSpec:
+def compiled_spec(row: AlertSource) -> SourceSpec:
     """A source's rules compiled once per content: the row itself is the key, since two saves
     can share an `updated_at` (a coarse or injected clock) and ids repeat across databases."""
     key = json.dumps(dict(row._mapping), sort_keys=True, default=str)  # type: ignore[attr-defined]
@@ -334,7 +334,7 @@ def _compiled(source_id: int | None, version: str, row: AlertSource) -> SourceSp
     return spec
 
 
-def _earlier_copies(connection: Connection, parsed: ParsedMail) -> list[int]:
+def earlier_copies(connection: Connection, parsed: ParsedMail) -> list[int]:
     """The mails stored before with the same bytes and Message-ID (a redelivery)."""
     if parsed.message_id is None:
         query, parameters = EARLIER_SAME_BYTES_WITHOUT_ID, {"sha": parsed.sha256}

@@ -222,32 +222,37 @@ class KeyRule:
         return title_of(text) if text else None
 
     def _extracted(self, mail: ParsedMail) -> str | None:
+        located = self.locate(mail)
+        return located[0] if located is not None else None
+
+    def locate(self, mail: ParsedMail) -> tuple[str, int, int] | None:
+        """The text this rule extracts, untrimmed, and the span [start, end) of the field's
+        text it came from (a regex: the whole match); None when it extracts nothing."""
         text = field_text(mail, self.field)
         if self.extractor == "regex":
             found = self.compiled.search(text)  # type: ignore[attr-defined]
             if found is None:
                 return None
-            key = "-".join(group or "" for group in found.groups())
-        elif self.extractor == "between":
+            return "-".join(group or "" for group in found.groups()), *found.span()
+        if self.extractor == "between":
             begin = text.find(self.start)
             if begin < 0:
                 return None
             begin += len(self.start)
             stop = text.find(self.end, begin)
-            if stop < 0:
-                return None
-            key = text[begin:stop]
-        elif self.extractor == "after":
+            return None if stop < 0 else (text[begin:stop], begin, stop)
+        if self.extractor == "after":
             begin = text.find(self.start)
             if begin < 0:
                 return None
-            key = text[begin + len(self.start) :].split("\n", 1)[0]
-        else:  # before
-            stop = text.find(self.end)
-            if stop < 0:
-                return None
-            key = text[:stop].rsplit("\n", 1)[-1]
-        return key
+            begin += len(self.start)
+            line = text[begin:].split("\n", 1)[0]
+            return line, begin, begin + len(line)
+        stop = text.find(self.end)  # before
+        if stop < 0:
+            return None
+        line = text[:stop].rsplit("\n", 1)[-1]
+        return line, stop - len(line), stop
 
     def to_dict(self) -> dict:
         data = {"field": self.field, "extractor": self.extractor}

@@ -391,9 +391,11 @@ def list_source_summaries(
         ]
 
 
-def get_source(database: Database, actor: UserView, name: str) -> SourceSummary:
-    """One source, as the editor opens it."""
-    found = list_source_summaries(database, actor, since=utc_now(), only=name)
+def get_source(
+    database: Database, actor: UserView, name: str, *, since: datetime | None = None
+) -> SourceSummary:
+    """One source, as the editor opens it (its mails counted from `since`)."""
+    found = list_source_summaries(database, actor, since=since or utc_now(), only=name)
     if found:
         return found[0]
     raise SourceError(f"there is no source named {name!r}; `mailsiren config export` lists them")

@@ -78,6 +78,10 @@ class AlertSource(SQLModel, table=True):
     )
     title_rule: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     heartbeat_minutes: int = 0  # §11: 0 is off
+    # §16: [[source.sample]] mails with what they must become; `config check` runs them.
+    samples: list[dict] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     # §14: an incident accepted this long ago and not resolved goes back to pending; an open
     # one with no new mail for this long resolves. 0 is off.
     ack_timeout_minutes: int = 0
@@ -114,6 +118,10 @@ class Mail(SQLModel, table=True):
     # None for mails stored before schema 0005.
     body_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # §17: when retention emptied `raw` and `body_text`; subject and outcomes stay.
+    pruned_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
 
 
 class Incident(SQLModel, table=True):
@@ -238,6 +246,7 @@ class OrgSettings(SQLModel, table=True):
     # §15: replies to notifications come to local+TOKEN@domain of this address. Stored plain,
     # like the sources' addresses: it is mailsiren's own address, which the listener accepts.
     reply_address: str | None = Field(default=None, max_length=320)
+    retention_days: int = 0  # §17: mails of resolved incidents older than this are pruned
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
