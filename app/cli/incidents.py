@@ -1,11 +1,26 @@
-"""`mailsiren incidents list|show|accept|resolve|reopen|note|assign`: the incidents, and triage."""
+"""`mailsiren incidents list|show|tail|wait|accept|resolve|reopen|note|assign`: the incidents,
+their changes as they happen, and triage."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
+import sys
+from datetime import timedelta
 
-from app.cli.common import EXIT_OK, add_command, opened_workspace, print_json
+from app.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    CommandError,
+    add_command,
+    escaped,
+    opened_workspace,
+    print_json,
+)
 from app.core.names import INCIDENT_STATE_FILTERS as STATE_FILTERS
+
+ASK_ABOVE = 10  # a --source selector changing more incidents asks y/n first, unless --yes
 
 
 def register(commands) -> None:
@@ -32,13 +47,50 @@ def register(commands) -> None:
     )  # fmt: skip
     show.add_argument("id", type=int)
     show.add_argument("--json", action="store_true", help="print JSON")
-    for action in ("accept", "resolve", "reopen"):
+    tail = add_command(
+        actions, "tail", "print each incident change as it happens, until interrupted",
+        "mailsiren incidents tail", "mailsiren incidents tail --source nagios --state open",
+        "mailsiren incidents tail --json | jq -c 'select(.change == \"opened\")'",
+        handler=run_incidents_tail,
+    )  # fmt: skip
+    tail.add_argument("--state", choices=STATE_FILTERS, default="all",
+                      help="only changes of incidents now in this state (default: all)")  # fmt: skip
+    tail.add_argument("--source", help="only this source's incidents")
+    tail.add_argument("--json", action="store_true",
+                      help="one JSON object per line: the incident's fields plus change")  # fmt: skip
+    wait = add_command(
+        actions, "wait", "wait until an incident is in a state: exit 0 then, 1 on timeout",
+        "mailsiren incidents wait 42 --state resolved",
+        "mailsiren incidents wait 42 --state accepted --timeout 15m && echo taken",
+        handler=run_incidents_wait,
+    )  # fmt: skip
+    wait.add_argument("id", type=int)
+    wait.add_argument("--state", choices=("pending", "accepted", "resolved", "open"),
+                      required=True)  # fmt: skip
+    wait.add_argument("--timeout", type=timeout_duration, metavar="DURATION",
+                      help="give up after this long: 30s, 15m, 2h (default: wait for ever)")  # fmt: skip
+    for action in ("accept", "resolve"):
         command = add_command(
-            actions, action, f"{action} incidents (all or none)",
-            f"mailsiren incidents {action} 42 43", handler=run_incidents_change,
+            actions, action, f"{action} incidents: by id (all or none), or a source's by key",
+            f"mailsiren incidents {action} 42 43",
+            f"mailsiren incidents {action} --source nagios --key 'web01/*'",
+            f"mailsiren incidents {action} --source nagios --yes   (every one, without asking)",
+            handler=run_incidents_change,
         )  # fmt: skip
-        command.add_argument("ids", type=int, nargs="+", metavar="ID")
+        command.add_argument("ids", type=int, nargs="*", metavar="ID")
+        command.add_argument("--source", metavar="NAME",
+                             help=f"instead of ids: the source's incidents that can be {action}ed")  # fmt: skip
+        command.add_argument("--key", metavar="GLOB",
+                             help="with --source: only keys matching it (*, ?, [...])")  # fmt: skip
+        command.add_argument("--yes", action="store_true",
+                             help=f"change more than {ASK_ABOVE} without asking")  # fmt: skip
         command.set_defaults(action=action)
+    reopen = add_command(
+        actions, "reopen", "reopen resolved incidents (all or none)", "mailsiren incidents reopen 42",
+        handler=run_incidents_change,
+    )  # fmt: skip
+    reopen.add_argument("ids", type=int, nargs="+", metavar="ID")
+    reopen.set_defaults(action="reopen", source=None, key=None, yes=False)
     note = add_command(
         actions, "note", "write a note on an incident's timeline (what you found, what you did)",
         "mailsiren incidents note 42 'disk full: rotated logs on web01'",
@@ -145,8 +197,136 @@ def run_incidents_assign(arguments: argparse.Namespace) -> int:
 def run_incidents_change(arguments: argparse.Namespace) -> int:
     from app.core.incidents.views import change_state
 
+    if arguments.source is not None or arguments.key is not None:
+        return _change_selected(arguments)
+    if not arguments.ids:
+        raise CommandError(
+            f"name the incidents to {arguments.action}: their ids, or --source NAME [--key GLOB]"
+        )
     with opened_workspace() as workspace:
         views = change_state(workspace.database, workspace.user, arguments.action, arguments.ids)
     for view in views:
         print(f"#{view.id} is {view.state}.")
     return EXIT_OK
+
+
+def _change_selected(arguments: argparse.Namespace) -> int:
+    from app.core.incidents.lifecycle import EVENT_OF_ACTION
+    from app.core.incidents.views import change_selected, selected_incidents
+
+    done = EVENT_OF_ACTION[arguments.action]
+    if arguments.ids:
+        raise CommandError("give ids or --source, not both")
+    if arguments.source is None:
+        raise CommandError("--key chooses among a source's incidents: add --source NAME")
+    what = f"{arguments.source}'s incidents" + (
+        f" with keys matching {arguments.key!r}" if arguments.key else ""
+    )
+    with opened_workspace() as workspace:
+        chosen = selected_incidents(
+            workspace.database, arguments.action, arguments.source, arguments.key
+        )
+        if not chosen:
+            print(f"No {what} can be {done}: nothing was changed.")
+            return EXIT_OK
+        if (
+            len(chosen) > ASK_ABOVE
+            and not arguments.yes
+            and not _confirmed(f"{arguments.action} {len(chosen):,} of {what}?")
+        ):
+            print("Nothing was changed.")
+            return EXIT_FAILURE
+        ids = [view.id for view in chosen]
+        changed = change_selected(workspace.database, workspace.user, arguments.action, ids)
+    print(f"{len(changed):,} {'incident' if len(changed) == 1 else 'incidents'} {done}: "
+          + ", ".join(f"#{incident_id}" for incident_id in changed) + ".")  # fmt: skip
+    if missed := len(ids) - len(changed):
+        print(f"{missed:,} changed meanwhile (someone else or a mail) and were left as they are.")
+    return EXIT_OK
+
+
+def _confirmed(question: str) -> bool:
+    """y/n on the terminal; refused (with how to go on) when no one is there to answer."""
+    if not sys.stdin.isatty():
+        raise CommandError(f"{question[:-1]}: more than {ASK_ABOVE}, and no terminal to ask "
+                           "y/n on; add --yes to go ahead")  # fmt: skip
+    answer = input(f"{question} [y/N] ").strip().lower()
+    return answer in ("y", "yes")
+
+
+def timeout_duration(text: str) -> timedelta:
+    """`30s`, `90m`, `2h`, `1d` (argparse names a bad one as a usage error)."""
+    from app.core.incidents.silences import parse_duration
+    from app.errors import MailsirenError
+
+    if seconds := re.fullmatch(r"\s*(\d+)\s*s\s*", text or ""):
+        return timedelta(seconds=int(seconds.group(1)))
+    try:
+        return parse_duration(text)
+    except MailsirenError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration: write it like 30s, 15m, 2h or 1d"
+        ) from None
+
+
+def run_incidents_tail(arguments: argparse.Namespace) -> int:
+    from app.core.incidents.feed import IncidentFeed
+
+    with opened_workspace() as workspace:
+        feed = IncidentFeed(workspace.database, state=arguments.state, source=arguments.source)
+        print("Following incident changes; ctrl+c ends.", file=sys.stderr, flush=True)
+        try:
+            for change in feed.follow(stop=_reader_gone):
+                if arguments.json:
+                    line = escaped(json.dumps(change.to_json(), ensure_ascii=False))
+                else:
+                    view = change.incident
+                    line = (f"{change.at}  #{view.id} {change.change:<10} {view.state:<9} "
+                            f"{view.severity:<8} {view.source}  {view.title}")  # fmt: skip
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()  # a line as it happens, also into a pipe
+        except KeyboardInterrupt:
+            return EXIT_OK  # ctrl+c is how a tail ends
+        except BrokenPipeError:
+            return _closed_pipe()
+    return _closed_pipe()  # only a reader gone stops the feed
+
+
+def _reader_gone() -> bool:
+    """Standard output is a pipe whose reader has closed it (`| head` done, a consumer
+    killed): seen while the feed is quiet, not only at the next line written."""
+    import os
+    import select
+    import stat
+
+    out = sys.__stdout__.fileno()
+    if not stat.S_ISFIFO(os.fstat(out).st_mode):
+        return False
+    poller = select.poll()
+    poller.register(out, 0)  # no event asked: POLLERR and POLLHUP are always reported
+    return any(event & (select.POLLERR | select.POLLHUP) for _fd, event in poller.poll(0))
+
+
+def _closed_pipe() -> int:
+    """The reader went away (`| head`): end quietly, with nothing left to flush."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.__stdout__.fileno())  # the interpreter's last flush finds no pipe
+    return EXIT_OK
+
+
+def run_incidents_wait(arguments: argparse.Namespace) -> int:
+    from app.core.incidents.feed import wait_for_state
+
+    with opened_workspace() as workspace:
+        reached, state = wait_for_state(
+            workspace.database, arguments.id, arguments.state, timeout=arguments.timeout
+        )
+    if reached:
+        print(f"#{arguments.id} is {state}.")
+        return EXIT_OK
+    waited = int(arguments.timeout.total_seconds())
+    print(f"#{arguments.id} is still {state}: not {arguments.state} after {waited:,} s.",
+          file=sys.stderr)  # fmt: skip
+    return EXIT_FAILURE

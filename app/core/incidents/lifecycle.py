@@ -310,23 +310,32 @@ def triage(
     action: str,
     incident_ids: Sequence[int],
     now: datetime,
-) -> None:
+    *,
+    skip_unchangeable: bool = False,
+) -> list[int]:
     """Accept, resolve or reopen every incident, or none (IncidentError names the first
-    that cannot be); the caller checked the actor's permission."""
+    that cannot be); the caller checked the actor's permission. With `skip_unchangeable`,
+    the incidents gone or no longer in a state the action starts from (another person or
+    process changed them since they were chosen) are left alone instead. The ids changed."""
     allowed_from, new_state = TRANSITIONS[action]
     found = {
         row.id: row for row in connection.execute(LOCK_FOR_TRIAGE, {"targets": list(incident_ids)})
     }
+    changeable = []
     for incident_id in incident_ids:
         row = found.get(incident_id)
-        if row is None:
+        if row is not None and row.state in allowed_from:
+            changeable.append(incident_id)
+        elif skip_unchangeable:
+            continue
+        elif row is None:
             raise IncidentError(f"no incident #{incident_id}; nothing was changed")
-        if row.state not in allowed_from:
+        else:
             raise IncidentError(
                 f"#{incident_id} is {row.state}: it cannot be {EVENT_OF_ACTION[action]} from there"
                 "; nothing was changed"
             )
-    for incident_id in incident_ids:
+    for incident_id in changeable:
         row = found[incident_id]
         values: dict = {"state": new_state, "updated_at": now}
         if action == "accept":
@@ -353,6 +362,7 @@ def triage(
             connection, incident_id=incident_id, event_id=event,
             kind=NOTIFICATION_OF_ACTION[action], severity=row.severity, now=now,
         )  # fmt: skip
+    return changeable
 
 
 # Notes and owners (§14) -----------------------------------------------------------------------

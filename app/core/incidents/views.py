@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from fnmatch import fnmatchcase
 
 from sqlmodel import col, select
 
-from app.core.incidents.lifecycle import IncidentError, add_note, assign, triage
+from app.core.incidents.lifecycle import TRANSITIONS, IncidentError, add_note, assign, triage
 from app.core.names import INCIDENT_STATE_FILTERS, OPEN_STATES
 from app.core.store.db import Clock, Database, as_utc, utc_now
 from app.core.store.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
 from app.core.users import UserView, require_current, user_names
 
 STATE_FILTERS = INCIDENT_STATE_FILTERS
+MOST_SELECTED = 10_000  # a --source/--key selector naming more is refused: narrow it with --key
 
 
 def iso_utc(moment: datetime | None) -> str | None:
@@ -249,6 +251,57 @@ def change_state(
         ).all()
         views = {incident.id: incident_view(incident, name) for incident, name in rows}
         return [views[incident_id] for incident_id in incident_ids]
+
+
+def selected_incidents(
+    database: Database, action: str, source: str, key_glob: str | None = None
+) -> list[IncidentView]:
+    """The incidents of `source` that `action` can change now whose key matches the glob
+    (`*`, `?`, `[…]`, case-sensitive; without one, every such incident), oldest first: what
+    `incidents accept|resolve --source NAME [--key GLOB]` acts on (SPEC §16)."""
+    allowed_from, _state = TRANSITIONS[action]
+    with database.read() as session:
+        source_id = session.exec(select(AlertSource.id).where(AlertSource.name == source)).first()
+        if source_id is None:
+            names = session.exec(select(AlertSource.name).order_by(AlertSource.name)).all()
+            raise IncidentError(
+                f"no source named {source!r}; the sources are: {', '.join(names) or 'none'}"
+            )
+        rows = session.exec(
+            select(Incident)
+            .where(Incident.source_id == source_id, col(Incident.state).in_(allowed_from))
+            .order_by(col(Incident.id))
+        ).all()
+    chosen = [
+        incident_view(row, source)
+        for row in rows
+        if key_glob is None or (row.key is not None and fnmatchcase(row.key, key_glob))
+    ]
+    if len(chosen) > MOST_SELECTED:
+        raise IncidentError(
+            f"{len(chosen):,} incidents match, more than {MOST_SELECTED:,} at once: narrow "
+            "them with --key"
+        )
+    return chosen
+
+
+def change_selected(
+    database: Database,
+    actor: UserView,
+    action: str,
+    incident_ids: Sequence[int],
+    *,
+    clock: Clock = utc_now,
+) -> list[int]:
+    """Accept or resolve the chosen incidents that still can be (another person or serve
+    may have changed some since they were chosen: those are left as they are), in one
+    transaction; the ids changed. Needs `triage`."""
+    require_current(database, actor, "triage")
+    with database.write() as session:
+        return triage(
+            session.connection(), actor.name, action, incident_ids, clock(),
+            skip_unchangeable=True,
+        )  # fmt: skip
 
 
 def list_mails(
