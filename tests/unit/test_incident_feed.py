@@ -81,7 +81,11 @@ def test_an_event_committed_late_below_a_newer_one_is_still_given(database, user
     first, second = opened(database, clock, "web01"), opened(database, clock, "web02")
     seen = [0.0]
     feed = IncidentFeed(database, clock=lambda: seen[0])
-    late = open_database(database.url, database.keyring) if database.url.startswith("postgresql") else None
+    late = (
+        open_database(database.url, database.keyring)
+        if database.url.startswith("postgresql")
+        else None
+    )
     if late is None:  # SQLite: one writer at a time, so the late one cannot overtake
         note_incident(database, user, first, "early", clock=clock)
         note_incident(database, user, second, "later", clock=clock)
