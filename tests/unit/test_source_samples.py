@@ -3,6 +3,7 @@ when failing, and kept byte for byte through the database and `config export`.""
 
 from __future__ import annotations
 
+import re
 import shutil
 import tomllib
 from pathlib import Path
@@ -203,3 +204,17 @@ def test_the_source_editor_keeps_the_samples_and_a_file_without_them_clears_them
     assert len(stored_sample_rows(database)["nagios"]) == 4
     import_config(database, user, NAGIOS)
     assert stored_sample_rows(database)["nagios"] == []
+
+
+def test_the_readme_sample_example_passes():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    [block] = [
+        block
+        for block in re.findall(r"```toml\n(.*?)```", readme, flags=re.S)
+        if "[[source.sample]]" in block
+    ]
+    results = run_config_samples(parse_config(block))
+    assert [(result.verdict.outcome, result.passed) for result in results] == [
+        ("created", True),
+        ("resolved", True),
+    ]
