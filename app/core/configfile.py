@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import tomli_w
 from sqlmodel import col, delete, select
 
 from app.core.addresses import AddressError, parse_address
 from app.core.incidents.escalation import PolicySpec, list_policies, parse_policy, write_policy
+from app.core.intake.samples import (
+    SampleResult,
+    SourceSample,
+    parse_samples,
+    run_samples,
+    stored_sample_rows,
+)
 from app.core.intake.sources import (
     SourceSpec,
     check_policy_exists,
@@ -82,6 +91,7 @@ class ParsedConfig:
     ignored: tuple[str, ...] = ()  # sections this version does not manage from a file
     users: tuple[UserSpec, ...] = ()
     lists_users: bool = False  # the file has a [[user]] section: --prune then prunes users
+    samples: Mapping[str, tuple[SourceSample, ...]] = field(default_factory=dict)  # by source
 
 
 @dataclass(frozen=True)
@@ -103,11 +113,24 @@ def export_config(database: Database, actor: UserView | None = None) -> str:
     policies = [view.spec.to_dict() for view in list_policies(database)]
     if policies:
         document["escalation_policy"] = policies
-    document["source"] = [spec.to_dict() for spec in list_sources(database)]
+    samples = stored_sample_rows(database)
+    document["source"] = [
+        _source_table(spec, samples.get(spec.name, [])) for spec in list_sources(database)
+    ]
     integrations = [spec.to_dict() for spec in integration_specs(database)]
     if integrations:
         document["integration"] = integrations
-    return tomli_w.dumps(document, multiline_strings=False)
+    text = tomli_w.dumps(document, multiline_strings=True)  # a sample's `raw` reads as a mail
+    if tomllib.loads(text) != document:  # a multi-line string turned a CR LF into LF
+        text = tomli_w.dumps(document, multiline_strings=False)
+    return text
+
+
+def _source_table(spec: SourceSpec, samples: list[dict]) -> dict:
+    table = spec.to_dict()
+    if samples:
+        table["sample"] = [SourceSample.from_row(row).to_toml() for row in samples]
+    return table
 
 
 def _exported_users(database: Database, actor: UserView | None) -> list[dict]:
@@ -181,8 +204,9 @@ def _unique(items, key: str, section: str, fix: str = "") -> None:
         seen[value] = index
 
 
-def parse_config(text: str, origin: str = "the file") -> ParsedConfig:
-    """Every entry validated; ConfigFileError on the first wrong one."""
+def parse_config(text: str, origin: str = "the file", folder: Path | None = None) -> ParsedConfig:
+    """Every entry validated; ConfigFileError on the first wrong one. A sample's `file` is
+    read from `folder` (the TOML file's; None: the current directory)."""
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -212,6 +236,14 @@ def parse_config(text: str, origin: str = "the file") -> ParsedConfig:
             parse_source(entry, f"[[source]] {index}")
             for index, entry in enumerate(_tables(document, "source", origin), 1)
         )
+        samples = {
+            spec.name: parse_samples(
+                entry.get("sample", []), f"[[source]] {index} ({spec.name})", folder
+            )
+            for index, (spec, entry) in enumerate(
+                zip(sources, _tables(document, "source", origin), strict=True), 1
+            )
+        }
         integrations = tuple(
             parse_integration(entry, f"[[integration]] {index}")
             for index, entry in enumerate(_tables(document, "integration", origin), 1)
@@ -225,23 +257,52 @@ def parse_config(text: str, origin: str = "the file") -> ParsedConfig:
     _unique(integrations, "address", "integration")
     ignored = tuple(section for section in NOT_YET if section in document)
     return ParsedConfig(
-        org, policies, sources, integrations, ignored, users=users, lists_users="user" in document
-    )
+        org, policies, sources, integrations, ignored, users=users,
+        lists_users="user" in document, samples=samples,
+    )  # fmt: skip
+
+
+def run_config_samples(parsed: ParsedConfig) -> list[SampleResult]:
+    """Every sample of every source of the file through that source's rules, in memory."""
+    return [
+        result
+        for spec in parsed.sources
+        for result in run_samples(spec, parsed.samples.get(spec.name, ()))
+    ]
+
+
+def _refuse_failing_samples(parsed: ParsedConfig, origin: str) -> None:
+    results = run_config_samples(parsed)
+    failed = [result for result in results if not result.passed]
+    if failed:
+        raise ConfigFileError(
+            f"{len(failed)} of {len(results)} samples fail: "
+            + "; ".join(result.name for result in failed)
+            + f"; nothing was imported. See what each did: mailsiren config check {origin}"
+        )
 
 
 def import_config(
-    database: Database, actor: UserView, text: str, *, prune: bool = False, origin: str = ""
+    database: Database,
+    actor: UserView,
+    text: str,
+    *,
+    prune: bool = False,
+    origin: str = "",
+    folder: Path | None = None,
 ) -> ImportReport:
     """Create or update by name (integrations by address) in one transaction.
 
     --prune deletes the sources, policies and integrations the file does not name, and the
     users it does not name when it has a [[user]] section. Changing users, like changing
-    [org], needs `admin`; a file that leaves them as they are does not.
+    [org], needs `admin`; a file that leaves them as they are does not. A file whose samples
+    fail (SPEC §16) is refused whole; `folder` is where its sample files are.
     """
     require_current(database, actor, "edit_connections")
     if prune:
         require_current(database, actor, "delete_connections")
-    parsed = parse_config(text, origin or "the file")
+    parsed = parse_config(text, origin or "the file", folder)
+    _refuse_failing_samples(parsed, origin or "FILE")
     if parsed.org is not None and parsed.org != load_org(database):
         require_current(database, actor, "admin")
     if _changes_users(database, parsed, prune):
@@ -317,7 +378,9 @@ def _import_sources(session, parsed: ParsedConfig, prune: bool, created, updated
     session.flush()
     for spec in specs:
         (updated if spec.name in existing else created).append(f"source {spec.name}")
-        write_source(session, spec)
+        row = write_source(session, spec)
+        row.samples = [sample.to_row() for sample in parsed.samples.get(spec.name, ())]
+        session.add(row)
 
 
 def _import_integrations(

@@ -66,6 +66,7 @@ SOURCE_KEYS = (
     "resolve_rule",
     "severity_rule",
     "title_rule",
+    "sample",  # [[source.sample]]: read by config files (intake/samples.py), not a SourceSpec's
 )
 HEARTBEAT_MAX = 7 * 24 * 60  # a week, in minutes (SPEC §11)
 TIMEOUT_MAX = 30 * 24 * 60  # 30 days, in minutes: ack_timeout_minutes, auto_resolve_minutes
