@@ -1,10 +1,12 @@
 """`mailsiren db prune` and retention_days (SPEC §17) through real processes, on both
 backends: nothing to prune while retention_days is 0, a dry run changes nothing, the prune
-frees the old resolved mail's bytes once, and `mails show` says the mail was pruned."""
+frees the old resolved mail's bytes once, `mails show` says the mail was pruned, and a
+`serve` prunes on its own once retention_days is set."""
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -16,6 +18,7 @@ from app.core.store.db import utc_now
 from app.core.workspace import open_workspace
 from tests.clock import Clock
 from tests.e2e.process import mailsiren, mailsiren_json
+from tests.e2e.serve import running_serve
 from tests.mails import SOURCE, alert_mail
 
 BODY = "CRITICAL: disk full on /var\n" + "details " * 500
@@ -87,3 +90,16 @@ def test_db_prune_needs_admin_and_a_duration(old_mails):
     wrong = mailsiren("db", "prune", "--older-than", "a month")
     assert wrong.returncode == 1 and "--older-than 'a month' is not a duration" in wrong.stderr
     assert mailsiren_json("db", "prune", "--older-than", "30d", "--dry-run")["mails"] == 1
+
+
+def test_serve_prunes_by_retention_days_on_its_own(old_mails, tmp_path):
+    config = tmp_path / "org.toml"
+    config.write_text("[org]\nretention_days = 30\n")
+    assert mailsiren("config", "import", str(config)).returncode == 0
+    with running_serve() as serve:
+        deadline = time.monotonic() + 30
+        while mailsiren_json("mails", "show", str(old_mails["resolved"]))["pruned_at"] is None:
+            assert time.monotonic() < deadline, serve.output()
+            time.sleep(0.2)
+        assert "retention: pruned 1 mails" in serve.output()
+    assert mailsiren_json("mails", "show", str(old_mails["open"]))["pruned_at"] is None
