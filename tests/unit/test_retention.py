@@ -9,9 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from app.core.incidents.lifecycle import IncidentError
 from app.core.incidents.log import incident_mails, stored_mail
 from app.core.incidents.views import change_state, iso_utc, show_incident
+from app.core.intake.explain import explain_mail
 from app.core.intake.pipeline import ingest_mail
+from app.core.intake.reprocess import reprocess_mails
 from app.core.intake.sources import save_source
 from app.core.notifications.org import OrgView, save_org
 from app.core.store.models import Mail
@@ -129,3 +132,16 @@ def test_sqlite_gives_the_pages_back_when_the_file_allows_it(database, clock, ma
     assert report.space == "returned"  # new files are made with auto_vacuum=INCREMENTAL
     with database.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA freelist_count").scalar() == 0
+
+
+def test_a_pruned_mail_is_not_decided_again_nor_explained(database, user, clock, mails):
+    prune_mails(database, timedelta(days=30), clock=clock)
+    # Without its filter, the filtered mail would open an incident if decided again.
+    unfiltered = {"name": "nagios", "address": SOURCE, "creation": "per_subject"}
+    save_source(database, user, unfiltered, original="nagios", clock=clock)
+    report = reprocess_mails(database, user, "nagios", apply=True, clock=clock)
+    [filtered] = [mail for mail in report.mails if mail.mail_id == mails["filtered"]]
+    assert (filtered.outcome, filtered.changed) == ("filtered", False)
+    assert "pruned on 2026-12-31 (retention): not redone" in filtered.reason
+    with pytest.raises(IncidentError, match="was pruned on 2026-12-31 .* its text is gone"):
+        explain_mail(database, mails["filtered"])
