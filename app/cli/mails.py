@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli.common import EXIT_OK, add_command, opened_workspace, print_json
+from app.cli.common import EXIT_OK, CommandError, add_command, opened_workspace, print_json
 from app.core.names import MAIL_OUTCOMES
 
 
@@ -97,6 +97,10 @@ def run_mails_show(arguments: argparse.Namespace) -> int:
 
     with opened_workspace() as workspace:
         mail = stored_mail(workspace.database, arguments.id)
+    pruned = mail.detail.pruned_at
+    pruned_note = f"pruned on {pruned[:10]} (retention)" if pruned else ""
+    if arguments.raw and pruned:
+        raise CommandError(f"mail {arguments.id}'s raw source was {pruned_note}: nothing to show")
     if arguments.raw:
         if sys.stdout.isatty():  # a mail never drives the operator's terminal
             print(mail.raw.decode("utf-8", "replace"), end="")
@@ -114,7 +118,7 @@ def run_mails_show(arguments: argparse.Namespace) -> int:
         ("envelope", f"{detail.envelope_from or '<>'} → {', '.join(detail.envelope_to)}"),
         ("from", detail.from_), ("to", detail.to), ("subject", detail.subject),
         ("date", detail.date or "-"), ("message-id", detail.message_id or "-"),
-        ("size", f"{len(mail.raw):,} bytes"),
+        ("size", f"{mail.size:,} bytes" + (f", {pruned_note}" if pruned else "")),
     ):  # fmt: skip
         print(f"{label:>10}  {value}")
     for defect in detail.defects:
@@ -124,7 +128,7 @@ def run_mails_show(arguments: argparse.Namespace) -> int:
         print(f"{'outcome':>10}  {outcome['source'] or '(reply)'}: {outcome['outcome']}"
               f"{incident} ({outcome['reason']})")  # fmt: skip
     print()
-    print(detail.text)
+    print(f"(its text was {pruned_note})" if pruned else detail.text)
     return EXIT_OK
 
 

@@ -16,7 +16,7 @@ import signal
 import socket
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 log = logging.getLogger("mailsiren.notifier")
 
@@ -27,6 +27,9 @@ STOP_SECONDS = 20.0
 WATCH_SECONDS = (
     5.0  # how often ended silences, quiet sources and timeouts are looked for (§10, §11, §14)
 )
+# How often (by the injected clock) retention asks whether its daily prune is due (§17); the
+# database decides: a prune that emptied mails less than a day ago, by any serve, says no.
+RETENTION_CHECK = timedelta(hours=1)
 
 
 async def notify_until(
@@ -45,6 +48,7 @@ async def notify_until(
     from app.core.incidents.timeouts import time_out_incidents
     from app.core.notifications.dispatcher import Dispatcher
     from app.core.store.db import utc_now
+    from app.core.store.retention import prune_if_due
 
     clock = clock or utc_now
     dispatcher = Dispatcher(
@@ -54,6 +58,7 @@ async def notify_until(
     if released:
         log.info("took back %s notifications a previous notifier had claimed", released)
     watched_at = float("-inf")
+    retention_checked_at: datetime | None = None
     while not stop.is_set():
         try:
             if time.monotonic() - watched_at >= WATCH_SECONDS:
@@ -63,6 +68,14 @@ async def notify_until(
                     log.info("incident #%s: a source's heartbeat is overdue", incident_id)
                 for incident_id, state in time_out_incidents(database, clock=clock):
                     log.info("incident #%s timed out: %s", incident_id, state)
+                if (
+                    retention_checked_at is None
+                    or clock() - retention_checked_at >= RETENTION_CHECK
+                ):
+                    retention_checked_at = clock()
+                    pruned = prune_if_due(database, clock=clock)
+                    if pruned is not None and pruned.mails:
+                        log.info("retention: pruned %s mails, %s bytes", pruned.mails, pruned.bytes)
                 watched_at = time.monotonic()
             for step in take_due_steps(database, clock=clock):
                 log.info(

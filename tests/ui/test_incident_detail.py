@@ -1,15 +1,20 @@
-"""The incident detail by keyboard: every notification on the timeline, the raw mail copied,
-times in the UI's zone (named once), and a readable timeline at 80×24."""
+"""The incident detail by keyboard: every notification on the timeline, the raw mail copied
+(or, once pruned, why not), times in the UI's zone (named once), and a readable timeline at
+80×24."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from textual.widgets import Static
 
+from app.core.incidents.views import change_state
+from app.core.store.retention import prune_mails
 from app.core.users import add_user, ensure_user
 from app.ui.app import MailsirenApp
+from app.ui.display import when
 from app.ui.screens.incident_detail import IncidentDetailScreen
 from app.ui.widgets.timeline import TimelineTable
 from tests.clock import time_zone
@@ -133,3 +138,22 @@ async def test_at_80x24_a_mail_read_takes_the_lists_room_and_esc_gives_it_back(n
         assert app.screen.query_one("#mails").has_focus
         await pilot.press("escape")
         assert not isinstance(app.screen, IncidentDetailScreen)
+
+
+async def test_a_pruned_mail_says_so_and_c_cannot_copy_it(notified):
+    change_state(notified.database, notified.user, "resolve", [1], clock=lambda: FROZEN)
+    later = FROZEN + timedelta(days=40)
+    assert prune_mails(notified.database, timedelta(days=30), clock=lambda: later).mails >= 1
+    app = MailsirenApp(notified, initial_mode="integrations")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_detail(app, pilot)
+        view = app.screen.query_one("#mail-view", Static)
+        shown = str(view.render())
+        assert f"This mail's text was pruned on {when(later)} (retention)" in shown
+        assert "Subject: ** PROBLEM" in shown  # the subject stays
+        await pilot.press("R")
+        assert "This mail's text was pruned on" in str(view.render())
+        await pilot.press("c")
+        assert app.clipboard == ""
+        notice = str(list(app._notifications)[-1].message)
+        assert "has no raw source to copy: it was pruned on" in notice

@@ -267,9 +267,17 @@ async def test_org_settings_are_saved_from_their_form(workspace):
         await settle(app, pilot)
         assert "has a + in its local part" in str(app.screen.query_one("#error").render())
         app.screen.query_one("#reply-address", Input).value = "siren@alerts.example.com"
+        app.screen.query_one("#retention-days", Input).value = "99999"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        beside = str(app.screen.query_one("#retention-error").render())
+        assert "retention_days must be a whole number of days from 0" in beside
+        assert str(app.screen.query_one("#error").render()) == ""
+        app.screen.query_one("#retention-days", Input).value = "30"
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         org = load_org(workspace.database)
+        assert org.retention_days == 30
         assert org.internal_domains == ("corp.example", "example.org") and org.storm_limit == 5
         assert org.reply_address == "siren@alerts.example.com"
         assert "corp.example, example.org" in str(app.screen.query_one("#org", Static).render())

@@ -62,6 +62,9 @@ def test_the_spec_example_imports_and_exports_the_same(database, user):
         ('[org]\nnotify_on = ["incident_exploded"]\n', "notify_on: 'incident_exploded' is not"),
         ('[org]\ninternal_domains = ["exa mple.com"]\n', "internal_domains"),
         ('[org]\nstorm_limit = 0\n', "storm_limit must be a whole number from 1"),
+        ('[org]\nretention_days = -1\n', r"\[org\]: retention_days must be a whole number of days from 0 .* not -1"),
+        ('[org]\nretention_days = "30d"\n', r"\[org\]: retention_days .* not '30d'"),
+        ('[org]\nretention_days = 1.5\n', r"\[org\]: retention_days .* not 1.5"),
         ('[[escalation_policy]]\nname = "ops"\n', r"\[\[escalation_policy\]\] 1 \(ops\): needs at least one"),
         ('[[escalation_policy]]\nname = "ops"\n[[escalation_policy.step]]\ntargets = []\n', "step 1: targets"),
         ('[[integration]]\naddress = "a@example.com"\nlevel = "loud"\n', r"\[\[integration\]\] 1 \(a@example.com\): level"),
@@ -94,3 +97,13 @@ def test_prune_removes_integrations_and_policies_the_file_leaves_out(database, u
         database, user, EXAMPLE.replace("ops@example.com", "noc@example.com"), prune=True
     )
     assert report.pruned == ("integration ops@example.com (#1)",)
+
+
+def test_retention_days_imports_and_exports(database, user):
+    assert "retention_days = 0" in export_config(database)  # the default: keep forever
+    import_config(database, user, "[org]\nretention_days = 90\n")
+    assert load_org(database).retention_days == 90
+    exported = export_config(database)
+    assert "retention_days = 90" in exported
+    import_config(database, user, exported)
+    assert export_config(database) == exported

@@ -286,6 +286,7 @@ class MailDetail:
     outcome: str
     reason: str
     raw: str  # the source as received, undecodable bytes replaced
+    pruned_at: str | None = None  # §17: when retention emptied the raw source and the text
 
 
 __all__ = ["IncidentView", "LogFilter", "LogWindow", "MailDetail"]
@@ -311,7 +312,8 @@ class StoredMail:
 
     detail: MailDetail  # outcome and reason: the first source's, or "" for none
     outcomes: tuple[dict, ...]  # {source, outcome, incident_id, reason, silenced_by}
-    raw: bytes
+    raw: bytes  # b"" once pruned (§17)
+    size: int = 0  # the bytes as they arrived, pruned or not
 
     def to_json(self) -> dict:
         detail = self.detail
@@ -319,9 +321,9 @@ class StoredMail:
             "id": detail.id, "received_at": detail.received_at, "via": detail.via,
             "envelope_from": detail.envelope_from, "envelope_to": list(detail.envelope_to),
             "subject": detail.subject, "from": detail.from_, "to": detail.to,
-            "date": detail.date, "message_id": detail.message_id, "size": len(self.raw),
+            "date": detail.date, "message_id": detail.message_id, "size": self.size,
             "defects": list(detail.defects), "outcomes": list(self.outcomes),
-            "text": detail.text,
+            "text": detail.text, "pruned_at": detail.pruned_at,
         }  # fmt: skip
 
 
@@ -346,7 +348,7 @@ def stored_mail(database: Database, mail_id: int) -> StoredMail:
         )  # fmt: skip
         first = outcomes[0] if outcomes else {"outcome": "", "reason": ""}
         detail = mail_detail_of(mail, first["outcome"], first["reason"])
-    return StoredMail(detail, outcomes, raw)
+    return StoredMail(detail, outcomes, raw, mail.size)
 
 
 def source_mail(database: Database, mail_id: int, source: str) -> MailDetail:
@@ -379,6 +381,15 @@ def count_mails(database: Database, *, source: str, outcome: str | None = None) 
 
 
 def mail_detail_of(mail: Mail, outcome: str, reason: str) -> MailDetail:
+    if mail.pruned_at is not None:  # §17: what was kept beside the bytes
+        return MailDetail(
+            id=mail.id,  # type: ignore[arg-type]
+            received_at=iso_utc(mail.received_at),  # type: ignore[arg-type]
+            via=mail.via, envelope_from=mail.envelope_from, envelope_to=tuple(mail.envelope_to),
+            subject=mail.subject, from_=mail.from_header, to="", date="",
+            message_id=mail.message_id, text="", defects=tuple(mail.defects), outcome=outcome,
+            reason=reason, raw="", pruned_at=iso_utc(mail.pruned_at),
+        )  # fmt: skip
     parsed = parse_mail(mail.raw)
     return MailDetail(
         id=mail.id,  # type: ignore[arg-type]

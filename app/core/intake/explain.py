@@ -31,7 +31,7 @@ from app.core.intake.pipeline import (
 )
 from app.core.intake.rules import Condition, field_text, subject_key
 from app.core.intake.sources import SourceSpec
-from app.core.store.db import Clock, Database, utc_now
+from app.core.store.db import Clock, Database, as_utc, utc_now
 
 VALUE_SHOWN = 160  # characters of a compared value shown around what matters
 NOT_THIS = INCIDENTS.c.id != bindparam("not_this")
@@ -85,9 +85,17 @@ def explain_mail(
     """The explanation for every source the mail was decided for (or the one named)."""
     with database.read() as session:
         connection = session.connection()
-        raw = connection.execute(select(MAILS.c.raw).where(MAILS.c.id == mail_id)).scalar()
-        if raw is None:
+        mail = connection.execute(
+            select(MAILS.c.raw, MAILS.c.pruned_at).where(MAILS.c.id == mail_id)
+        ).first()
+        if mail is None:
             raise IncidentError(f"no mail {mail_id}; `mailsiren mails list` shows their ids")
+        if mail.pruned_at is not None:
+            raise IncidentError(
+                f"mail {mail_id} was pruned on {as_utc(mail.pruned_at):%Y-%m-%d} (retention): "
+                "its text is gone, so no rule can be explained on it"
+            )
+        raw = mail.raw
         recorded = {
             row.source_id: Outcome(row.outcome, row.incident_id, row.reason)
             for row in connection.execute(

@@ -28,7 +28,7 @@ from app.core.intake.pipeline import (
     compiled_spec,
     earlier_copies,
 )
-from app.core.store.db import Clock, Database, utc_now
+from app.core.store.db import Clock, Database, as_utc, utc_now
 from app.core.users import UserView, require_current
 
 MOST_MAILS = 5000  # in one run: one transaction holds the database's writers meanwhile
@@ -101,7 +101,7 @@ def _reprocess(connection, source, since, outcome, apply, clock) -> ReprocessRep
         raise IncidentError(f"no source named {source!r}; the sources: {', '.join(names)}")
     query = (
         select(OUTCOMES.c.id, OUTCOMES.c.mail_id, OUTCOMES.c.outcome, OUTCOMES.c.incident_id,
-               MAILS.c.received_at, MAILS.c.subject, MAILS.c.raw)
+               MAILS.c.received_at, MAILS.c.subject, MAILS.c.raw, MAILS.c.pruned_at)
         .join(MAILS, MAILS.c.id == OUTCOMES.c.mail_id)
         .where(OUTCOMES.c.source_id == row.id)
         .order_by(OUTCOMES.c.mail_id)
@@ -127,6 +127,14 @@ def _reprocess(connection, source, since, outcome, apply, clock) -> ReprocessRep
                 Reprocessed(mail.mail_id, mail.received_at, mail.subject, mail.outcome,
                             mail.incident_id, mail.outcome, mail.incident_id,
                             f"already in incident #{mail.incident_id}: not redone", False)
+            )  # fmt: skip
+            continue
+        if mail.pruned_at is not None:  # §17: its text is gone; deciding on nothing is wrong
+            done.append(
+                Reprocessed(mail.mail_id, mail.received_at, mail.subject, mail.outcome, None,
+                            mail.outcome, None,
+                            f"pruned on {as_utc(mail.pruned_at):%Y-%m-%d} (retention): not redone",
+                            False)
             )  # fmt: skip
             continue
         now = clock()

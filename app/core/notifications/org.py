@@ -1,4 +1,5 @@
-"""The organization's notification settings: internal domains, notify_on, storm control."""
+"""The organization's settings: internal domains, notify_on, storm control, the reply
+address, and how long mails keep their text (retention_days)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ from app.core.store.models import OrgSettings
 from app.core.users import UserView, require_current
 from app.errors import MailsirenError
 
-ORG_KEYS = ("internal_domains", "notify_on", "storm_limit", "storm_window_minutes", "reply_address")
+ORG_KEYS = (
+    "internal_domains", "notify_on", "storm_limit", "storm_window_minutes", "reply_address",
+    "retention_days",
+)  # fmt: skip
+RETENTION_DAYS_MOST = 36500  # a hundred years: more is a typo
 ORG = OrgSettings.__table__  # type: ignore[attr-defined]
 READ_ORG = select(ORG).where(ORG.c.id == 1)
 NOTIFY_EVENT_HELP = {
@@ -38,6 +43,7 @@ class OrgView:
     storm_limit: int = 10
     storm_window_minutes: int = 3
     reply_address: str | None = None  # §15: replies to notifications act on their incident
+    retention_days: int = 0  # §17: 0 keeps mails forever; else resolved ones' text is pruned
 
     def is_internal(self, address: str) -> bool:
         """True when the address's domain is an internal domain or a subdomain of one."""
@@ -50,6 +56,7 @@ class OrgView:
             "notify_on": list(self.notify_on),
             "storm_limit": self.storm_limit,
             "storm_window_minutes": self.storm_window_minutes,
+            "retention_days": self.retention_days,
         } | ({"reply_address": self.reply_address} if self.reply_address else {})
 
 
@@ -90,7 +97,22 @@ def parse_org(data: object, where: str = "[org]") -> OrgView:
         limit,
         window,
         check_reply_address(data.get("reply_address"), where),
+        check_retention_days(data.get("retention_days", 0), where),
     )
+
+
+def check_retention_days(value: object, where: str = "[org]") -> int:
+    """Days a mail keeps its raw bytes and text once its incidents are resolved; 0: forever."""
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or not 0 <= value <= RETENTION_DAYS_MOST
+    ):
+        raise OrgSettingsError(
+            f"{where}: retention_days must be a whole number of days from 0 (keep mails "
+            f"forever) to {RETENTION_DAYS_MOST:,}, not {value!r}"
+        )
+    return value
 
 
 def check_reply_address(value: object, where: str = "[org]") -> str | None:
@@ -130,6 +152,7 @@ def read_org(connection: Connection) -> OrgView:
         row.storm_limit,
         row.storm_window_minutes,
         row.reply_address,
+        row.retention_days,
     )
 
 
@@ -145,6 +168,7 @@ def write_org(session, settings: OrgView, now) -> None:
     row.storm_limit = settings.storm_limit
     row.storm_window_minutes = settings.storm_window_minutes
     row.reply_address = settings.reply_address
+    row.retention_days = settings.retention_days
     row.updated_at = now
     session.add(row)
 

@@ -232,6 +232,9 @@ def _install_sqlite_behaviour(engine: Engine, busy_timeout: float) -> None:
         # We issue BEGIN ourselves, so that writes can take the lock up front.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # A new file hands the pages retention frees back (app/core/store/retention.py); it
+        # must come before the first table (and before WAL). An older file keeps NONE.
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")

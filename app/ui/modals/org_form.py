@@ -1,5 +1,5 @@
-"""The organization's notification settings: internal domains, notify_on, storm control, the
-reply address."""
+"""The organization's settings: internal domains, notify_on, storm control, the reply address,
+retention."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ class OrgFormModal(ModalScreen[OrgView | None]):
     OrgFormModal .heading { margin-top: 1; text-style: bold; }
     OrgFormModal #storm Input { width: 7; }
     OrgFormModal #storm Static { width: auto; }
+    OrgFormModal #retention Input { width: 7; }
+    OrgFormModal #retention Static { width: auto; }
     """
     )
     BINDINGS = [
@@ -73,6 +75,18 @@ class OrgFormModal(ModalScreen[OrgView | None]):
                 "note from its recipient acts on the incident.",
                 classes="dim",
             )
+            yield Static("Retention", classes="heading")
+            with Horizontal(classes="row", id="retention"):
+                yield Static("Prune mails of resolved incidents after ", classes="dim")
+                yield Input(str(org.retention_days), id="retention-days", compact=True,
+                            restrict=r"[0-9]*", tooltip="0 keeps mails forever")  # fmt: skip
+                yield Static(" days (0: keep forever)", classes="dim")
+                yield Static("", id="retention-error", classes="error", markup=False)
+            yield Static(
+                "A pruned mail keeps its subject, outcome and timeline; its raw source and "
+                "text are emptied (serve prunes once a day; `mailsiren db prune` now).",
+                classes="dim",
+            )
             yield Static("", id="error", classes="error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Save (ctrl+s)", id="save", variant="primary", compact=True)
@@ -95,11 +109,19 @@ class OrgFormModal(ModalScreen[OrgView | None]):
             "storm_limit": int(self.query_one("#limit", Input).value or 0),
             "storm_window_minutes": int(self.query_one("#window", Input).value or 0),
             "reply_address": self.query_one("#reply-address", Input).value.strip(),
+            "retention_days": int(self.query_one("#retention-days", Input).value or 0),
         }
+        retention_error = self.query_one("#retention-error", Static)
+        retention_error.update("")
+        self.query_one("#error", Static).update("")
         try:
             org = parse_org(data, "settings")
         except OrgSettingsError as error:
-            self.query_one("#error", Static).update(f"✗ {error}")
+            # An error about the retention is shown beside its field; the others below.
+            if "retention_days" in str(error):
+                retention_error.update(f"  ✗ {error}")
+            else:
+                self.query_one("#error", Static).update(f"✗ {error}")
             return
         if "incident_escalated" not in org.notify_on:
             self.notify(

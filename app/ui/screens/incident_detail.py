@@ -229,6 +229,14 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
         mail = self.shown_mail()
         if mail is None:
             return
+        if mail.pruned_at:
+            self.notify(
+                f"Mail {mail.id} has no raw source to copy: it was pruned on "
+                f"{when(mail.pruned_at)} (retention).",
+                severity="warning",
+                markup=False,
+            )
+            return
         self.app.copy_to_clipboard(mail.raw)
         self.notify(
             f"Copied the raw source of mail {mail.id} ({len(mail.raw.encode()):,} bytes) through "

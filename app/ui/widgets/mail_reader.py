@@ -5,11 +5,13 @@ from __future__ import annotations
 from rich.text import Text
 
 from app.core.incidents.log import MailDetail
-from app.ui.display import printable
+from app.ui.display import printable, when
 
 
 def mail_text(mail: MailDetail, *, raw: bool) -> Text:
     """The headers that matter and the decoded text, or the source as received."""
+    if raw and mail.pruned_at:
+        return Text(pruned_text(mail), style="italic")
     if raw:
         return Text(printable_lines(mail.raw))
     text = Text()
@@ -31,8 +33,19 @@ def mail_text(mail: MailDetail, *, raw: bool) -> Text:
         text.append("Defect: ", style="bold yellow")
         text.append(printable(defect) + "\n")
     text.append("\n")
+    if mail.pruned_at:
+        text.append(pruned_text(mail), style="italic")
+        return text
     text.append(printable_lines(mail.text))
     return text
+
+
+def pruned_text(mail: MailDetail) -> str:
+    """What a mail says once retention emptied it (§17)."""
+    return (
+        f"This mail's text was pruned on {when(mail.pruned_at)} (retention): its raw source "
+        "and text are gone; its subject, outcome and the incident's timeline stay."
+    )
 
 
 def printable_lines(text: str) -> str:
