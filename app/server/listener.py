@@ -519,8 +519,8 @@ def serve_forever(
             run_listener(
                 settings.database_url, host, port, tls_context,
                 stop=stop, ready=ready, metrics=metrics,
-            )  # fmt: skip
-        )
+            )
+        )  # fmt: skip
         await asyncio.wait(
             [listener, asyncio.create_task(ready.wait())], return_when=asyncio.FIRST_COMPLETED
         )
