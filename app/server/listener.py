@@ -9,7 +9,7 @@ import re
 import signal
 import sys
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +19,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException, syntax
 from app import paths
 from app.errors import MailsirenError
 from app.server.certificate import self_signed_pair, server_tls_context
+from app.server.metrics import ListenerFigures, MetricsError, MetricsProcess, metrics_url
 from app.server.notifier import NotifierProcess
 from app.server.storage import StorageFailed, StorageProcess
 from app.server.systemd import notify
@@ -74,6 +75,15 @@ class ListenerState:
     storing: int = 0
     stopping: bool = False
     idle: asyncio.Event = field(default_factory=asyncio.Event)
+    replies_451: Counter[str] = field(default_factory=Counter)  # by SMTP command (metrics)
+    on_change: Callable[[], None] = lambda: None  # connections or 451s moved (metrics)
+
+    def answered_451(self, command: str) -> None:
+        self.replies_451[command] += 1
+        self.on_change()
+
+    def figures(self) -> ListenerFigures:
+        return ListenerFigures(dict(self.replies_451), self.connections)
 
 
 class KnownAddresses:
@@ -124,9 +134,11 @@ class AlertHandler:
             known = await self.known.contains(address)
         except StorageFailed as error:  # one line: the storage process's own log says why
             log.error("RCPT lookup for %r failed: %s; answered 451", address, error)
+            self.state.answered_451("RCPT")
             return "451 4.3.0 Temporary lookup failure, try again later"
         except Exception:  # noqa: BLE001 - a database error must not look like "no such user"
             log.exception("RCPT lookup failed for %r", address)
+            self.state.answered_451("RCPT")
             return "451 4.3.0 Temporary lookup failure, try again later"
         if not known:
             return f"550 5.1.1 <{address}>: no alert source has this address; nothing is relayed"
@@ -155,9 +167,11 @@ class AlertHandler:
                 )
         except StorageFailed as error:  # said in one line: the storage process says why
             log.error("storing a mail from %r failed: %s; answered 451", envelope.mail_from, error)
+            self.state.answered_451("DATA")
             return "451 4.3.0 Temporary storage failure, try again later"
         except Exception:  # noqa: BLE001 - never 250 what is not committed
             log.exception("storing a mail from %r failed", envelope.mail_from)
+            self.state.answered_451("DATA")
             return "451 4.3.0 Temporary storage failure, try again later"
         finally:
             self.state.storing -= 1
@@ -202,6 +216,7 @@ class ListenerSMTP(SMTP):
             return
         state.connections += 1
         state.connections_by_client[client] += 1
+        state.on_change()
         self._client = client
         super().connection_made(transport)
         self._deadline = self.loop.call_later(state.limits.session_seconds, self._deadline_reached)
@@ -246,6 +261,7 @@ class ListenerSMTP(SMTP):
         state = self._listener_state
         state.connections -= 1
         state.connections_by_client[client] -= 1
+        state.on_change()
         if state.connections_by_client[client] <= 0:
             del state.connections_by_client[client]
         if state.connections_by_client[client] < state.limits.connections_per_client:
@@ -412,11 +428,14 @@ async def run_listener(
     ready: asyncio.Event | None = None,
     notify: bool = True,
     limits: ListenerLimits | None = None,
+    metrics: tuple[str, int] | None = None,
 ) -> None:
     """Listen until `stop` is set; then refuse new sessions and finish storing.
 
     With `notify`, the notifier child runs beside the listener (escalation and delivery).
     `limits` are the defaults of `ListenerLimits` unless given (tests shorten them).
+    With `metrics` (host, port), the metrics child serves `/metrics` there; it starts first,
+    so a port in use stops serve before it listens for mail.
     """
     state = ListenerState(limits=limits or ListenerLimits())
     state.idle.set()
@@ -425,6 +444,16 @@ async def run_listener(
     notifier = NotifierProcess(database_url) if notify else None
     if notifier is not None:
         await notifier.start()
+    exporter = MetricsProcess(database_url, *metrics, state.figures) if metrics else None
+    if exporter is not None:
+        try:
+            await exporter.start()
+        except MetricsError as error:
+            await storage.close()
+            if notifier is not None:
+                await notifier.close()
+            raise ListenerError(str(error)) from error
+        state.on_change = exporter.publish
     handler = AlertHandler(state, storage)
     loop = asyncio.get_running_loop()
 
@@ -447,6 +476,8 @@ async def run_listener(
         await storage.close()
         if notifier is not None:
             await notifier.close()
+        if exporter is not None:
+            await exporter.close()
         raise ListenerError(
             f"cannot listen on {host}:{port}: {error.strerror or error}. If another "
             "`mailsiren serve` uses that port, stop it or choose another with --smtp-port."
@@ -465,10 +496,15 @@ async def run_listener(
         await storage.close()
         if notifier is not None:
             await notifier.close()
+        if exporter is not None:
+            await exporter.close()
 
 
-def serve_forever(settings: paths.Settings, host: str, port: int) -> None:
-    """`mailsiren serve`: listen in the foreground until SIGTERM or SIGINT."""
+def serve_forever(
+    settings: paths.Settings, host: str, port: int, metrics: tuple[str, int] | None = None
+) -> None:
+    """`mailsiren serve`: listen in the foreground until SIGTERM or SIGINT; with `metrics`
+    (host, port), Prometheus text at /metrics there too."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: one line per command
     tls_context, certificate = tls_context_for(settings)
@@ -480,14 +516,18 @@ def serve_forever(settings: paths.Settings, host: str, port: int) -> None:
         for signal_number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(signal_number, stop.set)
         listener = asyncio.create_task(
-            run_listener(settings.database_url, host, port, tls_context, stop=stop, ready=ready)
-        )
+            run_listener(
+                settings.database_url, host, port, tls_context,
+                stop=stop, ready=ready, metrics=metrics,
+            )
+        )  # fmt: skip
         await asyncio.wait(
             [listener, asyncio.create_task(ready.wait())], return_when=asyncio.FIRST_COMPLETED
         )
         if ready.is_set():
+            serving = f"; metrics at {metrics_url(*metrics)}" if metrics else ""
             print(
-                f"mailsiren listening on {host}:{port} (STARTTLS with {certificate}); "
+                f"mailsiren listening on {host}:{port} (STARTTLS with {certificate}){serving}; "
                 "stop with SIGTERM or ctrl+c",
                 file=sys.stderr,
                 flush=True,

@@ -28,13 +28,15 @@ class ServeProcess:
 
 
 @contextmanager
-def running_serve(*, graceful: bool = True, env: dict | None = None) -> Iterator[ServeProcess]:
-    """Start serve (with `env` added to the environment); at the end stop it with SIGTERM
-    and check that it exits 0."""
+def running_serve(
+    *, graceful: bool = True, env: dict | None = None, arguments: tuple[str, ...] = ()
+) -> Iterator[ServeProcess]:
+    """Start serve (with `env` added to the environment, `arguments` after its own); at the
+    end stop it with SIGTERM and check that it exits 0."""
     port = free_port()
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            [*MAILSIREN, "serve", "--smtp-port", str(port)],
+            [*MAILSIREN, "serve", "--smtp-port", str(port), *arguments],
             stdout=log,
             stderr=log,
             env={**os.environ, **(env or {})},

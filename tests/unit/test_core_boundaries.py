@@ -1,5 +1,5 @@
-"""The domain stays free of the UI, the listener free of the database layer, and opening a
-current database needs no migration code."""
+"""The domain stays free of the UI and of Prometheus, the listener free of the database
+layer, and opening a current database needs no migration code."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def test_core_never_imports_textual():
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}: importlib.import_module(name)\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual'"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'prometheus_client')"
         " or m.startswith(('app.ui', 'app.cli', 'app.server')))\n"
         "print(','.join(bad))\n"
     )
@@ -53,7 +53,8 @@ def test_the_listener_process_loads_no_database_code():
     # SQLAlchemy there would cost ~40 MiB of the memory budget for nothing.
     code = (
         "import sys, app.cli, app.server.listener\n"
-        "heavy = ('sqlalchemy', 'sqlmodel', 'alembic', 'textual', 're2', 'inscriptis')\n"
+        "heavy = ('sqlalchemy', 'sqlmodel', 'alembic', 'textual', 're2', 'inscriptis',"
+        " 'prometheus_client')\n"
         "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
     )
     result = subprocess.run(
