@@ -233,8 +233,10 @@ def _install_sqlite_behaviour(engine: Engine, busy_timeout: float) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         # A new file hands the pages retention frees back (app/core/store/retention.py); it
-        # must come before the first table (and before WAL). An older file keeps NONE.
-        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        # must come before the first table (and before WAL). An older file keeps NONE. Set
+        # only on an empty file: on every connection it moved data_version, the change token.
+        if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
