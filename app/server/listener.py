@@ -20,7 +20,6 @@ from app import paths
 from app.errors import MailsirenError
 from app.server.certificate import self_signed_pair, server_tls_context
 from app.server.metrics import ListenerFigures, MetricsError, MetricsProcess, metrics_url
-from app.server.notifier import NotifierProcess
 from app.server.storage import StorageFailed, StorageProcess
 from app.server.systemd import notify
 
@@ -432,26 +431,21 @@ async def run_listener(
 ) -> None:
     """Listen until `stop` is set; then refuse new sessions and finish storing.
 
-    With `notify`, the notifier child runs beside the listener (escalation and delivery).
+    With `notify`, the storage child runs the notifier too (escalation and delivery).
     `limits` are the defaults of `ListenerLimits` unless given (tests shorten them).
     With `metrics` (host, port), the metrics child serves `/metrics` there; it starts first,
     so a port in use stops serve before it listens for mail.
     """
     state = ListenerState(limits=limits or ListenerLimits())
     state.idle.set()
-    storage = StorageProcess(database_url)
+    storage = StorageProcess(database_url, notify=notify)  # the notifier is its thread
     await storage.start()
-    notifier = NotifierProcess(database_url) if notify else None
-    if notifier is not None:
-        await notifier.start()
     exporter = MetricsProcess(database_url, *metrics, state.figures) if metrics else None
     if exporter is not None:
         try:
             await exporter.start()
         except MetricsError as error:
             await storage.close()
-            if notifier is not None:
-                await notifier.close()
             raise ListenerError(str(error)) from error
         state.on_change = exporter.publish
     handler = AlertHandler(state, storage)
@@ -474,8 +468,6 @@ async def run_listener(
         server = await loop.create_server(protocol, host=host, port=port, reuse_address=True)
     except OSError as error:
         await storage.close()
-        if notifier is not None:
-            await notifier.close()
         if exporter is not None:
             await exporter.close()
         raise ListenerError(
@@ -494,8 +486,6 @@ async def run_listener(
         except TimeoutError:
             log.error("stopped with %d mails still being stored", state.storing)
         await storage.close()
-        if notifier is not None:
-            await notifier.close()
         if exporter is not None:
             await exporter.close()
 

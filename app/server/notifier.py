@@ -1,9 +1,10 @@
-"""The notifier child of `serve`: takes due escalation steps and sends the outbox.
+"""The notifier of `serve`: takes due escalation steps and sends the outbox.
 
-`serve` starts `python -m app.server.notifier` beside the storage child and starts it
-again if it dies. It works from the database alone: escalation timers and retries are rows,
-so a new notifier carries on where the last one stopped. It stops when `serve` closes its
-stdin, after finishing the run under way.
+It runs as a thread of serve's storage child (`NotifierThread`): a process of its own would
+import the same database layer again, ~70 MiB for a loop that wakes twice a second. It works
+from the database alone, on its own connection: escalation timers and retries are rows, so a
+new notifier (the storage child started again) carries on where the last one stopped. It
+stops when the storage child does, after finishing the run under way.
 """
 
 from __future__ import annotations
@@ -11,16 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import signal
 import socket
-import sys
+import threading
 import time
 from datetime import datetime, timedelta
 
 log = logging.getLogger("mailsiren.notifier")
 
-NOTIFIER_MODULE = "app.server.notifier"
 POLL_SECONDS = 0.5  # how soon a newly queued notification or escalation is noticed
 RESTART_SECONDS = 2.0
 STOP_SECONDS = 20.0
@@ -104,93 +102,51 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
 
 
-def main() -> int:
-    """`python -m app.server.notifier`: the child `serve` starts; never run by hand."""
-    for signal_number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signal_number, signal.SIG_IGN)  # serve tells us to stop by closing stdin
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    from app import paths
-    from app.core.sending.shared import load_shared_config
-    from app.core.store.db import open_database
-    from app.core.store.secrets import load_or_create_keyring
-    from app.errors import MailsirenError
+class NotifierThread:
+    """The notifier's loop in a thread of its own (of the storage child), on its own
+    connection; `stop()` lets the run under way finish (at most STOP_SECONDS)."""
 
-    try:
-        keyring = load_or_create_keyring(paths.key_file())
-        database = open_database(os.environ["MAILSIREN_DB"], keyring)
-    except MailsirenError as error:
-        print(f"mailsiren notifier: {error}", file=sys.stderr, flush=True)
-        return 1
-    shared_path = paths.shared_config_file()
+    def __init__(self, database_url: str, keyring) -> None:
+        self.database_url = database_url
+        self.keyring = keyring
+        self.loop = asyncio.new_event_loop()
+        self.stopping = asyncio.Event()  # bound to `loop` on first use, set only through it
+        self.thread = threading.Thread(target=self._run, name="notifier", daemon=True)
 
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    def start(self) -> None:
+        self.thread.start()
 
-        async def until_stdin_closes() -> None:
-            await reader.read()
-            stop.set()
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.stopping.set)
+        self.thread.join(STOP_SECONDS)
+        if self.thread.is_alive():
+            log.error("the notifier did not stop within %s s; leaving it", STOP_SECONDS)
 
-        watcher = asyncio.create_task(until_stdin_closes())
+    def _run(self) -> None:
+        try:
+            self.loop.run_until_complete(self._notify())
+        finally:
+            self.loop.close()
+
+    async def _notify(self) -> None:
+        from app import paths
+        from app.core.sending.shared import load_shared_config
+        from app.core.store.db import open_database
+
+        shared_path = paths.shared_config_file()
         # This serve's name among the team's: one serve runs per data folder (its lock).
         node = f"{socket.gethostname()}:{paths.data_dir()}"
-        await notify_until(stop, database, lambda: load_shared_config(shared_path), node=node)
-        watcher.cancel()
-
-    try:
-        asyncio.run(run())
-    finally:
-        database.dispose()
-    return 0
-
-
-class NotifierProcess:
-    """`serve`'s handle on the notifier child: started, restarted if it dies, stopped."""
-
-    def __init__(self, database_url: str) -> None:
-        self.database_url = database_url
-        self.process: asyncio.subprocess.Process | None = None
-        self.keeper: asyncio.Task | None = None
-        self.stopping = False
-
-    async def start(self) -> None:
-        self.keeper = asyncio.create_task(self._keep_running())
-
-    async def _keep_running(self) -> None:
-        environment = {**os.environ, "MAILSIREN_DB": self.database_url}
-        while not self.stopping:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                NOTIFIER_MODULE,
-                env=environment,
-                stdin=asyncio.subprocess.PIPE,
-            )
-            status = await self.process.wait()
-            if not self.stopping:
-                log.error("the notifier stopped (status %s); starting it again", status)
-                await asyncio.sleep(RESTART_SECONDS)
-
-    async def close(self) -> None:
-        """Close the child's stdin and wait for it to finish its run (kill it after 20 s)."""
-        self.stopping = True
-        while self.process is not None and self.process.returncode is None:
-            process = self.process
-            if process.stdin is not None:
-                process.stdin.close()
+        while not self.stopping.is_set():
+            database = None
             try:
-                await asyncio.wait_for(process.wait(), STOP_SECONDS)
-            except TimeoutError:
-                log.error("the notifier did not stop within %s s; killing it", STOP_SECONDS)
-                process.kill()
-                await process.wait()
-        if self.keeper is not None:
-            self.keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.keeper
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+                # The storage child has migrated it already.
+                database = open_database(self.database_url, self.keyring, migrate=False)
+                await notify_until(
+                    self.stopping, database, lambda: load_shared_config(shared_path), node=node
+                )
+            except Exception:  # noqa: BLE001 - the database is away: try again, as a new child did
+                log.exception("the notifier stopped; starting it again")
+                await _wait(self.stopping, RESTART_SECONDS)
+            finally:
+                if database is not None:
+                    database.dispose()

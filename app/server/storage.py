@@ -6,6 +6,9 @@ child's stdin; the child takes every frame waiting, stores them in one transacti
 commit) and writes back one frame with every answer. The listener says 250 only after
 that answer, so a reply is a promise that the mail is on disk.
 
+With `notify` the child also runs the notifier, in a thread (app/server/notifier.py), and
+the listener starts a child again when one dies, mail or not, so escalation goes on.
+
 The listener imports no database code: RCPT checks ask the child for the enabled
 addresses too. A frame is a 4-byte big-endian length and a pickle. Pickle is safe here: both ends are
 this program, the child is ours, and the pipe is private to the two processes.
@@ -14,6 +17,7 @@ this program, the child is ours, and the pipe is private to the two processes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import os
@@ -29,6 +33,8 @@ FRAME_HEADER = struct.Struct(">I")
 MAX_BATCH = 256
 READ_CHUNK = 1 << 20
 STORAGE_MODULE = "app.server.storage"
+NOTIFY_VARIABLE = "MAILSIREN_NOTIFY"  # "1": the child runs the notifier thread too
+RESTART_SECONDS = 2.0  # a child that died unasked is started again after this, mail or not
 # Answers are plain values: unpickling a domain class would import the database layer.
 STORE = "store"  # request (sequence, STORE, raw, recipients, envelope_from) → mail id or None
 ADDRESSES = "addresses"  # request (sequence, ADDRESSES) → frozenset of enabled addresses
@@ -153,10 +159,18 @@ def main() -> int:
     except MailsirenError as error:
         print(f"mailsiren: {error}", file=sys.stderr, flush=True)
         return 1
+    notifier = None
+    if os.environ.get(NOTIFY_VARIABLE) == "1":
+        from app.server.notifier import NotifierThread
+
+        notifier = NotifierThread(os.environ["MAILSIREN_DB"], keyring)
+        notifier.start()
     try:
         _write_all(sys.stdout.fileno(), encode_frame([]))  # ready: the database is open
         serve_requests(database, sys.stdin.fileno(), sys.stdout.fileno())
     finally:
+        if notifier is not None:
+            notifier.stop()  # after the last answer: the listener does not wait for this
         database.dispose()
     return 0
 
@@ -171,23 +185,44 @@ class StorageProcess:
     sender retries), and the next mail starts a new child.
     """
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, *, notify: bool = False) -> None:
         self.database_url = database_url
+        self.notify = notify  # the child runs the notifier: keep one running, mail or not
         self.child: _Child | None = None
         self.sequence = itertools.count(1)
         self.starting = asyncio.Lock()
+        self.keeper: asyncio.Task | None = None
+        self.closing = False
 
     async def start(self) -> _Child:
         async with self.starting:
-            if self.child is None or self.child.process.returncode is not None:
-                environment = {**os.environ, "MAILSIREN_DB": self.database_url}
+            if self.child is None or self.child.gone or self.child.process.returncode is not None:
+                environment = {**os.environ, "MAILSIREN_DB": self.database_url,
+                               NOTIFY_VARIABLE: "1" if self.notify else "0"}  # fmt: skip
                 process = await asyncio.create_subprocess_exec(
                     sys.executable, "-m", STORAGE_MODULE, env=environment,
                     stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 )  # fmt: skip
                 self.child = _Child(process)
                 await self.child.ready
+                if self.notify and self.keeper is None:
+                    self.keeper = asyncio.create_task(self._keep_running())
             return self.child
+
+    async def _keep_running(self) -> None:
+        """Start a child again when one dies unasked: the notifier lives in it."""
+        while not self.closing:
+            child = self.child
+            if child is not None and not child.gone:
+                await child.answers_task
+            if self.closing:
+                return
+            await asyncio.sleep(RESTART_SECONDS)
+            try:
+                if not self.closing:
+                    await self.start()
+            except Exception as error:  # noqa: BLE001 - said, and tried again
+                log.error("the storage process could not start again: %s", error)
 
     async def store(self, raw: bytes, recipients: tuple[str, ...], envelope_from: str | None):
         """The stored mail's id once it and its outcomes are committed; None when no
@@ -206,8 +241,14 @@ class StorageProcess:
 
     async def close(self) -> None:
         """Let the child store what it has, then wait for it to exit."""
-        if self.child is not None:
-            await self.child.close()
+        self.closing = True
+        async with self.starting:  # a child being started again is closed too
+            if self.child is not None:
+                await self.child.close()
+        if self.keeper is not None:
+            self.keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.keeper
 
 
 class _Child:

@@ -1,11 +1,13 @@
-"""`serve` with its notifier child, as real processes: an alert mail in, a notification out,
-and neither a killed notifier nor a restart of serve loses or repeats one."""
+"""`serve` with its notifier (a thread of the storage child), as real processes: an alert mail
+in, a notification out, and neither a killed storage child nor a restart of serve loses or
+repeats one."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -25,6 +27,17 @@ def swaks(port: int, eml: str) -> None:
     assert sent.returncode == 0, sent.stdout + sent.stderr
 
 
+def another_storage_child(serve_pid: int, killed: int, seconds: float = 30.0) -> int:
+    """Poll until serve runs a storage child other than `killed`; its pid."""
+    deadline = time.monotonic() + seconds
+    while True:
+        children = child_pids(serve_pid, "app.server.storage")
+        if children and children != [killed]:
+            return children[0]
+        assert time.monotonic() < deadline, f"no new storage child within {seconds} s"
+        time.sleep(0.05)
+
+
 def test_an_alert_mail_becomes_a_notification_through_serve(smtp_server, trust_test_ca):
     server = smtp_server(auth=False)
     notifying_through(server)
@@ -36,9 +49,11 @@ def test_an_alert_mail_becomes_a_notification_through_serve(smtp_server, trust_t
         # Killed once the 250 is recorded: between the server's 250 and that commit is the
         # at-least-once window (a resend, with the same Message-ID), not tested here.
         recorded_as_sent(1)
-        [notifier] = child_pids(serve.process.pid, "app.server.notifier")
-        os.kill(notifier, signal.SIGKILL)  # serve starts another
+        [storage] = child_pids(serve.process.pid, "app.server.storage")
+        os.kill(storage, signal.SIGKILL)  # the notifier dies with it; serve starts another
+        restarted = another_storage_child(serve.process.pid, storage)  # before any mail
         swaks(serve.port, "02-nagios-problem-load.eml")
+        assert child_pids(serve.process.pid, "app.server.storage") == [restarted]
         server.handler.wait_for_mails(2)
     with running_serve() as serve:  # a restart: the sent rows stay sent
         swaks(serve.port, "04-nagios-recovery-disk.eml")

@@ -199,15 +199,23 @@ class _RedoTransaction(Exception):
 def _ingest_in_one_transaction(
     database: Database, batch: list[IncomingMail], clock: Clock
 ) -> list[IngestResult | Exception]:
-    with database.write() as session:
-        connection = session.connection()
-        try:  # the usual case: every mail stores cleanly, no savepoints needed
-            with connection.begin_nested():
-                reads = BatchReads(connection)
+    try:  # the usual case: every mail stores cleanly, no savepoint (two statements fewer)
+        with database.write() as session:
+            connection = session.connection()
+            reads = BatchReads(connection)
+            try:
                 return [_store(connection, incoming, clock(), reads) for incoming in batch]
-        except Exception:  # noqa: BLE001 - redo the batch one savepoint per mail, below
-            pass
+            except Exception as error:  # noqa: BLE001 - rolled back whole, redone below
+                raise _BatchFailed from error
+    except _BatchFailed:  # (a failing commit is not redone: every mail of it gets 451)
+        pass
+    with database.write() as session:  # again, one savepoint per mail
+        connection = session.connection()
         return [_store_alone(connection, incoming, clock) for incoming in batch]
+
+
+class _BatchFailed(Exception):
+    """A mail of the batch failed: the whole transaction is rolled back and redone."""
 
 
 def _store_alone(
