@@ -57,6 +57,7 @@ def main() -> int:
     home = tempfile.mkdtemp(prefix="mailsiren-bench-cli-")
     environment = dict(os.environ, XDG_DATA_HOME=f"{home}/data", XDG_CONFIG_HOME=f"{home}/config")
     environment.pop("MAILSIREN_DB", None)
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed mailsiren has its .pyc
     subprocess.run(
         [sys.executable, "-c", SEED, str(options.incidents)], env=environment, cwd=ROOT, check=True
     )
