@@ -22,9 +22,8 @@ started = time.perf_counter()
 from app import paths
 from app.ui.app import MailsirenApp
 class Timed(MailsirenApp):
-    def on_mount(self):
+    def on_mount(self):  # Textual calls MailsirenApp.on_mount after this one
         self.call_after_refresh(lambda: setattr(self, "first_frame", time.perf_counter() - started))
-        super().on_mount()
     def _workspace_opened(self, workspace, mode):
         super()._workspace_opened(workspace, mode)
         self.call_after_refresh(lambda: self.exit((self.first_frame, time.perf_counter() - started)))

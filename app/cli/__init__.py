@@ -128,8 +128,9 @@ def run_ui(arguments: argparse.Namespace) -> int:
         settings = replace(settings, theme=arguments.theme)
     log_path = paths.data_dir() / "serve.log"
     start = settings.run_serve and not arguments.no_serve
+    # Started by the app once the workspace is open (it creates the key file and the schema
+    # on a first run): receive alert mail while the log is open, unless serve runs.
     supervisor = ServeSupervisor(settings.database_url, log_path, start=start)
-    supervisor.ensure()  # receive alert mail while the log is open, unless serve runs
     try:
         run_app(settings, supervisor)
     finally:

@@ -181,11 +181,14 @@ class MailsirenApp(App[None]):
 
     @work(thread=True, exit_on_error=False, description="Opening the database")
     def open_workspace_worker(self) -> None:
-        """Open the workspace and import the first area's screen, off the event loop."""
+        """Open the workspace, start serve if it should, and import the first area's
+        screen, off the event loop."""
         try:
             from app.core.workspace import open_workspace
 
             workspace = open_workspace(self.settings)
+            if self.serve is not None:  # after the key file and the schema exist, as before
+                self.serve.ensure()  # receive alert mail while the log is open
             mode = self._initial_mode or "incidents"
             area_screen_class(next(area.screen for area in AREAS if area.mode == mode))
         except Exception as error:  # noqa: BLE001 - reported by the launcher, as before

@@ -9,6 +9,7 @@ import pytest
 
 from app import paths
 from app.core.store.db import DatabaseError
+from app.server.supervisor import ServeSupervisor
 from app.ui.app import MailsirenApp
 from app.ui.screens.area import OpeningScreen
 from app.ui.screens.incidents import IncidentsScreen
@@ -28,15 +29,21 @@ async def test_the_log_comes_once_a_worker_has_opened_the_database(database_url,
         return real_open(settings)
 
     monkeypatch.setattr(workspace_module, "open_workspace", held_open)
-    app = MailsirenApp(settings=replace(paths.load_settings(), database_url=database_url))
+    started = []
+    monkeypatch.setattr("subprocess.Popen", lambda *args, **kwargs: started.append(args))
+    settings = replace(paths.load_settings(), database_url=database_url)
+    supervisor = ServeSupervisor(database_url, paths.data_dir() / "serve.log", start=True)
+    app = MailsirenApp(settings=settings, serve=supervisor)
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, OpeningScreen) and app.workspace is None
         await pilot.press("2")  # an area's key before the database is open does nothing
         assert isinstance(app.screen, OpeningScreen)
+        assert not started  # serve comes after the key file and the schema
         proceed.set()
         await settle(app, pilot)
         assert isinstance(app.screen, IncidentsScreen)
+        assert len(started) == 1 and started[0][0][-1] == "serve"
         assert app.screen.query_one(IncidentTable).row_count == 0
         assert app.sub_title.startswith(app.workspace.user.name)
         await pilot.press("2")  # the areas work now
