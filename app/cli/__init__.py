@@ -31,7 +31,6 @@ from app.cli.common import (
     CommandError,
     ShownStream,
     examples,
-    opened_workspace,
 )
 from app.errors import MailsirenError
 from app.problems import environment_problem
@@ -118,22 +117,24 @@ def _database_url() -> str:
 
 
 def run_ui(arguments: argparse.Namespace) -> int:
+    """The UI; it opens the workspace after its first frame (raising what opening raised)."""
     from dataclasses import replace
 
     from app.server.supervisor import ServeSupervisor
     from app.ui.app import run_app
 
-    with opened_workspace() as workspace:
-        if arguments.theme:
-            workspace.settings = replace(workspace.settings, theme=arguments.theme)
-        log_path = paths.data_dir() / "serve.log"
-        start = workspace.settings.run_serve and not arguments.no_serve
-        supervisor = ServeSupervisor(workspace.settings.database_url, log_path, start=start)
-        supervisor.ensure()  # receive alert mail while the log is open, unless serve runs
-        try:
-            run_app(workspace, supervisor)
-        finally:
-            supervisor.stop()
+    settings = paths.load_settings()
+    if arguments.theme:
+        settings = replace(settings, theme=arguments.theme)
+    log_path = paths.data_dir() / "serve.log"
+    start = settings.run_serve and not arguments.no_serve
+    # Started by the app once the workspace is open (it creates the key file and the schema
+    # on a first run): receive alert mail while the log is open, unless serve runs.
+    supervisor = ServeSupervisor(settings.database_url, log_path, start=start)
+    try:
+        run_app(settings, supervisor)
+    finally:
+        supervisor.stop()
     return EXIT_OK
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import sys
 
@@ -168,6 +167,8 @@ def run_smtp_clear(_arguments: argparse.Namespace) -> int:
 
 
 def run_smtp_test(arguments: argparse.Namespace) -> int:
+    import asyncio
+
     from app.core.sending.configtest import prepare_smtp_test
     from app.core.sending.smtp import run_smtp_test as run_test
 

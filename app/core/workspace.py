@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app import paths
-from app.core.sending.shared import SharedConfigState, load_shared_config
 from app.core.store.db import Database, open_database
 from app.core.store.secrets import load_or_create_keyring
 from app.core.users import UserView, current_login, ensure_user
+
+if TYPE_CHECKING:  # imported when first read: SMTP code is off a read's import path
+    from app.core.sending.shared import SharedConfigState
 
 
 @dataclass
@@ -21,6 +24,8 @@ class Workspace:
 
     def shared_config(self) -> SharedConfigState:
         """The administrator's file, read afresh: an edit applies without a restart."""
+        from app.core.sending.shared import load_shared_config
+
         return load_shared_config(self.shared_config_path)
 
     def refresh_user(self) -> UserView:

@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.screen import Screen
 
-from app.core.workspace import Workspace
+from app import paths
 from app.server.supervisor import ServeSupervisor
 from app.ui import display
 from app.ui.binding_ids import defined_bindings, key_problem, keymap_problems
 from app.ui.commands import ScreenCommands
 from app.ui.modals.confirm import ConfirmModal
 from app.ui.screen_bindings import ScreenBinding, screen_groups, screen_title
-from app.ui.screens.admin import AdminScreen
+from app.ui.screens.area import OpeningScreen
 from app.ui.screens.help import HelpScreen
-from app.ui.screens.incidents import IncidentsScreen
-from app.ui.screens.integrations import IntegrationsScreen
-from app.ui.screens.smtp import SmtpScreen
-from app.ui.screens.sources import SourcesScreen
+
+if TYPE_CHECKING:  # the core (SQLAlchemy, the models) is imported after the first frame
+    from app.core.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -33,22 +35,33 @@ class Area:
 
     mode: str
     key: str
-    screen: type[Screen]
+    screen: str  # "module:Class", imported when the area is first shown
     label: str
     palette_title: str
     palette_help: str
 
 
 AREAS = (
-    Area("incidents", "1", IncidentsScreen, "Incidents", "Incidents", "The live incident log"),
-    Area("sources", "2", SourcesScreen, "Sources", "Alert sources",
+    Area("incidents", "1", "incidents:IncidentsScreen", "Incidents", "Incidents",
+         "The live incident log"),
+    Area("sources", "2", "sources:SourcesScreen", "Sources", "Alert sources",
          "Addresses, filters and key rules per monitoring system"),
-    Area("integrations", "3", IntegrationsScreen, "Integrations", "Integrations",
+    Area("integrations", "3", "integrations:IntegrationsScreen", "Integrations", "Integrations",
          "Notification addresses and escalation policies"),
-    Area("smtp", "4", SmtpScreen, "SMTP", "SMTP settings",
+    Area("smtp", "4", "smtp:SmtpScreen", "SMTP", "SMTP settings",
          "Your own SMTP server, and Test Configuration"),
-    Area("admin", "5", AdminScreen, "Admin", "Admin", "Users, groups and permissions"),
+    Area("admin", "5", "admin:AdminScreen", "Admin", "Admin", "Users, groups and permissions"),
 )  # fmt: skip
+
+
+def area_screen_class(screen: str) -> type[Screen]:
+    """The screen class of an area ("module:Class" in app/ui/screens), imported on first use."""
+    module, name = screen.split(":")
+    return getattr(importlib.import_module(f"app.ui.screens.{module}"), name)
+
+
+def area_screen(screen: str) -> Screen:
+    return area_screen_class(screen)()
 
 
 # Short names for the themes an operator is told about: `ansi` draws with the terminal's own
@@ -57,11 +70,14 @@ THEME_ALIASES = {"ansi": "ansi-dark"}
 
 
 class MailsirenApp(App[None]):
-    """One mode per area; the workspace (database, user) is opened before the first frame."""
+    """One mode per area. Given a workspace (database, user), the app shows its log at once;
+    given only settings, it draws an opening screen first and opens the workspace in a
+    thread worker after that first frame (what `mailsiren` does: the core's imports and the
+    database's opening cost more than Textual's start)."""
 
     CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "mailsiren"
-    MODES = {area.mode: area.screen for area in AREAS}
+    MODES = {area.mode: partial(area_screen, area.screen) for area in AREAS}
     DEFAULT_MODE = "incidents"
     COMMANDS = App.COMMANDS | {ScreenCommands}
     BINDINGS = [
@@ -78,22 +94,31 @@ class MailsirenApp(App[None]):
 
     def __init__(
         self,
-        workspace: Workspace,
+        workspace: Workspace | None = None,
         *,
+        settings: paths.Settings | None = None,
         initial_mode: str | None = None,
         serve: ServeSupervisor | None = None,
     ) -> None:
+        if workspace is None:  # opened after the first frame, under the opening screen
+            self.DEFAULT_MODE = "_default"  # read by App.__init__: the opening screen's mode
         super().__init__()
-        self.workspace = workspace
+        self.workspace: Workspace | None = workspace
+        self.settings = workspace.settings if workspace is not None else settings
+        if self.settings is None:
+            raise ValueError("MailsirenApp needs a workspace or the settings to open one")
+        # What opening the workspace raised (a MailsirenError for a person, or another
+        # error): the app exits and its launcher reports it as a command would.
+        self.opening_failure: Exception | None = None
         self.serve = serve
         self._initial_mode = initial_mode
         self._theme_problem = ""
         self._keymap_problems: list[str] = []
         self._asking_to_quit = False
         self.user_keymap: dict[str, str] = {}  # the user's [keymap] entries that apply
-        self._apply_keymap(workspace.settings.keymap)
-        display.show_times_in_utc(workspace.settings.time == "utc")
-        wanted = THEME_ALIASES.get(workspace.settings.theme, workspace.settings.theme)
+        self._apply_keymap(self.settings.keymap)
+        display.show_times_in_utc(self.settings.time == "utc")
+        wanted = THEME_ALIASES.get(self.settings.theme, self.settings.theme)
         if wanted in self.available_themes:
             self.theme = wanted
         elif wanted:
@@ -101,8 +126,15 @@ class MailsirenApp(App[None]):
                 f"config.toml: theme {wanted!r} is unknown, so the default is used; "
                 f"choose one of {', '.join(sorted(self.available_themes))}"
             )
+        if workspace is not None:
+            self._show_user(workspace)
+
+    def _show_user(self, workspace: Workspace) -> None:
         user = workspace.user
         self.sub_title = f"{user.name}{' (admin)' if user.is_admin else ''}"
+
+    def get_default_screen(self) -> Screen:
+        return OpeningScreen()
 
     def _apply_keymap(self, keymap: dict[str, str]) -> None:
         """Bind what `[keymap]` in config.toml names; what names no binding or key is kept
@@ -126,6 +158,8 @@ class MailsirenApp(App[None]):
                     "Keys", "Every key of this screen, with its binding id", self.action_help
                 )
             yield command
+        if self.workspace is None:  # the areas come when the workspace is open
+            return
         for area in AREAS:
             yield SystemCommand(
                 area.palette_title, area.palette_help, partial(self.switch_mode, area.mode)
@@ -140,8 +174,43 @@ class MailsirenApp(App[None]):
                 + ". Those entries are ignored; ? lists every binding id.",
                 title="Keymap", severity="warning", markup=False, timeout=20,
             )  # fmt: skip
-        if self._initial_mode:
+        if self.workspace is None:
+            self.call_after_refresh(self.open_workspace_worker)
+        elif self._initial_mode:
             self.switch_mode(self._initial_mode)
+
+    @work(thread=True, exit_on_error=False, description="Opening the database")
+    def open_workspace_worker(self) -> None:
+        """Open the workspace, start serve if it should, and import the first area's
+        screen, off the event loop."""
+        try:
+            from app.core.workspace import open_workspace
+
+            workspace = open_workspace(self.settings)
+            if self.serve is not None:  # after the key file and the schema exist, as before
+                self.serve.ensure()  # receive alert mail while the log is open
+            mode = self._initial_mode or "incidents"
+            area_screen_class(next(area.screen for area in AREAS if area.mode == mode))
+        except Exception as error:  # noqa: BLE001 - reported by the launcher, as before
+            self.call_from_thread(self._opening_failed, error)
+            return
+        try:
+            self.call_from_thread(self._workspace_opened, workspace, mode)
+        except RuntimeError:  # the person quit while the database opened
+            workspace.close()
+
+    def _workspace_opened(self, workspace: Workspace, mode: str) -> None:
+        self.workspace = workspace
+        self._show_user(workspace)
+        self.switch_mode(mode)
+
+    def _opening_failed(self, error: Exception) -> None:
+        self.opening_failure = error
+        self.exit(return_code=1)
+
+    async def action_switch_mode(self, mode: str) -> None:
+        if self.workspace is not None:  # an area's key while the database opens does nothing
+            await super().action_switch_mode(mode)
 
     def action_help(self) -> None:
         """Every key of the current screen; `enter` there runs the one selected."""
@@ -179,5 +248,13 @@ class MailsirenApp(App[None]):
         return self.serve.status() if self.serve is not None else ""
 
 
-def run_app(workspace: Workspace, serve: ServeSupervisor | None = None) -> None:
-    MailsirenApp(workspace, serve=serve).run()
+def run_app(settings: paths.Settings, serve: ServeSupervisor | None = None) -> None:
+    """Run the UI; the workspace opens after the first frame. Raises what opening raised."""
+    app = MailsirenApp(settings=settings, serve=serve)
+    try:
+        app.run()
+    finally:
+        if app.workspace is not None:
+            app.workspace.close()
+    if app.opening_failure is not None:
+        raise app.opening_failure

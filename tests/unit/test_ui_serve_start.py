@@ -14,8 +14,9 @@ def opened_ui(monkeypatch):
     """Run `mailsiren` up to the UI, which records the supervisor it was given."""
     given = {}
 
-    def run_app(workspace, supervisor):
+    def run_app(settings, supervisor):
         given["supervisor"] = supervisor
+        supervisor.ensure()  # what the app does once the workspace is open (test_opening.py)
 
     started = []
     monkeypatch.setattr("app.ui.app.run_app", run_app)

@@ -36,3 +36,11 @@ class EmptyAreaScreen(AreaScreen):
 
     def compose_body(self) -> ComposeResult:
         yield EmptyState(self.EMPTY_TITLE, self.EMPTY_MESSAGE)
+
+
+class OpeningScreen(EmptyAreaScreen):
+    """The first frame, drawn while a worker opens the database (app/ui/app.py)."""
+
+    AREA_TITLE = "Incidents"
+    EMPTY_TITLE = "Opening the database…"
+    EMPTY_MESSAGE = "The incident log comes as soon as it is open."
