@@ -1,5 +1,6 @@
-"""One incident: its summary and key, its timeline with every notification, and each of its
-mails, readable or raw (and copied through the terminal)."""
+"""One incident: its summary and key, its timeline with every notification, and its mails
+(a window of them, newest first, paged as the cursor moves), readable or raw (and copied
+through the terminal); read again only when that incident changed."""
 
 from __future__ import annotations
 
@@ -13,12 +14,20 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Header, Static
 
-from app.core.incidents.log import MailDetail, incident_mails, key_explanation
+from app.core.incidents.log import (
+    MAIL_WINDOW,
+    MailDetail,
+    MailWindow,
+    incident_mail_window,
+    incident_token,
+    key_explanation,
+)
 from app.core.incidents.views import IncidentDetail, IncidentError, IncidentView, show_incident
 from app.core.notifications.deliveries import DeliveryView, list_deliveries
+from app.core.store.changes import database_token
 from app.core.users import PermissionDenied
 from app.ui.display import printable, severity_text, short, state_text, when, zone_label
-from app.ui.screens.live import LiveScreen
+from app.ui.screens.live import LiveScreen, Token
 from app.ui.screens.triage import TriageActions, TriageDone
 from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.keyed_table import KeyedTable
@@ -29,12 +38,23 @@ from app.words import plural
 
 SIDE_BY_SIDE_FROM = 160  # columns: below, the timeline takes the whole width, the mails under it
 SHORT_BELOW = 30  # lines: below, a mail being read takes the lists' room
+EDGE_ROWS = 25  # the cursor this near an edge of the mail window with more beyond: read on
+
+
+@dataclass(frozen=True)
+class MailRequest:
+    """Which window of mails to read: around a mail (at a row), or the newest/oldest ones."""
+
+    around: int | None = None  # a mail id
+    around_index: int = 0
+    jump: str | None = None  # "first" (newest) or "last" (oldest)
+    serial: int = 0
 
 
 @dataclass
 class DetailLoaded(Message):
     detail: IncidentDetail
-    mails: list[MailDetail]
+    mails: MailWindow
     key: str
     deliveries: list[DeliveryView]
     deliveries_hidden: str  # why the notifications are not shown, or ""
@@ -43,6 +63,26 @@ class DetailLoaded(Message):
 @dataclass
 class DetailMissing(Message):
     reason: str
+
+
+@dataclass
+class MailsLoaded(Message):
+    mails: MailWindow
+    request: MailRequest
+
+
+class MailTable(KeyedTable):
+    """The detail's mails: a window of them; g and G go to the newest and the oldest."""
+
+    @dataclass
+    class JumpWanted(Message):
+        jump: str  # "first" or "last"
+
+    def action_scroll_top(self) -> None:
+        self.post_message(self.JumpWanted("first"))
+
+    def action_scroll_bottom(self) -> None:
+        self.post_message(self.JumpWanted("last"))
 
 
 class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
@@ -75,16 +115,19 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
     def __init__(self, incident_id: int) -> None:
         super().__init__()
         self.incident_id = incident_id
-        self.mails: list[MailDetail] = []
+        self.mails: list[MailDetail] = []  # the window's, newest first
+        self.mail_window: MailWindow | None = None
         self.raw = False
         self.shown_incident: IncidentView | None = None
+        self._database_token: Token | None = None  # the database's, at the last poll
+        self._mail_serial = 0  # a newer mail read drops the windows of older ones
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Loading…", id="summary")
         with Horizontal(id="lists"):
             yield TimelineTable(id="timeline")
-            yield KeyedTable(id="mails")
+            yield MailTable(id="mails")
         with VerticalScroll(id="mail-scroll"):
             yield Static(id="mail-view", markup=False)
         yield KeysFooter()
@@ -127,13 +170,48 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
         )
         self.load()
 
-    @work(thread=True, exclusive=True, group="detail-read", exit_on_error=False)
+    def poll_token(self) -> Token:
+        """In the poll's thread: the incident's own token, read (one query) only when the
+        database's moved, so that a mail for another incident reads nothing more."""
+        database = self.app.workspace.database
+        moved = database_token(database)
+        if moved == self._database_token and self.live_token is not None:
+            return self.live_token
+        token = incident_token(database, self.incident_id)
+        self._database_token = moved  # after the read: a failed one is tried again
+        return ("incident", token)
+
     def load(self) -> None:
+        """Read the incident again, its mail window around the mail under the cursor."""
+        self.read_detail(self._mail_request())
+
+    def _mail_request(self, jump: str | None = None) -> MailRequest:
+        self._mail_serial += 1
+        mail = self.shown_mail()
+        table = self.query_one("#mails", DataTable)
+        if jump is not None or mail is None:
+            return MailRequest(jump=jump, serial=self._mail_serial)
+        return MailRequest(mail.id, table.cursor_row, serial=self._mail_serial)
+
+    def _read_mails(self, request: MailRequest) -> MailWindow:
+        database = self.app.workspace.database
+        offset = 1 << 62 if request.jump == "last" else 0  # clamped to the oldest window
+        return incident_mail_window(
+            database,
+            self.incident_id,
+            offset=offset,
+            limit=MAIL_WINDOW,
+            around=request.around,
+            around_index=request.around_index,
+        )
+
+    @work(thread=True, exclusive=True, group="detail-read", exit_on_error=False)
+    def read_detail(self, request: MailRequest) -> None:
         workspace = self.app.workspace
         database = workspace.database
         try:
             detail = show_incident(database, self.incident_id)
-            mails = incident_mails(database, self.incident_id)
+            mails = self._read_mails(request)
             key = key_explanation(database, self.incident_id)
         except IncidentError as error:
             self.post_message(DetailMissing(str(error)))
@@ -146,6 +224,19 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
         except PermissionDenied as error:
             deliveries, hidden = [], str(error)
         self.post_message(DetailLoaded(detail, mails, key, deliveries, hidden))
+        self.post_message(MailsLoaded(mails, request))
+
+    @work(thread=True, exclusive=True, group="detail-mails", exit_on_error=False)
+    def read_mails(self, request: MailRequest) -> None:
+        """Another window of the mails, as the cursor nears an edge of this one, or g/G."""
+        self.post_message(MailsLoaded(self._read_mails(request), request))
+
+    def mails_wanted(self, jump: str | None = None) -> None:
+        self.read_mails(self._mail_request(jump))
+
+    @on(MailTable.JumpWanted)
+    def mail_jump(self, message: MailTable.JumpWanted) -> None:
+        self.mails_wanted(message.jump)
 
     def on_detail_missing(self, message: DetailMissing) -> None:
         self.query_one("#summary", Static).update(Text(message.reason))
@@ -189,21 +280,50 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
         timeline.show(
             timeline_rows(message.detail.timeline, message.deliveries, message.detail.replies)
         )
+
+    def on_mails_loaded(self, message: MailsLoaded) -> None:
+        """Show a window of mails; the cursor stays on its mail, at its row when it can."""
+        request, window = message.request, message.mails
+        if request.serial != self._mail_serial:
+            return  # a newer read is on its way
         table = self.query_one("#mails", DataTable)
-        chosen = table.cursor_row if table.row_count else len(message.mails) - 1
+        kept = self.shown_mail()
+        self.mail_window = window
+        ids = [mail.id for mail in window.rows]
+        if request.jump == "last":
+            chosen = len(ids) - 1
+        elif request.jump is None and kept is not None and kept.id in ids:
+            chosen = ids.index(kept.id)
+        else:
+            chosen = 0 if request.jump == "first" or kept is None else table.cursor_row
+        self.mails = list(window.rows)
         table.clear()
-        self.mails = message.mails
-        for mail in message.mails:
+        for mail in window.rows:
             table.add_row(
                 Text(str(mail.id)), Text(mail.outcome), short(mail.subject, 60), key=str(mail.id)
             )
-        if message.mails:
-            table.move_cursor(row=max(0, min(chosen, len(message.mails) - 1)))
+        if window.rows:
+            table.move_cursor(row=max(0, min(chosen, len(window.rows) - 1)))
+        table.border_title = f"Mails (enter: read) · {window.total:,}"
+        if window.rows:
             self.show_mail(table.cursor_row)
 
     @on(DataTable.RowHighlighted, "#mails")
     def mail_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.show_mail(event.cursor_row)
+        window = self.mail_window
+        if window is None or self.busy("detail-mails"):
+            return
+        older_beyond = window.offset + len(window.rows) < window.total
+        if (event.cursor_row >= len(window.rows) - EDGE_ROWS and older_beyond) or (
+            event.cursor_row < EDGE_ROWS and window.offset > 0
+        ):
+            self.read_mails(self._around_cursor())
+
+    def _around_cursor(self) -> MailRequest:
+        """The window with the mail under the cursor in its middle: room both ways."""
+        request = self._mail_request()
+        return MailRequest(request.around, MAIL_WINDOW // 2, serial=request.serial)
 
     @on(DataTable.RowSelected, "#mails")
     def mail_chosen(self) -> None:
