@@ -58,11 +58,13 @@ class DetailLoaded(Message):
     key: str
     deliveries: list[DeliveryView]
     deliveries_hidden: str  # why the notifications are not shown, or ""
+    tokens: tuple[Token, Token]  # the database's and the incident's, read before the rows
 
 
 @dataclass
 class DetailMissing(Message):
     reason: str
+    tokens: tuple[Token, Token]
 
 
 @dataclass
@@ -142,6 +144,7 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
         self.query_one("#mail-scroll").border_title = "Mail"
         self.on_resize()
         mails.focus()
+        self.load()  # at once: the first poll, when the screen is shown, finds it on its way
 
     def on_resize(self) -> None:
         self.set_class(self.app.size.width < SIDE_BY_SIDE_FROM, "-stacked")
@@ -209,12 +212,16 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
     def read_detail(self, request: MailRequest) -> None:
         workspace = self.app.workspace
         database = workspace.database
+        tokens = (
+            database_token(database),
+            ("incident", incident_token(database, self.incident_id)),
+        )
         try:
             detail = show_incident(database, self.incident_id)
             mails = self._read_mails(request)
             key = key_explanation(database, self.incident_id)
         except IncidentError as error:
-            self.post_message(DetailMissing(str(error)))
+            self.post_message(DetailMissing(str(error), tokens))
             return
         try:
             deliveries = list_deliveries(
@@ -223,7 +230,7 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
             hidden = ""
         except PermissionDenied as error:
             deliveries, hidden = [], str(error)
-        self.post_message(DetailLoaded(detail, mails, key, deliveries, hidden))
+        self.post_message(DetailLoaded(detail, mails, key, deliveries, hidden, tokens))
         self.post_message(MailsLoaded(mails, request))
 
     @work(thread=True, exclusive=True, group="detail-mails", exit_on_error=False)
@@ -238,10 +245,16 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
     def mail_jump(self, message: MailTable.JumpWanted) -> None:
         self.mails_wanted(message.jump)
 
+    def polls_now(self) -> bool:
+        """Never while the incident is being read: that read brings its own tokens."""
+        return self.is_current and not self.busy("detail-read")
+
     def on_detail_missing(self, message: DetailMissing) -> None:
+        self._database_token, self.live_token = message.tokens
         self.query_one("#summary", Static).update(Text(message.reason))
 
     def on_detail_loaded(self, message: DetailLoaded) -> None:
+        self._database_token, self.live_token = message.tokens
         incident = message.detail.incident
         self.shown_incident = incident
         summary = Text()
