@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, or_, true
+from sqlalchemy import and_, case, func, or_
 from sqlmodel import col, select
 
 from app.core.incidents.silences import count_active
@@ -178,8 +178,12 @@ def read_window(
     limit: int,
     seen_at: datetime | None = None,
     looked: Mapping[int, datetime] | None = None,
+    previous: LogWindow | None = None,
 ) -> LogWindow:
     """Rows [offset, offset+limit) of the filtered log, in its order, in one read.
+
+    `previous`: the last window read; if the database has not changed since, its counts per
+    state are kept (a keystroke in the filter then counts only what the filter matches).
 
     `changed_since` counts the rows under the filter updated after `seen_at` that the
     operator has not looked at since (`looked`: incident id → when), as the rows mark them.
@@ -187,23 +191,24 @@ def read_window(
     sqlite = database.is_sqlite
     token = database_token(database)  # first: a commit after it shows at the next poll
     with database.read() as session:
-        # One pass gives the whole log's counts, the filter's, and the newest pending id.
-        narrowing = _conditions(log_filter, sqlite=sqlite, with_state=False)
-        matching = case((and_(true(), *narrowing), 1), else_=0)
-        by_state = _joined(
-            Incident.state, func.count(), func.sum(matching), func.max(Incident.id)
-        ).group_by(Incident.state)
-        counts = dict.fromkeys(INCIDENT_STATES, 0)
-        matches = dict.fromkeys(INCIDENT_STATES, 0)
-        newest_pending = 0
-        for state, count, matched, newest in session.exec(by_state).all():
-            counts[state], matches[state] = count, int(matched or 0)
-            if state == "pending":
-                newest_pending = newest or 0
-        wanted = {"open": OPEN_STATES, "all": INCIDENT_STATES}.get(
-            log_filter.state, (log_filter.state,)
-        )
-        total = sum(matches.get(state, 0) for state in wanted)
+        if previous is not None and previous.token == token:
+            counts, newest_pending = previous.counts, previous.newest_pending  # unchanged
+        else:  # the whole log's counts per state and the newest pending id: one pass
+            counts = dict.fromkeys(INCIDENT_STATES, 0)
+            newest_pending = 0
+            by_state = select(Incident.state, func.count(), func.max(Incident.id)).group_by(
+                Incident.state
+            )
+            for state, count, newest in session.exec(by_state).all():
+                counts[state] = count
+                if state == "pending":
+                    newest_pending = newest or 0
+        if log_filter.narrows():
+            # The filter's own count, over the states it keeps only (the open ones are a
+            # small part of a big log): its conditions are checked on those rows alone.
+            total = session.exec(_narrowed(_joined(func.count()), log_filter, sqlite=sqlite)).one()
+        else:
+            total = sum(counts[state] for state in OPEN_STATES)
         offset = max(0, min(offset, max(0, total - limit)))
         rows = session.exec(
             _ordered(

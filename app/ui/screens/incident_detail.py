@@ -1,6 +1,7 @@
 """One incident: its summary and key, its timeline with every notification, and its mails
-(a window of them, newest first, paged as the cursor moves), readable or raw (and copied
-through the terminal); read again only when that incident changed."""
+(a window of them read newest first, shown oldest at the top, paged as the cursor moves),
+readable or raw (and copied through the terminal); read again only when that incident
+changed."""
 
 from __future__ import annotations
 
@@ -46,8 +47,8 @@ class MailRequest:
     """Which window of mails to read: around a mail (at a row), or the newest/oldest ones."""
 
     around: int | None = None  # a mail id
-    around_index: int = 0
-    jump: str | None = None  # "first" (newest) or "last" (oldest)
+    around_index: int = 0  # newest first: 0 is the newest mail of the window
+    jump: str | None = None  # "newest" or "oldest": that end of the incident's mails
     serial: int = 0
 
 
@@ -74,17 +75,18 @@ class MailsLoaded(Message):
 
 
 class MailTable(KeyedTable):
-    """The detail's mails: a window of them; g and G go to the newest and the oldest."""
+    """The detail's mails: a window of them, oldest at the top; g and G go to the incident's
+    oldest and newest mails, whichever window holds them."""
 
     @dataclass
     class JumpWanted(Message):
-        jump: str  # "first" or "last"
+        jump: str  # "newest" or "oldest"
 
     def action_scroll_top(self) -> None:
-        self.post_message(self.JumpWanted("first"))
+        self.post_message(self.JumpWanted("oldest"))
 
     def action_scroll_bottom(self) -> None:
-        self.post_message(self.JumpWanted("last"))
+        self.post_message(self.JumpWanted("newest"))
 
 
 class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
@@ -117,7 +119,7 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
     def __init__(self, incident_id: int) -> None:
         super().__init__()
         self.incident_id = incident_id
-        self.mails: list[MailDetail] = []  # the window's, newest first
+        self.mails: list[MailDetail] = []  # the window's, as the table shows them: oldest first
         self.mail_window: MailWindow | None = None
         self.raw = False
         self.shown_incident: IncidentView | None = None
@@ -194,11 +196,12 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
         table = self.query_one("#mails", DataTable)
         if jump is not None or mail is None:
             return MailRequest(jump=jump, serial=self._mail_serial)
-        return MailRequest(mail.id, table.cursor_row, serial=self._mail_serial)
+        newest_first = len(self.mails) - 1 - table.cursor_row
+        return MailRequest(mail.id, newest_first, serial=self._mail_serial)
 
     def _read_mails(self, request: MailRequest) -> MailWindow:
         database = self.app.workspace.database
-        offset = 1 << 62 if request.jump == "last" else 0  # clamped to the oldest window
+        offset = 1 << 62 if request.jump == "oldest" else 0  # clamped to the oldest window
         return incident_mail_window(
             database,
             self.incident_id,
@@ -302,22 +305,25 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
         table = self.query_one("#mails", DataTable)
         kept = self.shown_mail()
         self.mail_window = window
-        ids = [mail.id for mail in window.rows]
-        if request.jump == "last":
-            chosen = len(ids) - 1
+        self.mails = list(reversed(window.rows))
+        ids = [mail.id for mail in self.mails]
+        if request.jump == "oldest":
+            chosen = 0
         elif request.jump is None and kept is not None and kept.id in ids:
             chosen = ids.index(kept.id)
-        else:
-            chosen = 0 if request.jump == "first" or kept is None else table.cursor_row
-        self.mails = list(window.rows)
+        else:  # the newest mail, or the cursor's row if its mail is gone
+            chosen = len(ids) - 1 if request.jump or kept is None else table.cursor_row
         table.clear()
-        for mail in window.rows:
+        for mail in self.mails:
             table.add_row(
                 Text(str(mail.id)), Text(mail.outcome), short(mail.subject, 60), key=str(mail.id)
             )
         if window.rows:
             table.move_cursor(row=max(0, min(chosen, len(window.rows) - 1)))
-        table.border_title = f"Mails (enter: read) · {window.total:,}"
+        held = len(window.rows)
+        table.border_title = "Mails (enter: read)" + (
+            f" · {held} of {window.total:,}" if held < window.total else ""
+        )
         if window.rows:
             self.show_mail(table.cursor_row)
 
@@ -327,9 +333,9 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
         window = self.mail_window
         if window is None or self.busy("detail-mails"):
             return
-        older_beyond = window.offset + len(window.rows) < window.total
-        if (event.cursor_row >= len(window.rows) - EDGE_ROWS and older_beyond) or (
-            event.cursor_row < EDGE_ROWS and window.offset > 0
+        older_above = window.offset + len(window.rows) < window.total
+        if (event.cursor_row < EDGE_ROWS and older_above) or (
+            event.cursor_row >= len(window.rows) - EDGE_ROWS and window.offset > 0
         ):
             self.read_mails(self._around_cursor())
 
