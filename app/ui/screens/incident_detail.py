@@ -333,6 +333,8 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
         window = self.mail_window
         if window is None or self.busy("detail-mails"):
             return
+        if event.cursor_row != event.data_table.cursor_row:
+            return  # the rows were replaced since: not where the cursor is
         older_above = window.offset + len(window.rows) < window.total
         if (event.cursor_row < EDGE_ROWS and older_above) or (
             event.cursor_row >= len(window.rows) - EDGE_ROWS and window.offset > 0
