@@ -88,6 +88,22 @@ def test_mails_of_an_incident_are_readable_and_the_key_rule_is_named(database, u
     )
 
 
+def test_a_window_keeps_the_last_counts_while_the_database_has_not_changed(database, user):
+    from dataclasses import replace
+
+    source(database, user, creation="per_email")
+    opened(database, ["disk on web01", "load on db02"])
+    # SQLite: a pooled connection's first use may move the token once (changes.py says so)
+    read_window(database, LogFilter(), offset=0, limit=9)
+    first = read_window(database, LogFilter(), offset=0, limit=9)
+    marked = replace(first, counts={**first.counts, "resolved": 7})  # what was counted before
+    typed = read_window(database, LogFilter(text="web"), offset=0, limit=9, previous=marked)
+    assert typed.counts["resolved"] == 7 and typed.total == 1  # kept; the filter counted
+    opened(database, ["swap on web03"])
+    moved = read_window(database, LogFilter(text="web"), offset=0, limit=9, previous=marked)
+    assert moved.counts == {"pending": 3, "accepted": 0, "resolved": 0} and moved.total == 2
+
+
 def test_the_detail_reads_a_window_of_mails_newest_first_around_a_mail(database, user):
     source(database, user, creation="per_subject")
     incident = send(database, mail("disk"))[1]
