@@ -157,3 +157,32 @@ async def test_a_pruned_mail_says_so_and_c_cannot_copy_it(notified):
         assert app.clipboard == ""
         notice = str(list(app._notifications)[-1].message)
         assert "has no raw source to copy: it was pruned on" in notice
+
+
+async def test_the_mails_are_read_a_window_at_a_time_as_the_cursor_moves(workspace, monkeypatch):
+    from app.ui.screens import incident_detail
+    from tests.ui.test_incident_log import receive, with_sources
+
+    monkeypatch.setattr(incident_detail, "MAIL_WINDOW", 6)
+    monkeypatch.setattr(incident_detail, "EDGE_ROWS", 2)
+    with_sources(workspace, creation="per_subject")
+    for number in range(15):
+        incident = receive(workspace, "disk full on web01", body=f"reading {number}")
+    app = MailsirenApp(workspace, initial_mode="integrations")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_detail(app, pilot, incident)
+        screen = app.screen
+        mails = screen.query_one("#mails")
+        view = screen.query_one("#mail-view", Static)
+        assert mails.row_count == 6 and "reading 14" in str(view.render())  # the newest
+        assert mails.border_title == "Mails (enter: read) · 6 of 15"
+        for _ in range(12):  # up, past the window's top: older mails are read on the way
+            await pilot.press("k")
+            await settle(app, pilot)
+        assert "reading 2" in str(view.render()) and mails.row_count == 6
+        await pilot.press("G")
+        await settle(app, pilot)
+        assert "reading 14" in str(view.render())
+        await pilot.press("g")
+        await settle(app, pilot)
+        assert "reading 0" in str(view.render())

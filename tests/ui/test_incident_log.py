@@ -162,6 +162,33 @@ async def test_filters_narrow_the_log_and_escape_clears_them(nagios):
         await wait_for_rows(app, pilot, 3)
 
 
+async def test_a_burst_of_filter_keys_makes_one_read_more_of_the_last_text(nagios, monkeypatch):
+    from app.ui.screens import incidents
+
+    receive(nagios, "disk full on web01")
+    receive(nagios, "load high on db02")
+    typed, held = [], threading.Event()
+    real = incidents.read_window
+
+    def read_window(database, log_filter, **kwargs):
+        typed.append(log_filter.text)
+        if log_filter.text == "d":
+            held.wait(timeout=30)  # the first key's read is on its way while the rest come
+        return real(database, log_filter, **kwargs)
+
+    monkeypatch.setattr(incidents, "read_window", read_window)
+    app = MailsirenApp(nagios)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for_rows(app, pilot, 2)
+        typed.clear()
+        await pilot.press("slash", *"db02")
+        held.set()
+        await settle(app, pilot)
+        assert [text for text in typed if text] == ["d", "db02"]  # not one read per key
+        assert titles(app) == ["load high on db02"]
+        assert "db02" in str(app.screen.query_one(LogHeader).render())
+
+
 async def test_the_detail_screen_shows_timeline_mails_and_the_raw_source(nagios):
     receive(nagios, "disk full on web01", body="DISK CRITICAL - free space: / 3%")
     receive(nagios, "disk full on web01", body="still full")

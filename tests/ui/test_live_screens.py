@@ -16,6 +16,7 @@ from app.core.notifications.integrations import IntegrationSpec, save_integratio
 from app.core.notifications.org import OrgView, save_org
 from app.core.workspace import open_workspace
 from app.ui.app import MailsirenApp
+from app.ui.screens import incident_detail
 from app.ui.screens import sources as sources_screen
 from app.ui.screens.deliveries import DeliveriesScreen
 from app.ui.screens.incident_detail import IncidentDetailScreen
@@ -137,6 +138,39 @@ async def test_the_incident_detail_shows_an_accept_made_in_another_window(src):
             lambda other: change_state(other.database, other.user, "accept", [1])
         )
         await after_the_poll(app, pilot)
+        assert "accepted by alice" in str(app.screen.query_one("#summary").render())
+
+
+async def test_the_detail_reads_again_when_its_incident_changes_not_when_another_does(
+    src, monkeypatch
+):
+    reads, tokens = [], []
+    for name, calls in (("show_incident", reads), ("incident_token", tokens)):
+        real = getattr(incident_detail, name)
+        monkeypatch.setattr(
+            incident_detail,
+            name,
+            lambda *args, real=real, calls=calls, **kwargs: (
+                calls.append(1) or real(*args, **kwargs)
+            ),
+        )
+    app = MailsirenApp(src)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, IncidentDetailScreen) and app.screen.incident_id == 1
+        assert len(reads) == 1
+        tokens_read = len(tokens)
+        await from_another_process(mail_arrives("PROBLEM db02"))  # opens incident #2
+        await after_the_poll(app, pilot)
+        assert len(tokens) > tokens_read  # the database moved: #1's token was read…
+        assert len(reads) == 1  # …and had not moved, so nothing was read again
+        await from_another_process(
+            lambda other: change_state(other.database, other.user, "accept", [1])
+        )
+        await after_the_poll(app, pilot)
+        assert len(reads) == 2
         assert "accepted by alice" in str(app.screen.query_one("#summary").render())
 
 

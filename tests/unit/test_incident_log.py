@@ -6,7 +6,9 @@ from datetime import timedelta
 
 from app.core.incidents.log import (
     LogFilter,
+    incident_mail_window,
     incident_mails,
+    incident_token,
     key_explanation,
     position_of,
     read_window,
@@ -84,6 +86,52 @@ def test_mails_of_an_incident_are_readable_and_the_key_rule_is_named(database, u
     assert key_explanation(database, incident) == (
         "key 'web01' from the rule: subject regex `host (\\w+)`"
     )
+
+
+def test_a_window_keeps_the_last_counts_while_the_database_has_not_changed(database, user):
+    from dataclasses import replace
+
+    source(database, user, creation="per_email")
+    opened(database, ["disk on web01", "load on db02"])
+    # SQLite: a pooled connection's first use may move the token once (changes.py says so)
+    read_window(database, LogFilter(), offset=0, limit=9)
+    first = read_window(database, LogFilter(), offset=0, limit=9)
+    marked = replace(first, counts={**first.counts, "resolved": 7})  # what was counted before
+    typed = read_window(database, LogFilter(text="web"), offset=0, limit=9, previous=marked)
+    assert typed.counts["resolved"] == 7 and typed.total == 1  # kept; the filter counted
+    opened(database, ["swap on web03"])
+    moved = read_window(database, LogFilter(text="web"), offset=0, limit=9, previous=marked)
+    assert moved.counts == {"pending": 3, "accepted": 0, "resolved": 0} and moved.total == 2
+
+
+def test_the_detail_reads_a_window_of_mails_newest_first_around_a_mail(database, user):
+    source(database, user, creation="per_subject")
+    incident = send(database, mail("disk"))[1]
+    for _ in range(11):
+        send(database, mail("disk"))
+    every = [m.id for m in incident_mails(database, incident)][::-1]  # newest first
+    window = incident_mail_window(database, incident, limit=5)
+    assert (window.total, window.offset) == (12, 0)
+    assert [m.id for m in window.rows] == every[:5] and window.rows[0].subject == "disk"
+    around = incident_mail_window(database, incident, limit=5, around=every[6], around_index=2)
+    assert around.offset == 4 and [m.id for m in around.rows] == every[4:9]
+    oldest = incident_mail_window(database, incident, offset=10_000, limit=5)
+    assert oldest.offset == 7 and [m.id for m in oldest.rows] == every[7:]
+
+
+def test_an_incident_token_moves_with_its_incident_only(database, user):
+    source(database, user, creation="per_subject")
+    disk, load = send(database, mail("disk"))[1], send(database, mail("load"))[1]
+    before = incident_token(database, disk)
+    send(database, mail("load"))  # another incident's mail
+    change_state(database, user, "accept", [load])
+    assert incident_token(database, disk) == before
+    send(database, mail("disk"))
+    after_mail = incident_token(database, disk)
+    assert after_mail != before
+    change_state(database, user, "accept", [disk])
+    assert incident_token(database, disk) != after_mail
+    assert incident_token(database, 10_000) is None
 
 
 def test_each_order_places_every_incident_where_its_window_shows_it(database, user):

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, or_, true
+from sqlalchemy import and_, case, func, or_
 from sqlmodel import col, select
 
 from app.core.incidents.silences import count_active
@@ -20,10 +20,18 @@ from app.core.incidents.views import (
 from app.core.intake.mail import parse_mail
 from app.core.intake.rules import extract_key
 from app.core.intake.sources import spec_from_row
-from app.core.names import INCIDENT_STATES, OPEN_STATES, SEVERITIES
+from app.core.names import DELIVERY_STATUSES, INCIDENT_STATES, OPEN_STATES, SEVERITIES
 from app.core.store.changes import ChangeToken, database_token
 from app.core.store.db import Database, as_utc, utc_now
-from app.core.store.models import AlertSource, Incident, Mail, MailOutcome
+from app.core.store.models import (
+    AlertSource,
+    Delivery,
+    DeliveryAttempt,
+    Incident,
+    Mail,
+    MailOutcome,
+    TimelineEvent,
+)
 
 # How the log is ordered: the word the operator sees, and the order's columns. Every order
 # ends on the id, newest first, so that each incident has one place in it.
@@ -170,8 +178,12 @@ def read_window(
     limit: int,
     seen_at: datetime | None = None,
     looked: Mapping[int, datetime] | None = None,
+    previous: LogWindow | None = None,
 ) -> LogWindow:
     """Rows [offset, offset+limit) of the filtered log, in its order, in one read.
+
+    `previous`: the last window read; if the database has not changed since, its counts per
+    state are kept (a keystroke in the filter then counts only what the filter matches).
 
     `changed_since` counts the rows under the filter updated after `seen_at` that the
     operator has not looked at since (`looked`: incident id → when), as the rows mark them.
@@ -179,23 +191,24 @@ def read_window(
     sqlite = database.is_sqlite
     token = database_token(database)  # first: a commit after it shows at the next poll
     with database.read() as session:
-        # One pass gives the whole log's counts, the filter's, and the newest pending id.
-        narrowing = _conditions(log_filter, sqlite=sqlite, with_state=False)
-        matching = case((and_(true(), *narrowing), 1), else_=0)
-        by_state = _joined(
-            Incident.state, func.count(), func.sum(matching), func.max(Incident.id)
-        ).group_by(Incident.state)
-        counts = dict.fromkeys(INCIDENT_STATES, 0)
-        matches = dict.fromkeys(INCIDENT_STATES, 0)
-        newest_pending = 0
-        for state, count, matched, newest in session.exec(by_state).all():
-            counts[state], matches[state] = count, int(matched or 0)
-            if state == "pending":
-                newest_pending = newest or 0
-        wanted = {"open": OPEN_STATES, "all": INCIDENT_STATES}.get(
-            log_filter.state, (log_filter.state,)
-        )
-        total = sum(matches.get(state, 0) for state in wanted)
+        if previous is not None and previous.token == token:
+            counts, newest_pending = previous.counts, previous.newest_pending  # unchanged
+        else:  # the whole log's counts per state and the newest pending id: one pass
+            counts = dict.fromkeys(INCIDENT_STATES, 0)
+            newest_pending = 0
+            by_state = select(Incident.state, func.count(), func.max(Incident.id)).group_by(
+                Incident.state
+            )
+            for state, count, newest in session.exec(by_state).all():
+                counts[state] = count
+                if state == "pending":
+                    newest_pending = newest or 0
+        if log_filter.narrows():
+            # The filter's own count, over the states it keeps only (the open ones are a
+            # small part of a big log): its conditions are checked on those rows alone.
+            total = session.exec(_narrowed(_joined(func.count()), log_filter, sqlite=sqlite)).one()
+        else:
+            total = sum(counts[state] for state in OPEN_STATES)
         offset = max(0, min(offset, max(0, total - limit)))
         rows = session.exec(
             _ordered(
@@ -289,11 +302,95 @@ class MailDetail:
     pruned_at: str | None = None  # §17: when retention emptied the raw source and the text
 
 
-__all__ = ["IncidentView", "LogFilter", "LogWindow", "MailDetail"]
+__all__ = ["IncidentView", "LogFilter", "LogWindow", "MailDetail", "MailWindow"]
+
+MAIL_WINDOW = 100  # the mails the detail holds at a time (a window, as the log's)
+
+
+@dataclass(frozen=True)
+class MailWindow:
+    """A window of an incident's mails, newest first, as the detail pages them."""
+
+    rows: tuple[MailDetail, ...]
+    offset: int  # index of rows[0] among the incident's mails, newest first
+    total: int  # the incident's mails
+
+
+def incident_mail_window(
+    database: Database,
+    incident_id: int,
+    *,
+    offset: int = 0,
+    limit: int = MAIL_WINDOW,
+    around: int | None = None,
+    around_index: int = 0,
+) -> MailWindow:
+    """Mails [offset, offset+limit) of the incident, newest first, parsed for reading; with
+    `around`, the window that puts that mail at row `around_index` (if it is the incident's).
+
+    Only the window's mails are read and parsed: the ids are paged on mail_outcome's
+    incident index, then those mails fetched by id.
+    """
+    mine = MailOutcome.incident_id == incident_id
+    with database.read() as session:
+        total = session.exec(select(func.count()).select_from(MailOutcome).where(mine)).one()
+        if around is not None:
+            newer = session.exec(
+                select(func.count())
+                .select_from(MailOutcome)
+                .where(mine, col(MailOutcome.mail_id) > around)
+            ).one()
+            offset = newer - around_index
+        offset = max(0, min(offset, max(0, total - limit)))
+        outcomes = session.exec(
+            select(MailOutcome.mail_id, MailOutcome.outcome, MailOutcome.reason)
+            .where(mine)
+            .order_by(col(MailOutcome.mail_id).desc(), col(MailOutcome.id).desc())
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        ids = {mail_id for mail_id, _outcome, _reason in outcomes}
+        mails = {mail.id: mail for mail in session.exec(select(Mail).where(col(Mail.id).in_(ids)))}
+        rows = tuple(
+            mail_detail_of(mails[mail_id], outcome, reason) for mail_id, outcome, reason in outcomes
+        )
+    return MailWindow(rows=rows, offset=offset, total=total)
+
+
+# What moves an incident's change token: a sum that changes with any delivery's status.
+STATUS_WEIGHT = case(
+    *((Delivery.status == name, rank + 1) for rank, name in enumerate(DELIVERY_STATUSES)),
+    else_=len(DELIVERY_STATUSES) + 1,
+)
+
+
+def incident_token(database: Database, incident_id: int) -> tuple | None:
+    """A token that moves when anything the incident's detail shows changes: the incident
+    row, its timeline (notes, replies, triage), its mails, its notifications and their
+    tries; None if there is no such incident. One query; compare it for equality."""
+    mine = Incident.id == incident_id
+    newest = [
+        select(func.max(TimelineEvent.id)).where(TimelineEvent.incident_id == incident_id),
+        select(func.max(MailOutcome.id)).where(MailOutcome.incident_id == incident_id),
+        select(func.max(Delivery.id)).where(Delivery.incident_id == incident_id),
+        select(func.sum(STATUS_WEIGHT)).where(Delivery.incident_id == incident_id),
+        select(func.max(DeliveryAttempt.id))
+        .join(Delivery, col(Delivery.id) == DeliveryAttempt.delivery_id)
+        .where(Delivery.incident_id == incident_id),
+    ]
+    query = select(
+        Incident.updated_at, Incident.state, Incident.severity, Incident.title,
+        Incident.mail_count, Incident.assignee, Incident.silenced_by, Incident.reply_count,
+        *(subquery.scalar_subquery() for subquery in newest),
+    ).where(mine)  # fmt: skip
+    with database.read() as session:
+        row = session.exec(query).first()
+    return None if row is None else tuple(row)
 
 
 def incident_mails(database: Database, incident_id: int) -> list[MailDetail]:
-    """Every mail of the incident, oldest first, parsed for reading."""
+    """Every mail of the incident, oldest first, parsed for reading (the detail reads a
+    window of them instead: `incident_mail_window`)."""
     query = (
         select(Mail, MailOutcome.outcome, MailOutcome.reason)
         .join(MailOutcome, col(MailOutcome.mail_id) == Mail.id)

@@ -1,5 +1,7 @@
-"""One incident: its summary and key, its timeline with every notification, and each of its
-mails, readable or raw (and copied through the terminal)."""
+"""One incident: its summary and key, its timeline with every notification, and its mails
+(a window of them read newest first, shown oldest at the top, paged as the cursor moves),
+readable or raw (and copied through the terminal); read again only when that incident
+changed."""
 
 from __future__ import annotations
 
@@ -13,12 +15,20 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Header, Static
 
-from app.core.incidents.log import MailDetail, incident_mails, key_explanation
+from app.core.incidents.log import (
+    MAIL_WINDOW,
+    MailDetail,
+    MailWindow,
+    incident_mail_window,
+    incident_token,
+    key_explanation,
+)
 from app.core.incidents.views import IncidentDetail, IncidentError, IncidentView, show_incident
 from app.core.notifications.deliveries import DeliveryView, list_deliveries
+from app.core.store.changes import database_token
 from app.core.users import PermissionDenied
 from app.ui.display import printable, severity_text, short, state_text, when, zone_label
-from app.ui.screens.live import LiveScreen
+from app.ui.screens.live import LiveScreen, Token
 from app.ui.screens.triage import TriageActions, TriageDone
 from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.keyed_table import KeyedTable
@@ -29,20 +39,54 @@ from app.words import plural
 
 SIDE_BY_SIDE_FROM = 160  # columns: below, the timeline takes the whole width, the mails under it
 SHORT_BELOW = 30  # lines: below, a mail being read takes the lists' room
+EDGE_ROWS = 25  # the cursor this near an edge of the mail window with more beyond: read on
+
+
+@dataclass(frozen=True)
+class MailRequest:
+    """Which window of mails to read: around a mail (at a row), or the newest/oldest ones."""
+
+    around: int | None = None  # a mail id
+    around_index: int = 0  # newest first: 0 is the newest mail of the window
+    jump: str | None = None  # "newest" or "oldest": that end of the incident's mails
+    serial: int = 0
 
 
 @dataclass
 class DetailLoaded(Message):
     detail: IncidentDetail
-    mails: list[MailDetail]
+    mails: MailWindow
     key: str
     deliveries: list[DeliveryView]
     deliveries_hidden: str  # why the notifications are not shown, or ""
+    tokens: tuple[Token, Token]  # the database's and the incident's, read before the rows
 
 
 @dataclass
 class DetailMissing(Message):
     reason: str
+    tokens: tuple[Token, Token]
+
+
+@dataclass
+class MailsLoaded(Message):
+    mails: MailWindow
+    request: MailRequest
+
+
+class MailTable(KeyedTable):
+    """The detail's mails: a window of them, oldest at the top; g and G go to the incident's
+    oldest and newest mails, whichever window holds them."""
+
+    @dataclass
+    class JumpWanted(Message):
+        jump: str  # "newest" or "oldest"
+
+    def action_scroll_top(self) -> None:
+        self.post_message(self.JumpWanted("oldest"))
+
+    def action_scroll_bottom(self) -> None:
+        self.post_message(self.JumpWanted("newest"))
 
 
 class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
@@ -75,16 +119,19 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
     def __init__(self, incident_id: int) -> None:
         super().__init__()
         self.incident_id = incident_id
-        self.mails: list[MailDetail] = []
+        self.mails: list[MailDetail] = []  # the window's, as the table shows them: oldest first
+        self.mail_window: MailWindow | None = None
         self.raw = False
         self.shown_incident: IncidentView | None = None
+        self._database_token: Token | None = None  # the database's, at the last poll
+        self._mail_serial = 0  # a newer mail read drops the windows of older ones
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Loading…", id="summary")
         with Horizontal(id="lists"):
             yield TimelineTable(id="timeline")
-            yield KeyedTable(id="mails")
+            yield MailTable(id="mails")
         with VerticalScroll(id="mail-scroll"):
             yield Static(id="mail-view", markup=False)
         yield KeysFooter()
@@ -99,6 +146,7 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
         self.query_one("#mail-scroll").border_title = "Mail"
         self.on_resize()
         mails.focus()
+        self.load()  # at once: the first poll, when the screen is shown, finds it on its way
 
     def on_resize(self) -> None:
         self.set_class(self.app.size.width < SIDE_BY_SIDE_FROM, "-stacked")
@@ -127,16 +175,56 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
         )
         self.load()
 
-    @work(thread=True, exclusive=True, group="detail-read", exit_on_error=False)
+    def poll_token(self) -> Token:
+        """In the poll's thread: the incident's own token, read (one query) only when the
+        database's moved, so that a mail for another incident reads nothing more."""
+        database = self.app.workspace.database
+        moved = database_token(database)
+        if moved == self._database_token and self.live_token is not None:
+            return self.live_token
+        token = incident_token(database, self.incident_id)
+        self._database_token = moved  # after the read: a failed one is tried again
+        return ("incident", token)
+
     def load(self) -> None:
+        """Read the incident again, its mail window around the mail under the cursor."""
+        self.read_detail(self._mail_request())
+
+    def _mail_request(self, jump: str | None = None) -> MailRequest:
+        self._mail_serial += 1
+        mail = self.shown_mail()
+        table = self.query_one("#mails", DataTable)
+        if jump is not None or mail is None:
+            return MailRequest(jump=jump, serial=self._mail_serial)
+        newest_first = len(self.mails) - 1 - table.cursor_row
+        return MailRequest(mail.id, newest_first, serial=self._mail_serial)
+
+    def _read_mails(self, request: MailRequest) -> MailWindow:
+        database = self.app.workspace.database
+        offset = 1 << 62 if request.jump == "oldest" else 0  # clamped to the oldest window
+        return incident_mail_window(
+            database,
+            self.incident_id,
+            offset=offset,
+            limit=MAIL_WINDOW,
+            around=request.around,
+            around_index=request.around_index,
+        )
+
+    @work(thread=True, exclusive=True, group="detail-read", exit_on_error=False)
+    def read_detail(self, request: MailRequest) -> None:
         workspace = self.app.workspace
         database = workspace.database
+        tokens = (
+            database_token(database),
+            ("incident", incident_token(database, self.incident_id)),
+        )
         try:
             detail = show_incident(database, self.incident_id)
-            mails = incident_mails(database, self.incident_id)
+            mails = self._read_mails(request)
             key = key_explanation(database, self.incident_id)
         except IncidentError as error:
-            self.post_message(DetailMissing(str(error)))
+            self.post_message(DetailMissing(str(error), tokens))
             return
         try:
             deliveries = list_deliveries(
@@ -145,12 +233,31 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
             hidden = ""
         except PermissionDenied as error:
             deliveries, hidden = [], str(error)
-        self.post_message(DetailLoaded(detail, mails, key, deliveries, hidden))
+        self.post_message(DetailLoaded(detail, mails, key, deliveries, hidden, tokens))
+        self.post_message(MailsLoaded(mails, request))
+
+    @work(thread=True, exclusive=True, group="detail-mails", exit_on_error=False)
+    def read_mails(self, request: MailRequest) -> None:
+        """Another window of the mails, as the cursor nears an edge of this one, or g/G."""
+        self.post_message(MailsLoaded(self._read_mails(request), request))
+
+    def mails_wanted(self, jump: str | None = None) -> None:
+        self.read_mails(self._mail_request(jump))
+
+    @on(MailTable.JumpWanted)
+    def mail_jump(self, message: MailTable.JumpWanted) -> None:
+        self.mails_wanted(message.jump)
+
+    def polls_now(self) -> bool:
+        """Never while the incident is being read: that read brings its own tokens."""
+        return self.is_current and not self.busy("detail-read")
 
     def on_detail_missing(self, message: DetailMissing) -> None:
+        self._database_token, self.live_token = message.tokens
         self.query_one("#summary", Static).update(Text(message.reason))
 
     def on_detail_loaded(self, message: DetailLoaded) -> None:
+        self._database_token, self.live_token = message.tokens
         incident = message.detail.incident
         self.shown_incident = incident
         summary = Text()
@@ -189,21 +296,55 @@ class IncidentDetailScreen(TriageActions, WorkerFailures, LiveScreen):
         timeline.show(
             timeline_rows(message.detail.timeline, message.deliveries, message.detail.replies)
         )
+
+    def on_mails_loaded(self, message: MailsLoaded) -> None:
+        """Show a window of mails; the cursor stays on its mail, at its row when it can."""
+        request, window = message.request, message.mails
+        if request.serial != self._mail_serial:
+            return  # a newer read is on its way
         table = self.query_one("#mails", DataTable)
-        chosen = table.cursor_row if table.row_count else len(message.mails) - 1
+        kept = self.shown_mail()
+        self.mail_window = window
+        self.mails = list(reversed(window.rows))
+        ids = [mail.id for mail in self.mails]
+        if request.jump == "oldest":
+            chosen = 0
+        elif request.jump is None and kept is not None and kept.id in ids:
+            chosen = ids.index(kept.id)
+        else:  # the newest mail, or the cursor's row if its mail is gone
+            chosen = len(ids) - 1 if request.jump or kept is None else table.cursor_row
         table.clear()
-        self.mails = message.mails
-        for mail in message.mails:
+        for mail in self.mails:
             table.add_row(
                 Text(str(mail.id)), Text(mail.outcome), short(mail.subject, 60), key=str(mail.id)
             )
-        if message.mails:
-            table.move_cursor(row=max(0, min(chosen, len(message.mails) - 1)))
+        if window.rows:
+            table.move_cursor(row=max(0, min(chosen, len(window.rows) - 1)))
+        held = len(window.rows)
+        table.border_title = "Mails (enter: read)" + (
+            f" · {held} of {window.total:,}" if held < window.total else ""
+        )
+        if window.rows:
             self.show_mail(table.cursor_row)
 
     @on(DataTable.RowHighlighted, "#mails")
     def mail_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.show_mail(event.cursor_row)
+        window = self.mail_window
+        if window is None or self.busy("detail-mails"):
+            return
+        if event.cursor_row != event.data_table.cursor_row:
+            return  # the rows were replaced since: not where the cursor is
+        older_above = window.offset + len(window.rows) < window.total
+        if (event.cursor_row < EDGE_ROWS and older_above) or (
+            event.cursor_row >= len(window.rows) - EDGE_ROWS and window.offset > 0
+        ):
+            self.read_mails(self._around_cursor())
+
+    def _around_cursor(self) -> MailRequest:
+        """The window with the mail under the cursor in its middle: room both ways."""
+        request = self._mail_request()
+        return MailRequest(request.around, MAIL_WINDOW // 2, serial=request.serial)
 
     @on(DataTable.RowSelected, "#mails")
     def mail_chosen(self) -> None:

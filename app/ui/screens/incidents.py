@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Input, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from app.core.incidents.log import (
     LOG_ORDERS,
@@ -245,6 +245,7 @@ class IncidentsScreen(TriageActions, LiveScreen, AreaScreen):
             WindowRequest(anchor_id, anchor_index, offset, jump, self._serial),
             self.seen_at,
             dict(self.looked),
+            self.window,
         )
 
     @work(thread=True, exclusive=True, group="log-read", exit_on_error=False)
@@ -254,6 +255,7 @@ class IncidentsScreen(TriageActions, LiveScreen, AreaScreen):
         request: WindowRequest,
         seen_at: datetime,
         looked: dict[int, datetime],
+        previous: LogWindow | None = None,
     ) -> None:
         database = self.app.workspace.database
         offset = {"first": 0, "last": sys.maxsize}.get(request.jump or "", request.offset)
@@ -267,8 +269,9 @@ class IncidentsScreen(TriageActions, LiveScreen, AreaScreen):
                 if anchored:
                     offset = max(0, position - request.anchor_index)  # type: ignore[operator]
             window = read_window(
-                database, log_filter, offset=offset, limit=WINDOW, seen_at=seen_at, looked=looked
-            )
+                database, log_filter, offset=offset, limit=WINDOW, seen_at=seen_at, looked=looked,
+                previous=previous,
+            )  # fmt: skip
             if not anchored or any(row.id == request.anchor_id for row in window.rows):
                 break  # else more arrived above it between the two reads: place it again
         if not get_current_worker().is_cancelled:
@@ -438,7 +441,26 @@ class IncidentsScreen(TriageActions, LiveScreen, AreaScreen):
 
     @on(Input.Changed, "#log-filter")
     def filter_typed(self, event: Input.Changed) -> None:
+        """A burst of keys makes one read more, of the last text: while a read is on its
+        way, a key only notes the text (that read's window is then dropped), and the text
+        is read when it ends."""
+        if self.busy("log-read"):
+            self.log_filter = self.log_filter.with_changes(text=event.value)
+            self.table.pending, self.table.jump = 0, None
+            self._serial += 1  # the read on its way is for an older text
+            self._typed_waiting = True
+            return
         self.apply_filter(text=event.value)
+
+    _typed_waiting = False  # text was typed while a read was on its way
+
+    @on(Worker.StateChanged)
+    def read_what_was_typed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        waiting = self._typed_waiting and worker.group == "log-read"
+        if waiting and worker.is_finished and not self.busy("log-read"):
+            self._typed_waiting = False
+            self.apply_filter()
 
     @on(Input.Submitted, "#log-filter")
     def filter_done(self) -> None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import ClassVar
 
 from textual import events, on, work
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from app.core.store.changes import ChangeToken, database_token
+from app.core.store.changes import database_token
 
 POLL_GROUP = "live-poll"
+Token = Hashable  # the database's change token, or a screen's own (`poll_token`)
 
 
 class LiveScreen(Screen):
@@ -24,7 +26,7 @@ class LiveScreen(Screen):
     """
 
     POLL_SECONDS: ClassVar[float] = 1.0
-    live_token: ChangeToken | None = None  # the token the data shown was read at
+    live_token: Token | None = None  # the token the data shown was read at
 
     @on(events.Mount)
     def start_polling(self) -> None:
@@ -54,8 +56,8 @@ class LiveScreen(Screen):
         exit_on_error=False,
         description="Looking for changes in the database",
     )
-    def read_token(self, known: ChangeToken | None) -> None:
-        token = database_token(self.app.workspace.database)
+    def read_token(self, known: Token | None) -> None:
+        token = self.poll_token()
         if token != known:
             # Waits for the UI: the poll is not over before the read it asks for has begun,
             # so that the next tick cannot ask for the same read again.
@@ -63,7 +65,12 @@ class LiveScreen(Screen):
         else:
             self.nothing_changed()
 
-    def token_moved(self, token: ChangeToken) -> None:
+    def poll_token(self) -> Token:
+        """Runs in the poll's thread: the token whose move reads the screen again (the
+        database's, by default; a screen showing one thing may narrow it to that thing)."""
+        return database_token(self.app.workspace.database)
+
+    def token_moved(self, token: Token) -> None:
         self.live_token = token
         self.changed()
 
