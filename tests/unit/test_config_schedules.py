@@ -74,3 +74,24 @@ def test_a_wrong_schedule_is_refused_naming_entry_and_key(database, user, team, 
     with pytest.raises(ConfigFileError, match=message):
         import_config(database, user, SCHEDULES.replace(old, new))
     assert list_schedules(database) == []
+
+
+POLICY = """
+[[escalation_policy]]
+name = "ops"
+[[escalation_policy.step]]
+targets = ["schedule:primary"]
+delay_minutes = 0
+"""
+
+
+def test_a_policy_may_target_a_schedule_of_the_same_file_but_not_an_unknown_one(
+    database, user, team
+):
+    with pytest.raises(
+        ConfigFileError, match=r"escalation policy ops: step 1: no schedule 'primary'"
+    ):
+        import_config(database, user, POLICY)
+    report = import_config(database, user, SCHEDULES + POLICY)
+    assert report.created == ("schedule primary", "escalation_policy ops")
+    assert 'targets = [\n    "schedule:primary",\n]' in export_config(database, user)
