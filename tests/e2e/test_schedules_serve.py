@@ -63,7 +63,7 @@ def test_a_schedule_pages_who_is_on_call_then_the_overrides_user(
         received = server.handler.wait_for_mails(6)
     assert paged_on_call(received) == [["ann@oncall.example"], ["bob@oncall.example"]]
     shown = mailsiren("incidents", "show", "2")
-    assert "paged bob (on call in schedule primary)" in shown.stdout
+    assert "paged bob via schedule primary" in shown.stdout
     assert "bob@oncall.example" not in shown.stdout
 
 

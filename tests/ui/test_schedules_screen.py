@@ -3,11 +3,17 @@ the handoff in the schedule's time, and an override added from the keyboard."""
 
 from __future__ import annotations
 
+from app.core.incidents.escalation import parse_policy, save_policy, take_due_steps
 from app.core.incidents.schedules import ScheduleSpec, get_schedule, save_schedule
+from app.core.intake.pipeline import ingest_mail
+from app.core.intake.sources import save_source
 from app.core.users import add_user
 from app.ui.app import MailsirenApp
 from app.ui.modals.override_form import OverrideFormModal
+from app.ui.screens.incident_detail import IncidentDetailScreen
 from app.ui.widgets.schedules_table import SchedulesTable
+from app.ui.widgets.timeline import TimelineTable
+from tests.mails import alert_mail
 from tests.snapshots.test_snapshots import FROZEN  # Sat 2026-11-21 09:30 UTC, 10:30 in Berlin
 from tests.ui.pilot import settle
 
@@ -63,3 +69,24 @@ async def test_a_bad_duration_keeps_the_form_open_saying_why(workspace, monkeypa
         assert isinstance(app.screen, OverrideFormModal)
         assert "'soon' is not a duration" in str(app.screen.query_one(".error").render())
         assert get_schedule(workspace.database, "primary").overrides == ()
+
+
+async def test_the_incident_detail_names_the_schedule_a_page_went_through(workspace, monkeypatch):
+    monkeypatch.setattr("app.ui.display.now", lambda: FROZEN)
+    with_a_schedule(workspace)
+    database, user = workspace.database, workspace.user
+    policy = {"name": "oncall", "step": [{"targets": ["schedule:primary"]}]}
+    save_policy(database, user, parse_policy(policy, "policy"))
+    source = {"name": "src", "address": "src@alerts.example.com", "escalation_policy": "oncall"}
+    save_source(database, user, source)
+    mail = alert_mail("PROBLEM web01")
+    ingest_mail(database, mail, [source["address"]], via="ingest", clock=lambda: FROZEN)
+    take_due_steps(database, clock=lambda: FROZEN)
+    app = MailsirenApp(workspace, initial_mode="integrations")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        app.push_screen(IncidentDetailScreen(1))
+        await settle(app, pilot)
+        table = app.screen.query_one(TimelineTable)
+        rows = [" ".join(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
+    assert any("paged ann via schedule primary" in row for row in rows), rows

@@ -86,8 +86,8 @@ def test_each_step_pages_whoever_is_on_call_when_it_fires(database, user, clock,
     ]
     details = escalations(database, incident_id)
     assert details == [
-        "policy ops: step 1 of 2: paged ann (on call in schedule primary)",
-        "policy ops: step 2 of 2: paged bob (on call in schedule primary)",
+        "policy ops: step 1 of 2: paged ann via schedule primary",
+        "policy ops: step 2 of 2: paged bob via schedule primary",
     ]
     assert not any("@" in detail for detail in details)
 
@@ -109,7 +109,7 @@ def test_an_override_pages_its_user_and_one_without_email_is_named(
     take_due_steps(database, clock=clock)
     assert paged(database, second) == []
     assert escalations(database, second) == [
-        "policy ops: step 1 of 2: nobody to page; cid (on call in schedule primary) has no "
+        "policy ops: step 1 of 2: nobody to page; cid via schedule primary has no "
         "email address (mailsiren users set)"
     ]
 

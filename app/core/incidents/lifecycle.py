@@ -573,7 +573,7 @@ def take_escalation_step(
             if on_call is None:
                 missing.append(schedule)
                 continue
-            via = f"{on_call.shift.user} (on call in schedule {schedule})"
+            via = f"{on_call.shift.user} via schedule {schedule}"
             if on_call.email:
                 pages.append(Page(on_call.email, policy.owner_id, f"{why} via schedule {schedule}"))
                 named.append(via)
