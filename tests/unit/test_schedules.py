@@ -18,8 +18,8 @@ from app.core.incidents.schedules import (
     save_schedule,
     who_is_on_call,
 )
-from app.core.users import add_user
-from tests.clock import Clock
+from app.core.users import PermissionDenied, add_user
+from tests.clock import Clock, time_zone
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -165,3 +165,25 @@ def test_a_bad_schedule_entry_is_refused_naming_entry_and_key(change, message):
     } | change  # fmt: skip
     with pytest.raises(ScheduleError, match=message):
         parse_schedule(entry, "[[schedule]] 1")
+
+
+def test_a_schedule_without_a_zone_takes_the_hosts():
+    entry = {
+        "name": "primary",
+        "rotation": {"users": ["ann"], "length": "1d", "handoff": "2026-12-07T09:00"},
+    }
+    with time_zone("America/New_York"):
+        assert parse_schedule(entry, "[[schedule]] 1").time_zone == "America/New_York"
+
+
+def test_reading_needs_view_connections_and_an_override_edit_connections(database, user):
+    add_user(database, user, "ann", email="ann@x.example")
+    viewer = add_user(database, user, "vic", permissions=["view_connections"])
+    nobody = add_user(database, user, "nia", permissions=["triage"])
+    save_schedule(database, user, rotation("1d", "2026-11-20T09:00", users=("ann",)))
+    assert who_is_on_call(database, viewer, "primary").shift.user == "ann"
+    with pytest.raises(PermissionDenied, match="view_connections"):
+        who_is_on_call(database, nobody, "primary")
+    start = utc(2030, 1, 1)
+    with pytest.raises(PermissionDenied, match="edit_connections"):
+        add_override(database, viewer, "primary", "ann", start, start + timedelta(hours=1))

@@ -474,6 +474,7 @@ def add_override(
     `edit_connections`); returns who is on call at the override's start."""
     require_current(database, actor, "edit_connections")
     now = clock()
+    starts_at, ends_at = starts_at.replace(microsecond=0), ends_at.replace(microsecond=0)
     where = f"schedule {name}: override"
     check_override_window(starts_at, ends_at, where)
     if ends_at <= now:
