@@ -19,6 +19,7 @@ from app.cli import (
     key,
     locate,
     mails,
+    schedules,
     serve,
     silences,
     smtp,
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (
         demo,  # first: what a newcomer looks for
         locate, serve, ingest, incidents, mails, sources, silences, config, smtp, users, groups,
-        integrations, deliveries, db, key,
+        integrations, schedules, deliveries, db, key,
     ):  # fmt: skip
         command.register(commands)
     return parser

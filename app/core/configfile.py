@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import tomli_w
@@ -12,6 +12,12 @@ from sqlmodel import col, delete, select
 
 from app.core.addresses import AddressError, parse_address
 from app.core.incidents.escalation import PolicySpec, list_policies, parse_policy, write_policy
+from app.core.incidents.schedules import (
+    ScheduleSpec,
+    list_schedules,
+    parse_schedule,
+    write_schedule,
+)
 from app.core.intake.samples import (
     SampleResult,
     SourceSample,
@@ -36,7 +42,14 @@ from app.core.notifications.integrations import (
 )
 from app.core.notifications.org import OrgView, load_org, parse_org, write_org
 from app.core.store.db import Database, utc_now
-from app.core.store.models import AlertSource, EscalationPolicy, Group, Integration, User
+from app.core.store.models import (
+    AlertSource,
+    EscalationPolicy,
+    Group,
+    Integration,
+    Schedule,
+    User,
+)
 from app.core.store.secrets import normalise_address
 from app.core.users import (
     PermissionDenied,
@@ -51,7 +64,7 @@ from app.core.users import (
 )
 from app.errors import MailsirenError
 
-SECTIONS = ("org", "user", "escalation_policy", "source", "integration")
+SECTIONS = ("org", "user", "schedule", "escalation_policy", "source", "integration")
 NOT_YET: tuple[str, ...] = ()  # sections of SECTIONS not managed from a file yet (none now)
 USER_KEYS = ("name", "email", "groups", "permissions")
 
@@ -92,6 +105,7 @@ class ParsedConfig:
     users: tuple[UserSpec, ...] = ()
     lists_users: bool = False  # the file has a [[user]] section: --prune then prunes users
     samples: Mapping[str, tuple[SourceSample, ...]] = field(default_factory=dict)  # by source
+    schedules: tuple[ScheduleSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,6 +124,13 @@ def export_config(database: Database, actor: UserView | None = None) -> str:
     users = _exported_users(database, actor)
     if users:
         document["user"] = users
+    now = utc_now()  # an override that has ended is history, not configuration
+    schedules = [
+        replace(spec, overrides=tuple(o for o in spec.overrides if o.ends_at > now)).to_dict()
+        for spec in list_schedules(database)
+    ]
+    if schedules:
+        document["schedule"] = schedules
     policies = [view.spec.to_dict() for view in list_policies(database)]
     if policies:
         document["escalation_policy"] = policies
@@ -228,6 +249,10 @@ def parse_config(text: str, origin: str = "the file", folder: Path | None = None
             parse_user(entry, f"[[user]] {index}")
             for index, entry in enumerate(_tables(document, "user", origin), 1)
         )
+        schedules = tuple(
+            parse_schedule(entry, f"[[schedule]] {index}")
+            for index, entry in enumerate(_tables(document, "schedule", origin), 1)
+        )
         policies = tuple(
             parse_policy(entry, f"[[escalation_policy]] {index}")
             for index, entry in enumerate(_tables(document, "escalation_policy", origin), 1)
@@ -251,6 +276,7 @@ def parse_config(text: str, origin: str = "the file", folder: Path | None = None
     except ValueError as error:  # RuleError and every entry's own error are ValueErrors
         raise ConfigFileError(str(error)) from error
     _unique(users, "name", "user", "list each user once")
+    _unique(schedules, "name", "schedule")
     _unique(policies, "name", "escalation_policy")
     _unique(sources, "name", "source")
     _unique(sources, "address", "source")
@@ -258,7 +284,7 @@ def parse_config(text: str, origin: str = "the file", folder: Path | None = None
     ignored = tuple(section for section in NOT_YET if section in document)
     return ParsedConfig(
         org, policies, sources, integrations, ignored, users=users,
-        lists_users="user" in document, samples=samples,
+        lists_users="user" in document, samples=samples, schedules=schedules,
     )  # fmt: skip
 
 
@@ -322,6 +348,7 @@ def import_config(
             if parsed.org is not None:
                 write_org(session, parsed.org, now)
             _import_users(session, database, parsed, actor, now, prune, created, updated, pruned)
+            _import_schedules(session, parsed, actor, now, prune, created, updated, pruned)
             existing_policies = set(session.exec(select(EscalationPolicy.name)).all())
             for policy in parsed.policies:
                 known = policy.name in existing_policies
@@ -349,6 +376,22 @@ def import_config(
             raise
         raise ConfigFileError(f"{error}; nothing was imported") from error
     return ImportReport(tuple(created), tuple(updated), tuple(pruned), parsed.ignored, warnings)
+
+
+def _import_schedules(
+    session, parsed: ParsedConfig, actor, now, prune, created, updated, pruned
+) -> None:
+    """Each [[schedule]] created or replaced by name, its overrides the file's."""
+    for index, spec in enumerate(parsed.schedules, start=1):
+        is_new = write_schedule(session, spec, actor, now, f"[[schedule]] {index} ({spec.name})")
+        (created if is_new else updated).append(f"schedule {spec.name}")
+    if prune:
+        wanted = {spec.name for spec in parsed.schedules}
+        for row in session.exec(select(Schedule)).all():
+            if row.name not in wanted:
+                session.delete(row)
+                pruned.append(f"schedule {row.name}")
+        session.flush()
 
 
 def _import_sources(session, parsed: ParsedConfig, prune: bool, created, updated, pruned) -> None:

@@ -13,7 +13,7 @@ from sqlmodel import Session, func, select
 from app.core.addresses import AddressError, parse_address
 from app.core.names import DEFAULT_PERMISSIONS, PERMISSIONS
 from app.core.store.db import Clock, Database, utc_now
-from app.core.store.models import Group, GroupMembership, User
+from app.core.store.models import Group, GroupMembership, Schedule, User
 from app.core.store.secrets import normalise_address
 from app.errors import MailsirenError
 
@@ -275,7 +275,20 @@ def remove_user(database: Database, actor: UserView, name: str) -> None:
         user = _get_user(session, name)
         if "admin" in user.permissions:
             _refuse_if_last_admin(session, user)
+        refuse_if_on_a_rotation(session, name)
         session.delete(user)
+
+
+def refuse_if_on_a_rotation(session: Session, name: str) -> None:
+    """A user in a schedule's rotation is not removed: the schedules are named."""
+    rows = session.exec(select(Schedule.name, Schedule.users)).all()
+    schedules = sorted(schedule for schedule, users in rows if name in users)
+    if schedules:
+        raise UserAdminError(
+            f"{name} is in the rotation of the schedule{'s' if len(schedules) > 1 else ''} "
+            f"{', '.join(schedules)}: take {name} out of it first (config import); "
+            "nothing was removed"
+        )
 
 
 def add_group(database: Database, actor: UserView, name: str) -> GroupView:

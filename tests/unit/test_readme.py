@@ -58,7 +58,8 @@ def test_every_toml_example_in_the_readme_is_a_valid_file():
         if set(document) <= set(Settings.__dataclass_fields__):
             continue  # a config.toml
         parsed = parse_config(block)
-        said = parsed.sources or parsed.integrations or parsed.users or parsed.org is not None
+        said = parsed.sources or parsed.integrations or parsed.users or parsed.schedules
+        said = said or parsed.org is not None
         assert said and not parsed.ignored, block
 
 

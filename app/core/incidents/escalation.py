@@ -15,11 +15,13 @@ from sqlmodel import Session, col
 
 from app.core.addresses import AddressError, parse_address
 from app.core.incidents.lifecycle import StepTaken, take_escalation_step
+from app.core.incidents.schedules import TARGET_PREFIX, schedule_target
 from app.core.store.db import Clock, Database, utc_now
 from app.core.store.models import (
     AlertSource,
     EscalationPolicy,
     EscalationRun,
+    Schedule,
     User,
 )
 from app.core.store.secrets import normalise_address
@@ -41,7 +43,7 @@ class EscalationError(MailsirenError, ValueError):
 
 @dataclass(frozen=True)
 class Step:
-    targets: tuple[str, ...]  # addresses (lower-cased) or user names
+    targets: tuple[str, ...]  # addresses (lower-cased), user names, or schedule:NAME
     delay_minutes: int
 
     def to_dict(self) -> dict:
@@ -71,10 +73,20 @@ class PolicySpec:
 
 
 def check_target(target: object, where: str) -> str:
-    """An address (lower-cased) or a user name."""
+    """An address (lower-cased), a user name, or `schedule:NAME` (whoever is on call in the
+    schedule when the step fires, §18)."""
     if not isinstance(target, str) or not target.strip():
-        raise EscalationError(f"{where}: a target is an address or a user name, not {target!r}")
+        raise EscalationError(
+            f"{where}: a target is an address, a user name or schedule:NAME, not {target!r}"
+        )
     text = target.strip()
+    schedule = schedule_target(text)
+    if schedule is not None:
+        if not schedule or any(ch in schedule for ch in " ,\t\r\n"):
+            raise EscalationError(
+                f"{where}: target {text!r}: name a schedule, as in schedule:primary"
+            )
+        return f"{TARGET_PREFIX}{schedule}"
     try:
         if "@" in text:
             return normalise_address(parse_address(text))
@@ -215,6 +227,14 @@ def write_policy(
             raise EscalationError(f"an escalation policy named {spec.name!r} already exists")
     for step_number, step in enumerate(spec.steps, start=1):
         for target in step.targets:
+            schedule = schedule_target(target)
+            if schedule is not None:
+                if session.execute(select(Schedule.id).where(Schedule.name == schedule)).first():
+                    continue
+                raise EscalationError(
+                    f"escalation policy {spec.name}: step {step_number}: no schedule "
+                    f"{schedule!r} (mailsiren schedules list)"
+                )
             if (
                 "@" not in target
                 and session.execute(select(User.id).where(User.name == target)).first() is None

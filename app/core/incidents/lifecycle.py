@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from app.core.incidents.schedules import on_call_now, schedule_target
 from app.core.names import OPEN_STATES, SEVERITIES
 from app.core.notifications.integrations import level_matches
 from app.core.notifications.routing import Page, Routing, queue_event
@@ -563,9 +564,22 @@ def take_escalation_step(
     steps = json.loads(policy.steps)
     index = min(run.step, len(steps) - 1)
     step = steps[index]
-    pages, skipped, named, by_address = [], [], [], 0
+    pages, skipped, named, missing, by_address = [], [], [], [], 0
     why = f"escalation {policy.name} step {index + 1}"
     for target in step["targets"]:
+        schedule = schedule_target(target)
+        if schedule is not None:  # §18: whoever is on call now, never the user at save
+            on_call = on_call_now(connection, schedule, now)
+            if on_call is None:
+                missing.append(schedule)
+                continue
+            via = f"{on_call.shift.user} via schedule {schedule}"
+            if on_call.email:
+                pages.append(Page(on_call.email, policy.owner_id, f"{why} via schedule {schedule}"))
+                named.append(via)
+            else:
+                skipped.append(via)
+            continue
         if "@" in target:
             pages.append(Page(target, policy.owner_id, why))
             by_address += 1
@@ -589,7 +603,10 @@ def take_escalation_step(
     whom = _whom(named, by_address)
     notes = [f"paged {whom}" if paged else "nobody to page"]
     if skipped:
-        notes.append(f"{', '.join(skipped)} has no email address (mailsiren users set)")
+        has = "have" if len(skipped) > 1 else "has"
+        notes.append(f"{', '.join(skipped)} {has} no email address (mailsiren users set)")
+    if missing:
+        notes.append(f"no schedule {', '.join(missing)} (mailsiren schedules list)")
     if pages and not queued:
         notes.append("no email: incident_escalated is not in the organization's notify_on")
     # The event is written before the pages are queued (they point at it); what the pages

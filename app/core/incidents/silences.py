@@ -82,7 +82,7 @@ def parse_duration(text: str) -> timedelta:
     days, hours, minutes = (int(part or 0) for part in found.groups())
     duration = timedelta(days=days, hours=hours, minutes=minutes)
     if duration <= timedelta(0):
-        raise SilenceError(f"{text!r} lasts no time: a silence needs an end after its start.")
+        raise SilenceError(f"{text!r} lasts no time: give a length, like 90m or 2h.")
     return duration
 
 

@@ -281,6 +281,34 @@ class EscalationPolicy(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+class Schedule(SQLModel, table=True):
+    """Who is on call (§18): a rotation of users, in order, handing off in the schedule's zone."""
+
+    __tablename__ = "schedule"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True, max_length=128)
+    time_zone: str = Field(max_length=64)  # IANA, e.g. Europe/Berlin
+    users: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    length: str = Field(max_length=16)  # 1w, 1d, 12h
+    handoff: str = Field(max_length=16)  # the first shift's start, local: 2026-12-07T09:00
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ScheduleOverride(SQLModel, table=True):
+    """A user on call instead of the rotation, from `starts_at` to `ends_at` (§18)."""
+
+    __tablename__ = "schedule_override"
+
+    id: int | None = Field(default=None, primary_key=True)
+    schedule_id: int = Field(foreign_key="schedule.id", index=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    starts_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    ends_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_by: str = Field(max_length=128)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
 class EscalationRun(SQLModel, table=True):
     """An escalation under way: the next step of an incident's policy and when it is due."""
 

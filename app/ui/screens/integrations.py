@@ -1,4 +1,4 @@
-"""Email integrations, escalation policies and the organization's notification settings."""
+"""Email integrations, escalation policies, on-call schedules and the organization's settings."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from app.core.incidents.escalation import (
     delete_policy,
     list_policies,
 )
+from app.core.incidents.schedules import ScheduleError, add_override, list_schedules
 from app.core.notifications.integrations import (
     IntegrationError,
     IntegrationSpec,
@@ -28,11 +29,13 @@ from app.core.notifications.integrations import (
 )
 from app.core.notifications.org import OrgSettingsError, OrgView, load_org, save_org
 from app.core.store.db import Database
-from app.core.users import PermissionDenied, UserView
+from app.core.users import PermissionDenied, UserView, user_names
+from app.ui import display
 from app.ui.display import zone_label
 from app.ui.modals.confirm import ConfirmModal
 from app.ui.modals.integration_form import IntegrationFormModal
 from app.ui.modals.org_form import OrgFormModal
+from app.ui.modals.override_form import OverrideFormModal, OverrideRequest
 from app.ui.modals.policy_form import PolicyFormModal
 from app.ui.permissions import refused
 from app.ui.screens.area import AreaScreen
@@ -41,8 +44,9 @@ from app.ui.screens.live import LiveScreen
 from app.ui.widgets.empty_state import EmptyState
 from app.ui.widgets.integrations_table import IntegrationsTable
 from app.ui.widgets.policies_table import PoliciesTable
+from app.ui.widgets.schedules_table import ScheduleNow, SchedulesTable
 
-REFUSALS = (IntegrationError, EscalationError, OrgSettingsError, PermissionDenied)
+REFUSALS = (IntegrationError, EscalationError, OrgSettingsError, ScheduleError, PermissionDenied)
 
 
 @dataclass
@@ -50,6 +54,8 @@ class IntegrationsLoaded(Message):
     org: OrgView
     integrations: list[IntegrationView]
     policies: list[PolicyView]
+    schedules: list[ScheduleNow]
+    users: list[str]  # whom an override may put on call
 
 
 @dataclass
@@ -77,20 +83,32 @@ def org_summary(org: OrgView) -> str:
     )
 
 
+def hint_text(*, schedules: bool) -> str:
+    tables = "integrations ↔ policies ↔ schedules" if schedules else "integrations ↔ policies"
+    return f"tab: {tables}. Mail goes out with each owner's SMTP configuration (4); {zone_label()}."
+
+
 class IntegrationsScreen(LiveScreen, AreaScreen):
     AREA_TITLE = "Integrations"
     DEFAULT_CSS = """
     IntegrationsScreen #org { height: auto; padding: 0 1; background: $boost; }
     IntegrationsScreen IntegrationsTable { height: 1fr; border: round $primary-muted; }
     IntegrationsScreen PoliciesTable { height: 1fr; max-height: 12; border: round $primary-muted; }
-    IntegrationsScreen IntegrationsTable:focus, IntegrationsScreen PoliciesTable:focus {
+    IntegrationsScreen SchedulesTable {
+        height: auto; max-height: 8; border: round $primary-muted; display: none;
+    }
+    IntegrationsScreen.-schedules SchedulesTable { display: block; }
+    IntegrationsScreen IntegrationsTable:focus, IntegrationsScreen PoliciesTable:focus,
+    IntegrationsScreen SchedulesTable:focus {
         border: round $primary;
     }
     IntegrationsScreen #integrations-hint { height: auto; padding: 0 1; color: $text-muted; }
     IntegrationsScreen EmptyState { display: none; }
     IntegrationsScreen.-refused EmptyState { display: block; }
     IntegrationsScreen.-refused IntegrationsTable, IntegrationsScreen.-refused PoliciesTable,
-    IntegrationsScreen.-refused #org { display: none; }
+    IntegrationsScreen.-refused SchedulesTable, IntegrationsScreen.-refused #org {
+        display: none;
+    }
     """
     BINDINGS = [
         Binding("n", "add", "New", id="integrations.add"),
@@ -105,18 +123,17 @@ class IntegrationsScreen(LiveScreen, AreaScreen):
         yield Static("", id="org", markup=False)
         yield IntegrationsTable(id="integrations")
         yield PoliciesTable(id="policies")
+        yield SchedulesTable(id="schedules")  # shown once a schedule exists (config import)
         yield EmptyState("Integrations are not yours to see", "")
-        yield Static(
-            "tab: integrations ↔ policies. Mail goes out with each owner's SMTP configuration "
-            f"(4); {zone_label()}.",
-            id="integrations-hint",
-        )
+        yield Static(hint_text(schedules=False), id="integrations-hint")
 
     def on_mount(self) -> None:
         super().on_mount()
         self.org = OrgView()
         self.integrations: list[IntegrationView] = []
         self.policies: list[PolicyView] = []
+        self.schedules: list[ScheduleNow] = []
+        self.users: list[str] = []
         self.query_one(IntegrationsTable).focus()
 
     # Reading
@@ -129,6 +146,11 @@ class IntegrationsScreen(LiveScreen, AreaScreen):
                 load_org(workspace.database),
                 list_integrations(workspace.database, workspace.user),
                 list_policies(workspace.database, workspace.user),
+                [
+                    ScheduleNow.at(spec, display.now())
+                    for spec in list_schedules(workspace.database, workspace.user)
+                ],
+                user_names(workspace.database),
             )
         except PermissionDenied as error:
             self.post_message(IntegrationsRefused(str(error)))
@@ -145,6 +167,11 @@ class IntegrationsScreen(LiveScreen, AreaScreen):
         policies = self.query_one(PoliciesTable)
         policies.border_subtitle = "" if message.policies else "none yet: tab here, then n"
         policies.show(message.policies)
+        self.schedules, self.users = message.schedules, message.users
+        self.set_class(bool(message.schedules), "-schedules")
+        hint = hint_text(schedules=bool(message.schedules))
+        self.query_one("#integrations-hint", Static).update(hint)
+        self.query_one(SchedulesTable).show(message.schedules)
 
     def on_integrations_refused(self, message: IntegrationsRefused) -> None:
         self.add_class("-refused")
@@ -160,6 +187,13 @@ class IntegrationsScreen(LiveScreen, AreaScreen):
         key = self.query_one(IntegrationsTable).selected_key
         return next((view for view in self.integrations if str(view.id) == key), None)
 
+    def on_schedules(self) -> bool:
+        return self.query_one(SchedulesTable).has_focus
+
+    def selected_schedule(self) -> ScheduleNow | None:
+        key = self.query_one(SchedulesTable).selected_key
+        return next((view for view in self.schedules if view.spec.name == key), None)
+
     def selected_policy(self) -> PolicyView | None:
         key = self.query_one(PoliciesTable).selected_key
         return next((view for view in self.policies if view.spec.name == key), None)
@@ -167,6 +201,9 @@ class IntegrationsScreen(LiveScreen, AreaScreen):
     # Actions
 
     def action_add(self) -> None:
+        if self.on_schedules():
+            self.action_override()
+            return
         if refused(self, "edit_connections", "add integrations or policies"):
             return
         if self.on_policies():
@@ -174,7 +211,30 @@ class IntegrationsScreen(LiveScreen, AreaScreen):
         else:
             self.app.push_screen(IntegrationFormModal(None), self.integration_saved)
 
+    def action_override(self) -> None:
+        """`n` (or enter) on a schedule: someone on call instead, for a while."""
+        view = self.selected_schedule()
+        if view is None or refused(self, "edit_connections", "override a schedule"):
+            return
+        self.app.push_screen(
+            OverrideFormModal(view.spec.name, self.users, view.now.user, view.next.user),
+            lambda request: request and self.keep_override(request),
+        )
+
+    def keep_override(self, request: OverrideRequest) -> None:
+        self.change(
+            lambda db, user: add_override(
+                db, user, request.schedule, request.user, request.starts_at, request.ends_at,
+                clock=display.now,
+            ),
+            f"{request.user} is on call in {request.schedule} until "
+            f"{display.when(request.ends_at)[:16]} {display.zone_name()}.",
+        )  # fmt: skip
+
     def action_edit(self) -> None:
+        if self.on_schedules():
+            self.action_override()
+            return
         if refused(self, "edit_connections", "change integrations or policies"):
             return
         if self.on_policies():
@@ -201,12 +261,14 @@ class IntegrationsScreen(LiveScreen, AreaScreen):
 
     def action_toggle(self) -> None:
         view = self.selected_integration()
-        if view is None or self.on_policies():
+        if view is None or self.on_policies() or self.on_schedules():
             return
         if not refused(self, "edit_connections", "enable or disable integrations"):
             self.keep_integration(replace(view.spec, enabled=not view.enabled), view.id)
 
     def action_delete(self) -> None:
+        if self.on_schedules():
+            return  # a schedule is removed from its file (config import --prune)
         if refused(self, "delete_connections", "delete integrations or policies"):
             return
         if self.on_policies():
