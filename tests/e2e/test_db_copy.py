@@ -12,6 +12,7 @@ from app.core.intake.pipeline import ingest_mail
 from app.core.intake.recipients import header_recipients
 from app.core.notifications.integrations import IntegrationSpec, save_integration
 from app.core.sending.personal import SmtpForm, save_preferences
+from app.core.store.db import SCHEMA_HEAD
 from app.core.store.dbcopy import copy_database
 from app.core.workspace import open_workspace
 from tests.e2e.process import mailsiren, mailsiren_json
@@ -142,9 +143,9 @@ def test_db_migrate_upgrades_in_place_keeping_every_row(postgres_server, tmp_pat
     engine.dispose()
     first = mailsiren("db", "migrate", env={"MAILSIREN_DB": url})
     assert first.returncode == 0, first.stderr
-    assert "Upgraded the database from schema 0003 to 0010" in first.stdout
+    assert f"Upgraded the database from schema 0003 to {SCHEMA_HEAD}" in first.stdout
     second = mailsiren("db", "migrate", env={"MAILSIREN_DB": url})
-    assert second.returncode == 0 and "already at schema 0010" in second.stdout
+    assert second.returncode == 0 and f"already at schema {SCHEMA_HEAD}" in second.stdout
     engine = create_engine(url)
     with engine.connect() as connection:
         rows = connection.execute(text("SELECT id, first_copy_sha256 FROM mail ORDER BY id"))

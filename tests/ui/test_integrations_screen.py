@@ -174,7 +174,7 @@ async def test_a_new_policy_shows_examples_as_placeholders_not_as_text(workspace
         await pilot.press("tab", "n")
         assert isinstance(app.screen, PolicyFormModal)
         steps = app.screen.query_one("#steps", TextArea)
-        assert steps.text == "" and "0 oncall@example.com" in str(steps.placeholder)
+        assert steps.text == "" and "0 schedule:primary" in str(steps.placeholder)
         assert app.screen.query_one("#repeat", Input).value == ""
         assert str(app.screen.query_one("#error", Static).render()) == ""
 

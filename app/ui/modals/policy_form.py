@@ -20,13 +20,13 @@ from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.form_row import form_row
 
 STEPS_HELP = (
-    "One step per line: the minutes to wait, then the targets (addresses or mailsiren user "
-    "names), comma-separated. Step 1 waits from the incident's opening; each next step "
+    "One step per line: the minutes to wait, then the targets (addresses, mailsiren user "
+    "names, or schedule:NAME for whoever is on call then), comma-separated. Step 1 waits from the incident's opening; each next step "
     "from the one before, while the incident stays pending. Accept or resolve stops it."
 )
 
 
-STEPS_EXAMPLE = "0 oncall@example.com\n15 ops-lead@example.com, bob"  # a placeholder only
+STEPS_EXAMPLE = "0 schedule:primary\n15 ops-lead@example.com, bob"  # a placeholder only
 
 
 def steps_text(spec: PolicySpec | None) -> str:
