@@ -283,6 +283,28 @@ async def shoot_notifications(list_name: str, log_name: str, policy_name: str) -
     workspace.close()
 
 
+async def shoot_schedules(name: str) -> None:
+    """The Integrations area's on-call schedules: who is on call now, the handoff, who next."""
+    import app.ui.display
+    from app.core.workspace import open_workspace
+    from app.ui.app import MailsirenApp
+    from tests.fixtures.notifications import with_notifications
+    from tests.ui.test_schedules_screen import with_a_schedule
+
+    app.ui.display.now = lambda: FROZEN
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="mailsiren-schedules-")
+    workspace = open_workspace()
+    with_notifications(workspace, FROZEN)
+    with_a_schedule(workspace)
+    mailsiren = MailsirenApp(workspace, initial_mode="integrations")
+    async with mailsiren.run_test(size=SIZE) as pilot:
+        await settle(mailsiren, pilot)
+        await pilot.press("tab", "tab")  # to the schedules
+        await settle(mailsiren, pilot)
+        save(mailsiren, name)
+    workspace.close()
+
+
 def main() -> int:
     global OUTPUT
     parser = argparse.ArgumentParser(description="Regenerate the SVG screenshots.")
@@ -330,6 +352,7 @@ def main() -> int:
         asyncio.run(
             shoot_notifications("integrations.svg", "delivery-log.svg", "escalation-policy.svg")
         )
+        asyncio.run(shoot_schedules("schedules.svg"))
     finally:
         controller.stop()
     return 0
