@@ -281,7 +281,8 @@ def run_incidents_tail(arguments: argparse.Namespace) -> int:
                     line = escaped(json.dumps(change.to_json(), ensure_ascii=False))
                 else:
                     view = change.incident
-                    line = (f"{change.at}  #{view.id} {change.change:<10} {view.state:<9} "
+                    at = change.at.partition(".")[0].removesuffix("Z") + "Z"  # to the second
+                    line = (f"{at}  #{view.id} {change.change:<10} {view.state:<9} "
                             f"{view.severity:<8} {view.source}  {view.title}")  # fmt: skip
                 sys.stdout.write(line + "\n")
                 sys.stdout.flush()  # a line as it happens, also into a pipe
