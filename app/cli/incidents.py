@@ -21,6 +21,7 @@ from app.cli.common import (
 from app.core.names import INCIDENT_STATE_FILTERS as STATE_FILTERS
 
 ASK_ABOVE = 10  # a --source selector changing more incidents asks y/n first, unless --yes
+DONE = {"accept": "accepted", "resolve": "resolved"}  # for --help, without the core's import
 
 
 def register(commands) -> None:
@@ -79,7 +80,7 @@ def register(commands) -> None:
         )  # fmt: skip
         command.add_argument("ids", type=int, nargs="*", metavar="ID")
         command.add_argument("--source", metavar="NAME",
-                             help=f"instead of ids: the source's incidents that can be {action}ed")  # fmt: skip
+                             help=f"instead of ids: the source's incidents that can be {DONE[action]}")  # fmt: skip
         command.add_argument("--key", metavar="GLOB",
                              help="with --source: only keys matching it (*, ?, [...])")  # fmt: skip
         command.add_argument("--yes", action="store_true",

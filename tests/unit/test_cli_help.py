@@ -24,3 +24,10 @@ def test_every_command_has_an_example_in_its_help():
             missing.append(" ".join(path) or "(top)")
     assert not missing, f"no example in --help of: {', '.join(missing)}"
     assert len(list(commands(build_parser()))) > 40
+
+
+def test_the_selectors_help_says_what_it_chooses_in_words():
+    helps = {path: parser.format_help() for path, parser in commands(build_parser())}
+    for action, done in (("accept", "accepted"), ("resolve", "resolved")):
+        said = " ".join(helps[("incidents", action)].split())  # argparse wraps lines
+        assert f"the source's incidents that can be {done}" in said  # not 'resolveed'
