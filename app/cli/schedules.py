@@ -144,10 +144,14 @@ def run_schedules_override(arguments: argparse.Namespace) -> int:
         on_call = add_override(
             workspace.database, workspace.user, arguments.name, arguments.user, starts_at, ends_at
         )
+    zone = starts_at.astimezone().tzname()
     print(
         f"{arguments.user} is on call in {arguments.name} instead of the rotation from "
-        f"{_local_host(starts_at)} to {_local_host(ends_at)}; at its start: {on_call.shift.user}."
+        f"{_local_host(starts_at)} to {_local_host(ends_at)} ({zone})."
     )
+    if on_call.shift.user != arguments.user:  # not expected: the newest override wins
+        print(f"Yet at its start the schedule says {on_call.shift.user} is on call: check it "
+              f"with `mailsiren schedules show {arguments.name}`.")  # fmt: skip
     return EXIT_OK
 
 
