@@ -94,6 +94,7 @@ class Database:
         self.keyring = keyring
         self._write_engine = self.engine.execution_options(mailsiren_write=True)
         self._changes = SqliteCommits(self.engine) if self.is_sqlite else ChangeFeed(self.engine)
+        self._committed_here = 0  # PostgreSQL: write()s committed through this Database
 
     @property
     def keyring(self) -> KeyRing:
@@ -119,11 +120,15 @@ class Database:
             yield session
             if not self.is_sqlite:  # counted by the ChangeFeed; SQLite's data_version needs none
                 session.execute(NOTIFY_CHANGE)
+        if not self.is_sqlite:
+            # Committed. Our own NOTIFY reaches our LISTEN connection a moment later; counted
+            # here too, a read right after this commit already sees the token moved.
+            self._committed_here += 1
 
     def change_count(self) -> int:
         """Grows after every write transaction committed, by any process or host (the live
-        screens' token, app/core/store/changes.py)."""
-        return self._changes.count()
+        screens' token, app/core/store/changes.py); this Database's own commits at once."""
+        return self._changes.count() + self._committed_here
 
     def schema_revision(self) -> str | None:
         """The migration the database is at; None for a new, empty database."""
