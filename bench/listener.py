@@ -57,6 +57,21 @@ def drive(port: int, mails: int, sessions: int, size: int) -> float:
     return mails / (time.perf_counter() - started)
 
 
+def bench_workspace() -> tuple[dict[str, str], list[str]]:
+    """A throwaway data folder with the `bench` source: the environment that points at it,
+    and the command that runs mailsiren there."""
+    home = Path(tempfile.mkdtemp(prefix="mailsiren-bench-"))
+    environment = {**os.environ, "XDG_DATA_HOME": str(home / "data"),
+                   "XDG_CONFIG_HOME": str(home / "config"), "PYTHONPATH": str(ROOT)}  # fmt: skip
+    config = home / "sources.toml"
+    config.write_text(
+        f'[[source]]\nname = "bench"\naddress = "{ADDRESS}"\ncreation = "per_subject"\n'
+    )
+    mailsiren = [sys.executable, "-m", "app"]
+    subprocess.run([*mailsiren, "config", "import", str(config)], check=True, env=environment)
+    return environment, mailsiren
+
+
 def rate_of(server: list[str], port: int, options: argparse.Namespace) -> float:
     """Start a reference server, drive it with the same load, stop it."""
     process = subprocess.Popen(server)
@@ -141,15 +156,7 @@ def main() -> int:
     discard = [sys.executable, str(ROOT / "bench" / "aiosmtpd_sink.py"), str(discard_port)]
     discard_rate = rate_of(discard, discard_port, options)
 
-    home = Path(tempfile.mkdtemp(prefix="mailsiren-bench-"))
-    environment = {**os.environ, "XDG_DATA_HOME": str(home / "data"),
-                   "XDG_CONFIG_HOME": str(home / "config"), "PYTHONPATH": str(ROOT)}  # fmt: skip
-    config = home / "sources.toml"
-    config.write_text(
-        f'[[source]]\nname = "bench"\naddress = "{ADDRESS}"\ncreation = "per_subject"\n'
-    )
-    mailsiren = [sys.executable, "-m", "app"]
-    subprocess.run([*mailsiren, "config", "import", str(config)], check=True, env=environment)
+    environment, mailsiren = bench_workspace()
     port = free_port()
     serve = subprocess.Popen(
         [*mailsiren, "serve", "--smtp-port", str(port)], env=environment,
@@ -171,7 +178,7 @@ def main() -> int:
     finally:
         serve.terminate()
         serve.wait()
-    database = home / "data" / "mailsiren" / "mailsiren.db"
+    database = Path(environment["XDG_DATA_HOME"]) / "mailsiren" / "mailsiren.db"
     with sqlite3.connect(database) as connection:
         stored = connection.execute("SELECT count(*) FROM mail").fetchone()[0]
     timings.sort()

@@ -10,18 +10,23 @@ after), with scraping, their ratio, and the scrapes' count and latency (p50, max
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from listener import ADDRESS, ROOT, SMTP_SOURCE, drive, free_port, wait_for_port  # noqa: E402
+from listener import (  # noqa: E402
+    ADDRESS,
+    SMTP_SOURCE,
+    bench_workspace,
+    drive,
+    free_port,
+    wait_for_port,
+)
 
 
 def preload(environment: dict[str, str], count: int) -> None:
@@ -61,15 +66,7 @@ def main() -> int:
     options = parser.parse_args()
     if not Path(SMTP_SOURCE).exists():
         sys.exit(f"{SMTP_SOURCE} is missing: apt-get install -y postfix")
-    home = Path(tempfile.mkdtemp(prefix="mailsiren-bench-"))
-    environment = {**os.environ, "XDG_DATA_HOME": str(home / "data"),
-                   "XDG_CONFIG_HOME": str(home / "config"), "PYTHONPATH": str(ROOT)}  # fmt: skip
-    config = home / "sources.toml"
-    config.write_text(
-        f'[[source]]\nname = "bench"\naddress = "{ADDRESS}"\ncreation = "per_subject"\n'
-    )
-    mailsiren = [sys.executable, "-m", "app"]
-    subprocess.run([*mailsiren, "config", "import", str(config)], check=True, env=environment)
+    environment, mailsiren = bench_workspace()
     preload(environment, options.preload)
     port, metrics_port = free_port(), free_port()
     serve = subprocess.Popen(
