@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import event
+
 from app.core.incidents.log import (
+    Anchor,
     LogFilter,
     incident_mail_window,
     incident_mails,
@@ -15,7 +18,7 @@ from app.core.incidents.log import (
 )
 from app.core.incidents.views import change_state
 from app.core.store.changes import database_token
-from app.core.store.db import utc_now
+from app.core.store.db import Database, utc_now
 from tests.unit.test_engine import mail, send, source
 
 
@@ -167,3 +170,31 @@ def test_new_since_the_seen_mark_leaves_out_what_was_looked_at_after_its_change(
     change_state(database, user, "accept", [ids[0]])  # changed after it was looked at
     window = read_window(database, LogFilter(), offset=0, limit=9, seen_at=before, looked=looked)
     assert window.changed_since == 3
+
+
+def test_an_anchored_window_holds_its_incident_while_a_storm_commits_above_it(database, user):
+    """Where the incident stands and the rows around it are one snapshot: incidents another
+    process commits between the two reads cannot push it off its row (CI's storm test once
+    opened #43 for #25: the cursor had fallen back to the row, on another incident)."""
+    source(database, user, creation="per_email")
+    ids = opened(database, [f"disk {n}" for n in range(30)])
+    anchor = ids[10]  # 20th newest
+    storm = Database(database.url, database.keyring)  # another connection, as serve's
+    arrived: list[int] = []
+
+    def commit_a_storm(_connection, _cursor, statement, *_rest) -> None:
+        if not arrived and "FROM incident" in statement:  # the window's first read ran
+            arrived.extend(opened(storm, [f"storm {n}" for n in range(5)]))
+
+    event.listen(database.engine, "after_cursor_execute", commit_a_storm)
+    try:
+        window = read_window(
+            database, LogFilter(), offset=0, limit=10, anchor=Anchor(anchor, index=9)
+        )
+    finally:
+        event.remove(database.engine, "after_cursor_execute", commit_a_storm)
+        storm.dispose()
+    assert len(arrived) == 5  # they did commit while the window was read
+    assert window.rows[9].id == anchor and window.offset == 10
+    after = read_window(database, LogFilter(), offset=0, limit=10, anchor=Anchor(anchor, index=9))
+    assert after.rows[9].id == anchor and after.offset == 15  # the next read sees them

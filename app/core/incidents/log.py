@@ -170,17 +170,31 @@ def _joined(*columns):
     )
 
 
+@dataclass(frozen=True)
+class Anchor:
+    """Read the window so that this incident is its `index`-th row (the cursor's)."""
+
+    incident_id: int
+    index: int
+
+
 def read_window(
     database: Database,
     log_filter: LogFilter,
     *,
     offset: int,
     limit: int,
+    anchor: Anchor | None = None,
     seen_at: datetime | None = None,
     looked: Mapping[int, datetime] | None = None,
     previous: LogWindow | None = None,
 ) -> LogWindow:
-    """Rows [offset, offset+limit) of the filtered log, in its order, in one read.
+    """Rows [offset, offset+limit) of the filtered log, in its order, in one snapshot.
+
+    `anchor`: place the window around that incident instead (`offset` is used only if the
+    filter leaves it out). Its place and the rows are read in the same snapshot, so
+    incidents arriving meanwhile cannot push it out of the window (the cursor would land
+    on another incident).
 
     `previous`: the last window read; if the database has not changed since, its counts per
     state are kept (a keystroke in the filter then counts only what the filter matches).
@@ -190,7 +204,11 @@ def read_window(
     """
     sqlite = database.is_sqlite
     token = database_token(database)  # first: a commit after it shows at the next poll
-    with database.read() as session:
+    with database.read(snapshot=True) as session:
+        if anchor is not None:
+            position = _position(session, log_filter, anchor.incident_id, sqlite=sqlite)
+            if position is not None:
+                offset = max(0, position - anchor.index)
         if previous is not None and previous.token == token:
             counts, newest_pending = previous.counts, previous.newest_pending  # unchanged
         else:  # the whole log's counts per state and the newest pending id: one pass
@@ -262,22 +280,23 @@ def _looked_since(session, log_filter, seen_at, looked, *, sqlite: bool) -> int:
 def position_of(database: Database, log_filter: LogFilter, incident_id: int) -> int | None:
     """Where the incident stands in the filtered log in its order (0 = first), or None if
     the filter leaves it out."""
-    sqlite = database.is_sqlite
-    columns = tuple(expression for expression, _descending in _order_columns(log_filter.order))
     with database.read() as session:
-        values = session.exec(
-            _narrowed(_joined(*columns), log_filter, sqlite=sqlite).where(
-                Incident.id == incident_id
-            )
-        ).first()
-        if values is None:
-            return None
-        values = tuple(values) if len(columns) > 1 else (values,)
-        return session.exec(
-            _narrowed(_joined(func.count()), log_filter, sqlite=sqlite).where(
-                _before(log_filter.order, values)
-            )
-        ).one()
+        return _position(session, log_filter, incident_id, sqlite=database.is_sqlite)
+
+
+def _position(session, log_filter: LogFilter, incident_id: int, *, sqlite: bool) -> int | None:
+    columns = tuple(expression for expression, _descending in _order_columns(log_filter.order))
+    values = session.exec(
+        _narrowed(_joined(*columns), log_filter, sqlite=sqlite).where(Incident.id == incident_id)
+    ).first()
+    if values is None:
+        return None
+    values = tuple(values) if len(columns) > 1 else (values,)
+    return session.exec(
+        _narrowed(_joined(func.count()), log_filter, sqlite=sqlite).where(
+            _before(log_filter.order, values)
+        )
+    ).one()
 
 
 @dataclass(frozen=True)

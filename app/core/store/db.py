@@ -108,9 +108,14 @@ class Database:
         self.engine.dialect.mailsiren_keyring = keyring  # type: ignore[attr-defined]
 
     @contextmanager
-    def read(self) -> Iterator[Session]:
-        """A short read-only session (a deferred transaction on SQLite)."""
+    def read(self, *, snapshot: bool = False) -> Iterator[Session]:
+        """A short read-only session (a deferred transaction on SQLite, so one snapshot).
+
+        `snapshot`: on PostgreSQL too, every statement sees the same committed state
+        (REPEATABLE READ; its default, READ COMMITTED, sees each commit as it lands)."""
         with Session(self.engine, expire_on_commit=False) as session:
+            if snapshot and not self.is_sqlite:
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             yield session
 
     @contextmanager

@@ -16,10 +16,10 @@ from textual.worker import Worker, get_current_worker
 
 from app.core.incidents.log import (
     LOG_ORDERS,
+    Anchor,
     IncidentView,
     LogFilter,
     LogWindow,
-    position_of,
     read_window,
 )
 from app.core.names import INCIDENT_STATE_FILTERS, SEVERITIES
@@ -257,23 +257,16 @@ class IncidentsScreen(TriageActions, LiveScreen, AreaScreen):
         looked: dict[int, datetime],
         previous: LogWindow | None = None,
     ) -> None:
-        database = self.app.workspace.database
         offset = {"first": 0, "last": sys.maxsize}.get(request.jump or "", request.offset)
-        anchored = request.jump is None and request.anchor_id is not None
-        for _attempt in range(3):
-            if anchored:
-                # The incident under the cursor decides where the window is, however many
-                # incidents arrived above it since the last read.
-                position = position_of(database, log_filter, request.anchor_id)  # type: ignore[arg-type]
-                anchored = position is not None  # None: the filter leaves it out
-                if anchored:
-                    offset = max(0, position - request.anchor_index)  # type: ignore[operator]
-            window = read_window(
-                database, log_filter, offset=offset, limit=WINDOW, seen_at=seen_at, looked=looked,
-                previous=previous,
-            )  # fmt: skip
-            if not anchored or any(row.id == request.anchor_id for row in window.rows):
-                break  # else more arrived above it between the two reads: place it again
+        anchor = None
+        if request.jump is None and request.anchor_id is not None:
+            # The incident under the cursor decides where the window is, however many
+            # incidents arrived above it since the last read (read in the window's snapshot).
+            anchor = Anchor(request.anchor_id, request.anchor_index)
+        window = read_window(
+            self.app.workspace.database, log_filter, offset=offset, limit=WINDOW, anchor=anchor,
+            seen_at=seen_at, looked=looked, previous=previous,
+        )  # fmt: skip
         if not get_current_worker().is_cancelled:
             self.post_message(
                 WindowLoaded(
