@@ -70,7 +70,13 @@ def test_in_a_storm_enter_opens_the_incident_the_keys_moved_to(tmp_path: Path):
         tmux = Tmux(command, columns=120, rows=36)
         try:
             tmux.wait_for(f"of {BEFORE_THE_STORM}", seconds=60)
-            tmux.keys("g", *"j" * 5)
+            # g lands on the newest incident when its window is read: the storm starts once
+            # it has (a storm already arriving would make the top a newer incident than
+            # the one the test counts from). Enter shows where the keys landed.
+            tmux.keys("g", *"j" * 5, "Enter")
+            tmux.wait_for(f"Incident #{before[5]}", seconds=30)
+            tmux.keys("Escape")
+            tmux.wait_for(f"of {BEFORE_THE_STORM}", seconds=30)
             storm = smtp_source(serve.port, 900, "PROBLEM db storm")
             for _ in range(130):  # 30 presses a second, past the window, while mail arrives
                 tmux.keys("j")
