@@ -111,15 +111,25 @@ def register(commands) -> None:
 
 
 def run_incidents_list(arguments: argparse.Namespace) -> int:
-    from app.core.incidents.views import list_incidents
+    from app.core.incidents.listing import list_incidents_plainly
+    from app.core.workspace import read_plainly
 
-    with opened_workspace() as workspace:
-        views = list_incidents(
-            workspace.database,
-            state=arguments.state,
-            source=arguments.source,
-            limit=arguments.limit,
+    def listed(connection):
+        return list_incidents_plainly(
+            connection, state=arguments.state, source=arguments.source, limit=arguments.limit
         )
+
+    views = read_plainly(listed)  # the driver alone: no SQLAlchemy to import
+    if views is None:  # a first run, a schema to upgrade, a problem to say: the full open
+        from app.core.incidents.views import list_incidents
+
+        with opened_workspace() as workspace:
+            views = list_incidents(
+                workspace.database,
+                state=arguments.state,
+                source=arguments.source,
+                limit=arguments.limit,
+            )
     if arguments.json:
         print_json([view.to_json() for view in views])
         return EXIT_OK

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import pwd
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -65,17 +63,6 @@ def require_current(database: Database, actor: UserView, permission: str) -> Non
         row = session.get(User, actor.id)
         permissions = tuple(row.permissions) if row is not None else ()
     require(UserView(actor.id, actor.name, None, (), permissions), permission)
-
-
-def current_login() -> str:
-    """Who is at the keyboard: the account of the process's effective uid, as the kernel
-    says. Never LOGNAME or USER (what `getpass.getuser` reads first): any process sets those,
-    and `LOGNAME=root` would make anyone an administrator."""
-    uid = os.geteuid()
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:  # a container's uid with no passwd entry: named by its number
-        return f"uid-{uid}"
 
 
 def ensure_user(database: Database, name: str, *, clock: Clock = utc_now) -> UserView:

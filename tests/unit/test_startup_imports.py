@@ -33,3 +33,17 @@ def test_the_app_and_its_opening_screen_import_no_core():
 def test_building_the_parser_imports_no_core_and_no_asyncio():
     code = "from app.cli import build_parser\nbuild_parser()\n"
     assert modules_imported_by(code, (*HEAVY, "asyncio", "textual")) == []
+
+
+def test_listing_incidents_on_an_opened_workspace_imports_no_database_layer(workspace):
+    # The workspace exists (key file, database at the newest schema, alice known): the
+    # list is read through sqlite3 alone. A first run takes the full open (other tests).
+    code = (
+        "import app.core.workspace\n"
+        "app.core.workspace.current_login = lambda: 'alice'\n"
+        "from app.cli import main\n"
+        "assert main(['incidents', 'list', '--state', 'all']) == 0\n"
+    )
+    assert modules_imported_by(code, (*HEAVY, "psycopg")) == []
+    as_bob = code.replace("'alice'", "'bob'")  # a login seen for the first time: full open
+    assert modules_imported_by(as_bob, ("sqlalchemy",)) == ["sqlalchemy"]

@@ -4,44 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from fnmatch import fnmatchcase
 
 from sqlmodel import col, select
 
 from app.core.incidents.lifecycle import TRANSITIONS, IncidentError, add_note, assign, triage
+from app.core.incidents.listing import IncidentView, list_incidents_plainly
 from app.core.names import INCIDENT_STATE_FILTERS, OPEN_STATES
-from app.core.store.db import Clock, Database, as_utc, utc_now
+from app.core.store.db import Clock, Database, utc_now
 from app.core.store.models import AlertSource, Incident, Mail, MailOutcome, TimelineEvent
+from app.core.store.plain import PlainConnection, iso_utc
 from app.core.users import UserView, require_current, user_names
 
 STATE_FILTERS = INCIDENT_STATE_FILTERS
 MOST_SELECTED = 10_000  # a --source/--key selector naming more is refused: narrow it with --key
-
-
-def iso_utc(moment: datetime | None) -> str | None:
-    return as_utc(moment).isoformat().replace("+00:00", "Z") if moment else None
-
-
-@dataclass(frozen=True)
-class IncidentView:
-    id: int
-    source: str
-    state: str
-    severity: str
-    title: str
-    key: str | None
-    mail_count: int
-    created_at: str
-    updated_at: str
-    accepted_by: str | None
-    resolved_by: str | None
-    silenced_by: int | None = None  # the silence holding its pages (§10)
-    assignee: str | None = None  # §14
-    reply_count: int = 0  # §13: replies that joined it, apart from mail_count
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -139,17 +115,11 @@ def state_condition(state: str):
 def list_incidents(
     database: Database, *, state: str = "open", source: str | None = None, limit: int = 100
 ) -> list[IncidentView]:
-    """Newest first."""
-    query = select(Incident, AlertSource.name).join(
-        AlertSource, col(AlertSource.id) == Incident.source_id
-    )
-    if (condition := state_condition(state)) is not None:
-        query = query.where(condition)
-    if source:
-        query = query.where(AlertSource.name == source)
-    query = query.order_by(col(Incident.updated_at).desc(), col(Incident.id).desc()).limit(limit)
+    """Newest change first (the query `incidents list` also runs without SQLAlchemy)."""
+    state_condition(state)  # a state that is none of the filters is refused, named
     with database.read() as session:
-        return [incident_view(incident, name) for incident, name in session.exec(query).all()]
+        connection = PlainConnection(session.connection().connection, sqlite=database.is_sqlite)
+        return list_incidents_plainly(connection, state=state, source=source, limit=limit)
 
 
 def show_incident(database: Database, incident_id: int) -> IncidentDetail:

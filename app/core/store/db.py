@@ -12,12 +12,9 @@ from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
+from app.core.store.plain import SCHEMA_HEAD
 from app.core.store.secrets import KeyRing, keyring_of
 from app.errors import MailsirenError
-
-# The newest migration's revision. Compared with the database's on open, so that the
-# migration machinery is imported only when there is work for it (a test checks it).
-SCHEMA_HEAD = "0011"
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
