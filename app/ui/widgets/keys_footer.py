@@ -7,6 +7,7 @@ from rich.cells import cell_len
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -26,10 +27,26 @@ class KeysFooter(Footer):
         super().__init__(show_command_palette=False)
         self._width = 0
         self.left_out: list[Binding] = []  # what the last compose could not show
+        self._composed: tuple = ()  # the plan the keys on screen were composed from
 
     def compose(self) -> ComposeResult:
         if not self._bindings_ready:
             return
+        self._composed = self._plan()
+        for binding, key_display, label, enabled, tooltip, classes in self._composed:
+            yield FooterKey(
+                binding.key,
+                key_display,
+                label,
+                binding.action,
+                disabled=not enabled,
+                tooltip=tooltip,
+                classes=classes,
+            ).data_bind(compact=Footer.compact)
+
+    def _plan(self) -> tuple[tuple[Binding, str, str, bool, str, str], ...]:
+        """The keys to show at this width: (binding, key shown, label, enabled, tooltip,
+        classes) each; the screen's that fit in order, the palette, then help or `more`."""
         width = self.size.width or self.screen.size.width or self.app.size.width
         self._width = width
         shown: list[tuple[Binding, bool, str]] = []
@@ -50,52 +67,45 @@ class KeysFooter(Footer):
                 continue
             seen_actions.add(binding.action)
             shown.append((binding, active.enabled, active.tooltip))
-        tail: list[tuple[Binding, bool, str]] = []
+        display = self.app.get_key_display
+        room = width
+        tail = []
         if palette is not None:
-            tail.append((palette[0], palette[1], "palette"))
-        room = width - sum(
-            key_width(self.app.get_key_display(binding), label) for binding, _, label in tail
-        )
+            binding, enabled = palette
+            tooltip = binding.tooltip or "Open the command palette"
+            tail.append((binding, display(binding), "palette", enabled, tooltip, ""))
+            room -= key_width(display(binding), "palette")
         if help_binding is not None:
-            room -= key_width(self.app.get_key_display(help_binding[0]), "more")
-        fitting: list[tuple[Binding, bool, str]] = []
+            room -= key_width(display(help_binding[0]), "more")
+        plan = []
         self.left_out = []
         for binding, enabled, tooltip in shown:
-            needed = key_width(self.app.get_key_display(binding), binding.description)
+            needed = key_width(display(binding), binding.description)
             if not self.left_out and needed <= room:
-                fitting.append((binding, enabled, tooltip))
+                plan.append((binding, display(binding), binding.description, enabled, tooltip, ""))
                 room -= needed
             else:
                 self.left_out.append(binding)
-        for binding, enabled, tooltip in fitting:
-            yield FooterKey(
-                binding.key,
-                self.app.get_key_display(binding),
-                binding.description,
-                binding.action,
-                disabled=not enabled,
-                tooltip=tooltip,
-            ).data_bind(compact=Footer.compact)
-        for binding, enabled, label in tail:
-            yield FooterKey(
-                binding.key,
-                self.app.get_key_display(binding),
-                label,
-                binding.action,
-                disabled=not enabled,
-                tooltip=binding.tooltip or "Open the command palette",
-            ).data_bind(compact=Footer.compact)
+        plan.extend(tail)
         if help_binding is not None:
             binding, enabled = help_binding
-            yield FooterKey(
-                binding.key,
-                self.app.get_key_display(binding),
-                "more" if self.left_out else binding.description,
-                binding.action,
-                disabled=not enabled,
-                tooltip="Every key of this screen",
-                classes="-help",
-            ).data_bind(compact=Footer.compact)
+            label = "more" if self.left_out else binding.description
+            plan.append(
+                (binding, display(binding), label, enabled, "Every key of this screen", "-help")
+            )
+        return tuple(plan)
+
+    def bindings_changed(self, screen: Screen) -> None:
+        """Recompose only when what the footer shows changes: a screen's bindings are
+        "updated" at every focus change, and a recompose mounts every key again (seven per
+        incident detail opened, a tenth of its time)."""
+        self._bindings_ready = True
+        if screen.app.app_focus and self.is_attached and screen is self.screen:
+            self.call_after_refresh(self._recompose_if_changed)
+
+    async def _recompose_if_changed(self) -> None:
+        if self.is_attached and self._plan() != self._composed:
+            await self.recompose()
 
     def on_resize(self, event: events.Resize) -> None:
         if event.size.width != self._width and self._bindings_ready:
