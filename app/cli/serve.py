@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli.common import EXIT_OK, CommandError, add_command
+from app.cli.common import EXIT_OK, add_command
 
 METRICS_HOST = "127.0.0.1"
 
@@ -32,6 +32,7 @@ def register(commands) -> None:
         default=None,
         help=f"the metrics' listen address (default {METRICS_HOST}); needs --metrics-port",
     )
+    serve.set_defaults(usage_error=serve.error)  # argparse's: usage on stderr, exit 2
 
 
 def tcp_port(text: str) -> int:
@@ -51,7 +52,7 @@ def run_serve(arguments: argparse.Namespace) -> int:
     from app.server.supervisor import hold_serve_lock
 
     if arguments.metrics_host is not None and arguments.metrics_port is None:
-        raise CommandError("--metrics-host needs --metrics-port (metrics are off without it)")
+        arguments.usage_error("--metrics-host needs --metrics-port (metrics are off without it)")
     settings = paths.load_settings()  # the storage process opens the database and key file
     hold_serve_lock(settings.database_url)  # held until this process ends
     host = arguments.smtp_host or settings.listener_host

@@ -110,4 +110,5 @@ def test_a_metrics_port_in_use_stops_serve_with_one_clear_line(sources):  # noqa
     assert started.returncode == 1
     assert f"cannot serve metrics on 127.0.0.1:{busy}: Address already in use" in started.stderr
     assert "Traceback" not in started.stderr
-    assert mailsiren("serve", "--metrics-host", "::1").returncode == 1  # needs --metrics-port
+    alone = mailsiren("serve", "--metrics-host", "::1")  # a usage mistake: exit 2, and why
+    assert alone.returncode == 2 and "--metrics-host needs --metrics-port" in alone.stderr
