@@ -86,16 +86,39 @@ def _summary_json(summary) -> dict:
 def run_sources_show(arguments: argparse.Namespace) -> int:
     import tomli_w
 
+    from app.core.intake.samples import SourceSample, stored_sample_rows
     from app.core.intake.sources import get_source
 
     with opened_workspace() as workspace:
         summary = get_source(workspace.database, workspace.user, arguments.name, since=_today())
+        rows = stored_sample_rows(workspace.database).get(summary.spec.name) or []
+    samples = [_sample_summary(SourceSample.from_row(row)) for row in rows]
     if arguments.json:
-        print_json(_summary_json(summary))
+        print_json({**_summary_json(summary), "samples": samples})
         return EXIT_OK
     print(tomli_w.dumps({"source": [summary.spec.to_dict()]}), end="")
     print(f"# {summary.mails_today} mails today, {summary.open_incidents} open incidents")
+    if samples:
+        print(
+            f"# samples ({len(samples)}; `config export` writes them whole, `config check` runs them):"
+        )
+    for number, sample in enumerate(samples, start=1):
+        expected = ", ".join(f"{key} {value!r}" for key, value in sample["expect"].items())
+        print(
+            f"#   {number}. {sample['subject']!r} ({sample['size']:,} bytes): {expected or 'no expectation'}"
+        )
     return EXIT_OK
+
+
+def _sample_summary(sample) -> dict:
+    """A stored sample as `sources show` lists it: the subject, the size, what it expects."""
+    from app.core.intake.mail import parse_mail
+
+    return {
+        "subject": parse_mail(sample.raw).subject,
+        "size": len(sample.raw),
+        "expect": sample.expected(),
+    }
 
 
 def run_sources_test(arguments: argparse.Namespace) -> int:

@@ -126,6 +126,12 @@ def test_config_check_runs_the_samples_and_import_refuses_a_file_whose_samples_f
 
     imported = mailsiren("config", "import", str(path))
     assert imported.returncode == 0, imported.stderr
+    shown = mailsiren("sources", "show", "nagios")  # the samples, listed with what they expect
+    assert "# samples (2;" in shown.stdout
+    assert "expect_outcome 'created', expect_key 'web01-Disk /var'" in shown.stdout
+    [first, second] = mailsiren_json("sources", "show", "nagios", "--json")["samples"]
+    assert "web01/Disk /var is CRITICAL" in first["subject"] and first["size"] > 0
+    assert second["expect"] == {"expect_outcome": "resolved"}
     exported = mailsiren("config", "export")
     copy = tmp_path / "exported.toml"  # its samples are inline: no mails/ beside it
     copy.write_text(exported.stdout)
