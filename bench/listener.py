@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import socket
 import sqlite3
@@ -72,12 +73,15 @@ def bench_workspace() -> tuple[dict[str, str], list[str]]:
     return environment, mailsiren
 
 
-def rate_of(server: list[str], port: int, options: argparse.Namespace) -> float:
-    """Start a reference server, drive it with the same load, stop it."""
+def rate_of(server: list[str], port: int, options: argparse.Namespace) -> tuple[float, float]:
+    """Start a reference server, drive it with the same load, stop it: its mails per
+    second, and the CPU seconds it spent per mail."""
     process = subprocess.Popen(server)
     try:
         wait_for_port(port)
-        return drive(port, options.mails, options.sessions, options.size)
+        before = cpu_seconds(process.pid)
+        rate = drive(port, options.mails, options.sessions, options.size)
+        return rate, (cpu_seconds(process.pid) - before) / options.mails
     finally:
         process.terminate()
         process.wait()
@@ -100,6 +104,12 @@ def cpu_seconds(pid: int) -> float:
     """User and system CPU time the process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def reaped_cpu_seconds() -> float:
+    """CPU time of this process's children that have ended (smtp-source, once it has)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def latencies_ms(port: int, count: int, rate: float) -> list[float]:
@@ -151,10 +161,10 @@ def main() -> int:
     sink_arguments = [SMTP_SINK, f"127.0.0.1:{sink_port}", "256"]
     if os.geteuid() == 0:
         sink_arguments[1:1] = ["-u", "nobody"]
-    sink_rate = rate_of(sink_arguments, sink_port, options)
+    sink_rate, _sink_cpu = rate_of(sink_arguments, sink_port, options)
     discard_port = free_port()
     discard = [sys.executable, str(ROOT / "bench" / "aiosmtpd_sink.py"), str(discard_port)]
-    discard_rate = rate_of(discard, discard_port, options)
+    discard_rate, discard_cpu = rate_of(discard, discard_port, options)
 
     environment, mailsiren = bench_workspace()
     port = free_port()
@@ -167,8 +177,10 @@ def main() -> int:
         processes = family(serve.pid)
         cpu_before = [cpu_seconds(pid) for pid in processes]
         started = time.perf_counter()
+        reaped_before = reaped_cpu_seconds()
         rate = drive(port, options.mails, options.sessions, options.size)
         elapsed = time.perf_counter() - started
+        source_cpu = (reaped_cpu_seconds() - reaped_before) / options.mails  # smtp-source's
         busy = [
             (cpu_seconds(pid) - before) / elapsed
             for pid, before in zip(processes, cpu_before, strict=False)
@@ -194,6 +206,12 @@ def main() -> int:
     print("CPU during the load, in cores: " + ", ".join(
         f"{name} {share:.0%}" for name, share in zip(("listener", "storage"), busy, strict=False)
     ))  # fmt: skip
+    # What a mail costs each process: the budget behind the ratio. At a rate R the listener
+    # needs R × its cost of a core, and the storage process (one thread) cannot pass 1 core.
+    print(f"CPU per mail: aiosmtpd {discard_cpu * 1e6:.0f} µs; mailsiren " + ", ".join(
+        f"{name} {share / rate * 1e6:.0f} µs"
+        for name, share in zip(("listener", "storage"), busy, strict=False)
+    ) + f"; smtp-source {source_cpu * 1e6:.0f} µs")  # fmt: skip
     print(
         f"ratio: {rate / sink_rate:.1%} of smtp-sink's rate, {rate / discard_rate:.0%} of aiosmtpd's"
     )
