@@ -57,6 +57,13 @@ async def notify_until(
         log.info("took back %s notifications a previous notifier had claimed", released)
     watched_at = float("-inf")
     retention_checked_at: datetime | None = None
+    # The daily prune runs in a thread of its own: a first prune of years of mail takes
+    # minutes, and pages must not wait for it. It stops after its batch when serve stops.
+    pruning: asyncio.Future | None = None
+
+    def keep_pruning() -> bool:  # asked from the prune's thread, before each batch
+        return not stop.is_set()
+
     while not stop.is_set():
         try:
             if time.monotonic() - watched_at >= WATCH_SECONDS:
@@ -66,14 +73,16 @@ async def notify_until(
                     log.info("incident #%s: a source's heartbeat is overdue", incident_id)
                 for incident_id, state in time_out_incidents(database, clock=clock):
                     log.info("incident #%s timed out: %s", incident_id, state)
-                if (
+                if pruning is not None and pruning.done():
+                    pruning = None
+                if pruning is None and (
                     retention_checked_at is None
                     or clock() - retention_checked_at >= RETENTION_CHECK
                 ):
                     retention_checked_at = clock()
-                    pruned = prune_if_due(database, clock=clock)
-                    if pruned is not None and pruned.mails:
-                        log.info("retention: pruned %s mails, %s bytes", pruned.mails, pruned.bytes)
+                    pruning = asyncio.get_running_loop().run_in_executor(
+                        None, _prune_and_log, prune_if_due, database, clock, keep_pruning
+                    )
                 watched_at = time.monotonic()
             for step in take_due_steps(database, clock=clock):
                 log.info(
@@ -89,6 +98,20 @@ async def notify_until(
             await _wait(stop, RESTART_SECONDS)
             continue
         await _wait(stop, _seconds_until(dispatcher.next_wakeup(), clock()))
+    if pruning is not None:  # it ends after the batch under way
+        await asyncio.wait([pruning])
+
+
+def _prune_and_log(prune_if_due, database, clock, keep_going) -> None:
+    """In the prune's thread: the daily prune if due, and what it did or why it failed
+    (the next check, an hour later, tries again)."""
+    try:
+        pruned = prune_if_due(database, clock=clock, keep_going=keep_going)
+    except Exception:  # noqa: BLE001 - logged; the mails are still there for the next one
+        log.exception("retention: the prune failed")
+        return
+    if pruned is not None and pruned.mails:
+        log.info("retention: pruned %s mails, %s bytes", pruned.mails, pruned.bytes)
 
 
 def _seconds_until(moment: datetime | None, now: datetime) -> float:

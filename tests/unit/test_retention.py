@@ -4,10 +4,13 @@ nothing, and serve's daily prune runs once a day. Both backends, with a moved cl
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.core.incidents.lifecycle import IncidentError
 from app.core.incidents.log import incident_mails, stored_mail
@@ -17,7 +20,7 @@ from app.core.intake.pipeline import ingest_mail
 from app.core.intake.reprocess import reprocess_mails
 from app.core.intake.sources import save_source
 from app.core.notifications.org import OrgView, save_org
-from app.core.store.models import Mail
+from app.core.store.models import Delivery, Mail
 from app.core.store.retention import prune_if_due, prune_mails
 from tests.clock import T0, Clock
 from tests.mails import SOURCE, alert_mail
@@ -145,3 +148,68 @@ def test_a_pruned_mail_is_not_decided_again_nor_explained(database, user, clock,
     assert "pruned on 2026-12-31 (retention): not redone" in filtered.reason
     with pytest.raises(IncidentError, match="was pruned on 2026-12-31 .* its text is gone"):
         explain_mail(database, mails["filtered"])
+
+
+def test_a_prune_stops_between_batches_when_serve_stops(database, clock, mails):
+    asked: list[bool] = []
+
+    def keep_going() -> bool:  # two batches, then serve is stopping
+        asked.append(len(asked) < 2)
+        return asked[-1]
+
+    report = prune_mails(database, timedelta(hours=12), clock=clock, batch=1, keep_going=keep_going)
+    assert report.mails == 2  # of the 3 prunable: the third is left to the next prune
+    assert prune_mails(database, timedelta(hours=12), clock=clock).mails == 1
+
+
+def test_the_notifier_pages_while_the_daily_prune_runs(database, user, tmp_path, monkeypatch):
+    """A first prune of years of mail takes minutes: the notifier's loop must not wait for
+    it. The prune is held here until the notifier has dispatched a heartbeat's page."""
+    from app.core.notifications.integrations import IntegrationSpec, save_integration
+    from app.core.sending.shared import load_shared_config
+    from app.server.notifier import notify_until
+
+    clock = Clock(T0)
+    save_source(database, user, {"name": "watchdog", "address": SOURCE}, clock=clock)
+    with database.write() as session:
+        session.execute(text("UPDATE alert_source SET heartbeat_minutes = 30"))
+    save_integration(database, user, IntegrationSpec("ops@x.example", "all"), confirmed=True)
+    save_org(database, user, OrgView(retention_days=30))
+    clock.advance(minutes=31)  # the heartbeat is overdue: its incident opens, a page is queued
+    prune_started, prune_may_end = threading.Event(), threading.Event()
+
+    def held_prune(*_args, **_kwargs):
+        prune_started.set()
+        assert prune_may_end.wait(60)
+        return None
+
+    monkeypatch.setattr("app.core.store.retention.prune_if_due", held_prune)
+    running: dict = {}
+
+    async def notifier() -> None:
+        running["stop"], running["loop"] = asyncio.Event(), asyncio.get_running_loop()
+        shared = tmp_path / "none.conf"
+        await notify_until(
+            running["stop"], database, lambda: load_shared_config(shared), clock=clock
+        )
+
+    thread = threading.Thread(target=asyncio.run, args=(notifier(),))
+    thread.start()
+    try:
+        assert prune_started.wait(60)
+        deadline = time.monotonic() + 60
+        while set(delivery_statuses(database)) <= {"queued"}:  # none tried yet
+            assert time.monotonic() < deadline, "the page waited for the prune"
+            time.sleep(0.05)
+        assert not prune_may_end.is_set()  # it was tried while the prune ran
+    finally:
+        prune_may_end.set()
+        if "loop" in running:
+            running["loop"].call_soon_threadsafe(running["stop"].set)
+        thread.join(60)
+    assert not thread.is_alive()
+
+
+def delivery_statuses(database) -> list[str]:
+    with database.read() as session:
+        return list(session.execute(select(Delivery.status)).scalars())

@@ -3,6 +3,7 @@ pruned, in short batches; their outcomes, subjects and timelines stay."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -79,11 +80,13 @@ def prune_mails(
     dry_run: bool = False,
     clock: Clock = utc_now,
     batch: int = BATCH,
+    keep_going: Callable[[], bool] = lambda: True,
 ) -> PruneReport:
     """Empty `raw` and `body_text` of the prunable mails received more than `older_than`
     ago and set their `pruned_at`, one batch per transaction. Idempotent: a second run frees
     nothing. Two at once (two serves) never prune one mail twice: each batch's UPDATE takes
-    only rows still unpruned, and PostgreSQL's SKIP LOCKED leaves the other's batch alone."""
+    only rows still unpruned, and PostgreSQL's SKIP LOCKED leaves the other's batch alone.
+    `keep_going` is asked before each batch: False stops it there (serve stopping)."""
     now = clock()
     cutoff = now - older_than
     size = _stored_bytes(database)
@@ -95,7 +98,7 @@ def prune_mails(
         return PruneReport(mails, int(freed), cutoff, True, space_after_prune(database))
     pruned = freed = 0
     after = 0  # mail id: each batch starts past the last one looked at
-    while True:
+    while keep_going():
         with database.write() as session:
             connection = session.connection()
             rows = connection.execute(
@@ -116,7 +119,7 @@ def prune_mails(
             )
             pruned += len(emptied)
             freed += sum(int(stored or 0) for mail_id, stored in rows if mail_id in emptied)
-    if pruned:
+    if pruned and keep_going():  # a serve stopping leaves the pages to the next prune
         give_space_back(database)
     return PruneReport(pruned, freed, cutoff, False, space_after_prune(database))
 
@@ -157,7 +160,9 @@ def last_pruned_at(connection: Connection) -> datetime | None:
     return as_utc(moment) if moment is not None else None
 
 
-def prune_if_due(database: Database, *, clock: Clock = utc_now) -> PruneReport | None:
+def prune_if_due(
+    database: Database, *, clock: Clock = utc_now, keep_going: Callable[[], bool] = lambda: True
+) -> PruneReport | None:
     """`serve`'s daily prune: None when retention_days is 0, or a prune emptied mails less
     than a day ago (so a restarted serve, or a second serve, does not prune again the same
     day); otherwise the prune, which costs one indexed query when nothing is due."""
@@ -167,4 +172,4 @@ def prune_if_due(database: Database, *, clock: Clock = utc_now) -> PruneReport |
         last = last_pruned_at(connection)
     if days <= 0 or (last is not None and clock() - last < SERVE_PRUNES_EVERY):
         return None
-    return prune_mails(database, timedelta(days=days), clock=clock)
+    return prune_mails(database, timedelta(days=days), clock=clock, keep_going=keep_going)
