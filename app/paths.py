@@ -120,10 +120,12 @@ def load_settings() -> Settings:
                 f"{path}: [keymap] {binding_id} = {keys!r}; give the keys as a string, "
                 f'e.g. {binding_id} = "ctrl+a" (several: "a,ctrl+a").'
             )
-    database_url = os.environ.get("MAILSIREN_DB") or str(
-        values.get("database_url") or f"sqlite:///{default_database_path()}"
-    )
-    values["database_url"] = database_url_from(database_url)
+    if os.environ.get("MAILSIREN_DB"):
+        database_url, where = os.environ["MAILSIREN_DB"], "MAILSIREN_DB"
+    else:
+        database_url = str(values.get("database_url") or f"sqlite:///{default_database_path()}")
+        where = f"{path}: database_url"
+    values["database_url"] = database_url_from(database_url, where)
     return Settings(**values)  # type: ignore[arg-type]
 
 
@@ -138,8 +140,21 @@ def _dotted_keys(table: dict, prefix: str = "") -> dict:
     return flat
 
 
-def database_url_from(text: str) -> str:
-    """Accept a URL, or a bare file path meaning an SQLite database there."""
-    if "://" in text:
+DATABASE_SCHEMES = ("sqlite", "postgresql+psycopg")  # the drivers mailsiren ships with
+
+
+def database_url_from(text: str, where: str = "the database URL") -> str:
+    """Accept a URL mailsiren can open, or a bare file path meaning an SQLite database
+    there; `where` says where the text came from, for the error a wrong scheme gets."""
+    if "://" not in text:
+        return f"sqlite:///{Path(text).expanduser().resolve()}"
+    scheme = text.split("://", 1)[0]
+    if scheme in DATABASE_SCHEMES:
         return text
-    return f"sqlite:///{Path(text).expanduser().resolve()}"
+    if scheme.split("+")[0] in ("postgres", "postgresql"):
+        hint = f"for PostgreSQL, begin it with postgresql+psycopg:// instead of {scheme}://"
+    else:
+        hint = (
+            "write sqlite:////absolute/path.db, a file path, or postgresql+psycopg://USER@HOST/DB"
+        )
+    raise SettingsError(f"{where}: {scheme}:// is not a database mailsiren can open; {hint}.")

@@ -31,6 +31,7 @@ from app.cli.common import (
     EXIT_OK,
     CommandError,
     ShownStream,
+    closed_pipe,
     examples,
 )
 from app.errors import MailsirenError
@@ -97,11 +98,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(handler: Callable[[argparse.Namespace], int], arguments: argparse.Namespace) -> int:
     try:
-        return handler(arguments)
+        code = handler(arguments)
+        sys.stdout.flush()  # a reader gone is seen here, not in the interpreter's last flush
+        return code
     except MailsirenError as error:
         print(f"mailsiren: {error}", file=sys.stderr)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `mailsiren incidents list | head`: head has what it wanted
+        return closed_pipe()
     except Exception as error:
         problem = environment_problem(error, _database_url())
         if problem is None:

@@ -95,5 +95,15 @@ class ShownStream:
         return getattr(self.stream, name)
 
 
+def closed_pipe() -> int:
+    """The reader of standard output went away (`| head` has its lines): end quietly and
+    well, as a pipeline expects, with nothing left for the interpreter's last flush."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.__stdout__.fileno())
+    return EXIT_OK
+
+
 def print_json(value: object) -> None:
     sys.stdout.write(escaped(json.dumps(value, indent=2, ensure_ascii=False)) + "\n")

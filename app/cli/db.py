@@ -75,7 +75,7 @@ def run_db_copy(arguments: argparse.Namespace) -> int:
     from app.server.supervisor import running_serve_pid
 
     settings = paths.load_settings()
-    target_url = paths.database_url_from(arguments.to)
+    target_url = paths.database_url_from(arguments.to, "--to")
     if target_url == settings.database_url:
         raise CommandError("--to names the database in use; give the new, empty one")
     pid = running_serve_pid(settings.database_url)

@@ -14,6 +14,7 @@ from app.cli.common import (
     EXIT_OK,
     CommandError,
     add_command,
+    closed_pipe,
     escaped,
     opened_workspace,
     print_json,
@@ -33,14 +34,14 @@ def register(commands) -> None:
     listing = add_command(
         actions,
         "list",
-        "list incidents, newest first",
+        "list incidents, the most recently changed first",
         "mailsiren incidents list",
         "mailsiren incidents list --state all --source nagios --json",
         handler=run_incidents_list,
     )
     listing.add_argument("--state", choices=STATE_FILTERS, default="open")
     listing.add_argument("--source", help="only this source's incidents")
-    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--limit", type=at_least_one, default=100, help="at most this many")
     listing.add_argument("--json", action="store_true", help="print JSON")
     show = add_command(
         actions, "show", "one incident and its timeline", "mailsiren incidents show 42",
@@ -110,6 +111,17 @@ def register(commands) -> None:
     whom.add_argument("--none", action="store_true", help="take its owner away")
 
 
+def at_least_one(text: str) -> int:
+    """A count of 1 or more, or argparse's usage error (exit 2)."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count of 1 or more")
+    return count
+
+
 def run_incidents_list(arguments: argparse.Namespace) -> int:
     from app.core.incidents.listing import list_incidents_plainly
     from app.core.workspace import read_plainly
@@ -142,7 +154,9 @@ def run_incidents_list(arguments: argparse.Namespace) -> int:
             f"{view.mail_count:>4}✉  {view.updated_at}  {view.title}  {who}".rstrip()
         )
     if not views:
-        print(f"No {arguments.state} incidents.")
+        which = "" if arguments.state == "all" else f"{arguments.state} "
+        of_source = f" of source {arguments.source!r}" if arguments.source else ""
+        print(f"No {which}incidents{of_source}.")
     return EXIT_OK
 
 
@@ -300,8 +314,8 @@ def run_incidents_tail(arguments: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             return EXIT_OK  # ctrl+c is how a tail ends
         except BrokenPipeError:
-            return _closed_pipe()
-    return _closed_pipe()  # only a reader gone stops the feed
+            return closed_pipe()
+    return closed_pipe()  # only a reader gone stops the feed
 
 
 def _reader_gone() -> bool:
@@ -317,15 +331,6 @@ def _reader_gone() -> bool:
     poller = select.poll()
     poller.register(out, 0)  # no event asked: POLLERR and POLLHUP are always reported
     return any(event & (select.POLLERR | select.POLLHUP) for _fd, event in poller.poll(0))
-
-
-def _closed_pipe() -> int:
-    """The reader went away (`| head`): end quietly, with nothing left to flush."""
-    import os
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.__stdout__.fileno())  # the interpreter's last flush finds no pipe
-    return EXIT_OK
 
 
 def run_incidents_wait(arguments: argparse.Namespace) -> int:

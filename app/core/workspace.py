@@ -65,7 +65,9 @@ def read_plainly(read: Callable[[PlainConnection], Read]) -> Read | None:
     yet, a schema to upgrade, a login seen for the first time (each created there), or an
     error from the driver (open_workspace's path then says it for a person)."""
     settings = paths.load_settings()
-    if not paths.key_file().is_file():
+    try:  # nothing is decrypted here, but a key file this user cannot read is said so
+        paths.key_file().open("rb").close()
+    except OSError:
         return None
     connection = connect_plainly(settings.database_url)
     if connection is None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
 from app.core.intake.pipeline import ingest_mail
 from app.core.intake.sources import save_source
 from tests.conftest import GOOD_PASSWORD, GOOD_USER
-from tests.e2e.process import mailsiren
+from tests.e2e.process import MAILSIREN, mailsiren
 from tests.mails import alert_mail
 
 
@@ -142,3 +143,18 @@ def test_text_from_a_mail_never_drives_the_operators_terminal(workspace):
     as_json = mailsiren("incidents", "show", "1", "--json").stdout
     assert not any(ch in as_json for ch in "\x1b\x07\x9b\u202e\r")
     assert json.loads(as_json)["title"] == hostile  # the data itself, escaped as JSON does
+
+
+def test_a_reader_gone_ends_a_command_quietly(tmp_path):
+    """`mailsiren incidents list | head -1`: once head has its line and closes the pipe, the
+    command ends with no 'Broken pipe' said and no traceback (both were printed)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first line is written
+    try:
+        done = subprocess.run(
+            [*MAILSIREN, "incidents", "list", "--state", "all"],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (0, "")

@@ -35,6 +35,9 @@ def test_the_ui_settings_are_read_as_written():
         ("run_serve = 1\n", "'run_serve' must be a boolean"),
         ('keymap = "A"\n', "'keymap' must be a table"),
         ('[keymap]\n"log.accept" = 1\n', 'give the keys as a string, e.g. log.accept = "ctrl+a"'),
+        # a traceback from SQLAlchemy before (no such dialect, or no such driver)
+        ('database_url = "postgres://u@h/db"\n', "begin it with postgresql+psycopg://"),
+        ('database_url = "mysql://u@h/db"\n', "mysql:// is not a database mailsiren can open"),
     ],
 )
 def test_a_wrong_ui_setting_is_named_with_its_file_and_how_to_write_it(text, said):
