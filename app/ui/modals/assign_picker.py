@@ -5,14 +5,15 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
+
+from app.ui.modals.footed import FootedModal
 
 NOBODY = ""  # what the picker returns for "nobody" (None is a cancel)
 
 
-class AssignPickerModal(ModalScreen[str | None]):
+class AssignPickerModal(FootedModal[str | None]):
     DEFAULT_CSS = """
     AssignPickerModal { align: center middle; }
     AssignPickerModal > Vertical {

@@ -10,7 +10,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Static
 
 from app.core.names import LEVELS
@@ -25,6 +24,7 @@ from app.core.notifications.integrations import (
 )
 from app.errors import MailsirenError
 from app.ui.modals.confirm import ConfirmModal
+from app.ui.modals.footed import FootedModal
 from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.form_row import choice_select, form_row
 
@@ -75,7 +75,7 @@ def field_of(error: str) -> str:
     return ""
 
 
-class IntegrationFormModal(WorkerFailures, ModalScreen[IntegrationView | None]):
+class IntegrationFormModal(WorkerFailures, FootedModal[IntegrationView | None]):
     DEFAULT_CSS = FORM_CSS.format(name="IntegrationFormModal")
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="integration-form.save", priority=True),

@@ -5,14 +5,14 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
 
 from app.core.incidents.lifecycle import NOTE_LIMIT, IncidentError, check_note
 from app.ui.display import printable
+from app.ui.modals.footed import FootedModal
 
 
-class NoteFormModal(ModalScreen[str | None]):
+class NoteFormModal(FootedModal[str | None]):
     DEFAULT_CSS = """
     NoteFormModal { align: center middle; }
     NoteFormModal > Vertical {

@@ -6,16 +6,16 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Static
 
 from app.core.names import NOTIFY_EVENTS
 from app.core.notifications.org import NOTIFY_EVENT_HELP, OrgSettingsError, OrgView, parse_org
+from app.ui.modals.footed import FootedModal
 from app.ui.modals.integration_form import FORM_CSS
 from app.ui.widgets.form_row import form_row
 
 
-class OrgFormModal(ModalScreen[OrgView | None]):
+class OrgFormModal(FootedModal[OrgView | None]):
     DEFAULT_CSS = (
         FORM_CSS.format(name="OrgFormModal")
         + """

@@ -8,13 +8,13 @@ from datetime import datetime
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from app.core.incidents.silences import SilenceError, window_from_text
 from app.ui import display
 from app.ui.display import time_left, when, zone_name
+from app.ui.modals.footed import FootedModal
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class OverrideRequest:
     ends_at: datetime
 
 
-class OverrideFormModal(ModalScreen[OverrideRequest | None]):
+class OverrideFormModal(FootedModal[OverrideRequest | None]):
     DEFAULT_CSS = """
     OverrideFormModal { align: center middle; }
     OverrideFormModal > Vertical {

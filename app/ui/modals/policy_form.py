@@ -10,11 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static, TextArea
 
 from app.core.incidents.escalation import EscalationError, PolicySpec, parse_policy, save_policy
 from app.errors import MailsirenError
+from app.ui.modals.footed import FootedModal
 from app.ui.modals.integration_form import FORM_CSS, SaveRefused
 from app.ui.screens.worker_failures import WorkerFailures
 from app.ui.widgets.form_row import form_row
@@ -71,7 +71,7 @@ def field_of(error: str) -> str:
     return "repeat" if "repeat " in error else ""
 
 
-class PolicyFormModal(WorkerFailures, ModalScreen[PolicySpec | None]):
+class PolicyFormModal(WorkerFailures, FootedModal[PolicySpec | None]):
     DEFAULT_CSS = (
         FORM_CSS.format(name="PolicyFormModal")
         + """

@@ -7,14 +7,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from app.core.intake.mail import ParsedMail
 from app.core.intake.rules import RuleError
+from app.ui.modals.footed import FootedModal
 
 
-class RuleFormModal(ModalScreen[dict | None]):
+class RuleFormModal(FootedModal[dict | None]):
     """Subclasses compose the fields, read them into a rule table and try it on the mail."""
 
     DEFAULT_CSS = """

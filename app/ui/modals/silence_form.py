@@ -8,13 +8,13 @@ from datetime import datetime
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from app.core.incidents.silences import SilenceError, check_window, window_from_text
 from app.core.intake.rules import RuleError, compile_re2
 from app.ui import display
 from app.ui.display import time_left, when, zone_name
+from app.ui.modals.footed import FootedModal
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class SilenceRequest:
 FIELDS = ("silence-for", "silence-reason", "silence-match")
 
 
-class SilenceFormModal(ModalScreen[SilenceRequest | None]):
+class SilenceFormModal(FootedModal[SilenceRequest | None]):
     DEFAULT_CSS = """
     SilenceFormModal { align: center middle; }
     SilenceFormModal > Vertical {

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from app.ui.modals.footed import FootedModal
 
-class TextPromptModal(ModalScreen[str | None]):
+
+class TextPromptModal(FootedModal[str | None]):
     DEFAULT_CSS = """
     TextPromptModal { align: center middle; }
     TextPromptModal > Vertical {

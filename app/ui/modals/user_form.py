@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from app.core.addresses import AddressError, parse_address
 from app.core.names import PERMISSION_HELP, PERMISSIONS
 from app.core.users import UserAdminError, UserView, check_user_name
+from app.ui.modals.footed import FootedModal
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class UserFormResult:
     is_new: bool
 
 
-class UserFormModal(ModalScreen[UserFormResult | None]):
+class UserFormModal(FootedModal[UserFormResult | None]):
     DEFAULT_CSS = """
     UserFormModal { align: center middle; }
     UserFormModal > Vertical {

@@ -7,12 +7,20 @@ from rich.cells import cell_len
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.keys import REPLACED_KEYS, key_to_character
 from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
 HELP_IDS = ("help", "help.f1")
 PALETTE_ACTIONS = ("command_palette", "app.command_palette")
+
+
+def typed_character(key: str) -> str | None:
+    """The character a key types, if any. Textual's own `key_to_character` misses the keys
+    it renames (slash, backslash, at, minus, plus, underscore), so their bindings stayed in
+    the footer while a text field would take them."""
+    return key_to_character(REPLACED_KEYS.get(key, key))
 
 
 def key_width(key_display: str, description: str) -> int:
@@ -53,8 +61,11 @@ class KeysFooter(Footer):
         help_binding: tuple[Binding, bool] | None = None
         palette: tuple[Binding, bool] | None = None
         seen_actions: set[str] = set()
+        focused = self.screen.focused
         for key, active in self.screen.active_bindings.items():
             binding = active.binding
+            if focused is not None and focused.check_consume_key(key, typed_character(key)):
+                continue  # a text field takes it as text: `/` types a slash in the filter
             if binding.id in HELP_IDS:
                 # `?` when it reaches the app, else the other key (f1) of the help binding
                 if help_binding is None or key == "question_mark":
