@@ -78,6 +78,13 @@ class MailTable(KeyedTable):
     """The detail's mails: a window of them, oldest at the top; g and G go to the incident's
     oldest and newest mails, whichever window holds them."""
 
+    BINDINGS = [  # the table's own enter, so that the footer and help show it
+        Binding(
+            "enter", "select_cursor", "Read mail", id="detail.read",
+            tooltip="Read the mail under the cursor below the lists",
+        ),
+    ]  # fmt: skip
+
     @dataclass
     class JumpWanted(Message):
         jump: str  # "newest" or "oldest"

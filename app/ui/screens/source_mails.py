@@ -42,6 +42,18 @@ class MailsLoaded(Message):
     total: int
 
 
+class SourceMailTable(KeyedTable):
+    """The source's mails; enter reads the one under the cursor (a binding of the table's
+    own, so that the footer and help show it: DataTable's is hidden)."""
+
+    BINDINGS = [
+        Binding(
+            "enter", "select_cursor", "Read mail", id="mails.read",
+            tooltip="Read the mail under the cursor: headers, text, why it got its outcome",
+        ),
+    ]  # fmt: skip
+
+
 class SourceMailsScreen(WorkerFailures, LiveScreen):
     DEFAULT_CSS = """
     SourceMailsScreen #mails-header { height: auto; padding: 0 1; background: $boost; }
@@ -61,7 +73,7 @@ class SourceMailsScreen(WorkerFailures, LiveScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Loading…", id="mails-header")
-        yield KeyedTable(id="source-mails")
+        yield SourceMailTable(id="source-mails")
         yield KeysFooter()
 
     def on_mount(self) -> None:
