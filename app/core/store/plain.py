@@ -32,6 +32,8 @@ class PlainConnection:
         return psycopg.Error
 
     def rows(self, sql: str, parameters: tuple = ()) -> list[tuple]:
+        """The rows of `sql`, whose only `?` are placeholders (psycopg's are `%s`, so the
+        SQL holds no literal `?` or `%` either: values go in `parameters`)."""
         if not self.is_sqlite:
             sql = sql.replace("?", "%s")
         cursor = self.driver_connection.cursor()
