@@ -203,12 +203,22 @@ async def test_a_read_that_failed_is_read_again_at_the_next_poll(src, monkeypatc
     monkeypatch.setattr(sources_screen, "list_source_summaries", flaky)
     app = MailsirenApp(src, initial_mode="sources")
     async with app.run_test(size=(120, 36)) as pilot:
-        for _ in range(2):  # settle raises the failure if it meets the worker unfinished
+
+        def told() -> bool:
+            return any("the disk hiccuped" in str(n.message) for n in app._notifications)
+
+        # settle raises the failure when it meets the failed worker, before the worker's
+        # StateChanged has reached the screen (CI once asserted there, on a loaded machine):
+        # pause until it has, a bounded number of times.
+        for _ in range(100):
             with suppress(WorkerFailed):
                 await settle(app, pilot)
+            if told():
+                break
+            await pilot.pause()
         table = app.screen.query_one(SourcesTable)
         # The failure is told; whether a poll has read again already depends on how long
         # settling took (a loaded machine may take a second): only the end is asserted.
-        assert any("the disk hiccuped" in str(n.message) for n in app._notifications)
+        assert told()
         await after_the_poll(app, pilot)  # nothing was written since: read again all the same
         assert table.row_count == 1
