@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
 from app.core.addresses import AddressError, parse_address
+from app.core.entries import known_table
 from app.core.incidents.lifecycle import StepTaken, take_escalation_step
 from app.core.incidents.schedules import TARGET_PREFIX, schedule_target
 from app.core.store.db import Clock, Database, utc_now
@@ -97,13 +98,7 @@ def check_target(target: object, where: str) -> str:
 
 def parse_policy(data: object, where: str) -> PolicySpec:
     """Validate one `[[escalation_policy]]`; EscalationError names the entry and key."""
-    if not isinstance(data, dict):
-        raise EscalationError(f"{where}: must be a table")
-    unknown = sorted(set(data) - set(POLICY_KEYS))
-    if unknown:
-        raise EscalationError(
-            f"{where}: unknown key {unknown[0]!r}; known: {', '.join(POLICY_KEYS)}"
-        )
+    data = known_table(data, where, POLICY_KEYS, EscalationError)
     name = data.get("name")
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > 128:
         raise EscalationError(f"{where}: name must be a short non-empty string, e.g. ops")

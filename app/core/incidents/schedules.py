@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Connection, delete, insert, select
 from sqlmodel import Session
 
+from app.core.entries import known_table
 from app.core.store.db import Clock, Database, as_utc, utc_now
 from app.core.store.models import Schedule, ScheduleOverride, User
 from app.core.users import UserView, require_current
@@ -253,13 +254,7 @@ def _aware(value: object, where: str) -> datetime:
 def parse_schedule(data: object, where: str) -> ScheduleSpec:
     """Validate one `[[schedule]]`; ScheduleError names the entry and key. That its users
     exist is checked against the database when it is saved."""
-    if not isinstance(data, dict):
-        raise ScheduleError(f"{where}: must be a table")
-    unknown = sorted(set(data) - set(SCHEDULE_KEYS))
-    if unknown:
-        raise ScheduleError(
-            f"{where}: unknown key {unknown[0]!r}; known: {', '.join(SCHEDULE_KEYS)}"
-        )
+    data = known_table(data, where, SCHEDULE_KEYS, ScheduleError)
     name = data.get("name")
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > 128:
         raise ScheduleError(f'{where}: name must be a short non-empty string, e.g. "primary"')

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
+from app.core.entries import known_table
 from app.core.intake.mail import parse_mail
 from app.core.intake.preview import EML_MAX_BYTES, SampleMail, Verdict, replay
 from app.core.intake.sources import SourceSpec
@@ -89,13 +90,7 @@ def parse_samples(entries: object, where: str, folder: Path | None) -> tuple[Sou
 
 def parse_sample(data: object, where: str, folder: Path | None) -> SourceSample:
     """One `[[source.sample]]`: exactly one of file, raw, raw_base64; at least one expect_*."""
-    if not isinstance(data, dict):
-        raise SampleEntryError(f"{where}: must be a table")
-    unknown = sorted(set(data) - set(SAMPLE_KEYS))
-    if unknown:
-        raise SampleEntryError(
-            f"{where}: unknown key {unknown[0]!r}; known: {', '.join(SAMPLE_KEYS)}"
-        )
+    data = known_table(data, where, SAMPLE_KEYS, SampleEntryError)
     given = [key for key in MAIL_KEYS if key in data]
     if len(given) != 1:
         raise SampleEntryError(

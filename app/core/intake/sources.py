@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.core.addresses import AddressError, parse_address
+from app.core.entries import known_table
 from app.core.intake.mail import ParsedMail
 from app.core.intake.rules import (
     MATCH_MODES,
@@ -203,11 +204,7 @@ def check_heartbeat(value: object, where: str = "heartbeat_minutes") -> int:
 
 def parse_source(data: object, where: str) -> SourceSpec:
     """Validate one `[[source]]`; RuleError names the entry and the key."""
-    if not isinstance(data, dict):
-        raise RuleError(f"{where}: must be a table")
-    unknown = sorted(set(data) - set(SOURCE_KEYS))
-    if unknown:
-        raise RuleError(f"{where}: unknown key {unknown[0]!r}; known: {', '.join(SOURCE_KEYS)}")
+    data = known_table(data, where, SOURCE_KEYS, RuleError)
     name = data.get("name")
     try:
         name = check_name(name)

@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.core.addresses import AddressError, parse_address
+from app.core.entries import known_table
 from app.core.names import FREQUENCIES, LEVELS, SEVERITIES
 from app.core.notifications.digests import DIGEST_AT, check_digest_at
 from app.core.notifications.org import OrgView, read_org
@@ -142,13 +143,7 @@ class IntegrationView:
 
 def parse_integration(data: object, where: str) -> IntegrationSpec:
     """Validate one `[[integration]]` or form; IntegrationError names the entry and key."""
-    if not isinstance(data, dict):
-        raise IntegrationError(f"{where}: must be a table")
-    unknown = sorted(set(data) - set(INTEGRATION_KEYS))
-    if unknown:
-        raise IntegrationError(
-            f"{where}: unknown key {unknown[0]!r}; known: {', '.join(INTEGRATION_KEYS)}"
-        )
+    data = known_table(data, where, INTEGRATION_KEYS, IntegrationError)
     try:
         address = normalise_address(parse_address(str(data.get("address") or "")))
     except AddressError as error:
